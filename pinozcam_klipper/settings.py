@@ -1,0 +1,114 @@
+"""The whole settings tree, loaded from YAML (standalone) or a dict (Moonraker, OctoPrint).
+
+Each section is a dataclass owned by the module that uses it; this module only
+composes them. Option names are unique across sections, so the same tree can be
+read nested (YAML: ``detection: {score_threshold: 0.9}``) or flat (a Moonraker
+``[pinozcam]`` section: ``score_threshold: 0.9``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .camera.settings import CameraSettings
+from .detect.settings import ModelSettings
+from .engine.settings import DetectionSettings
+from .notify.settings import NotifySettings
+from .options import SettingsError, load_section, section_to_dict
+from .worker.settings import WorkerSettings
+
+__all__ = ["Settings", "SettingsError"]
+
+_SECTIONS: dict[str, type] = {
+    "detection": DetectionSettings,
+    "model": ModelSettings,
+    "camera": CameraSettings,
+    "notify": NotifySettings,
+    "worker": WorkerSettings,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything a detector needs, in one tree."""
+
+    detection: DetectionSettings = dataclasses.field(default_factory=DetectionSettings)
+    model: ModelSettings = dataclasses.field(default_factory=ModelSettings)
+    camera: CameraSettings = dataclasses.field(default_factory=CameraSettings)
+    notify: NotifySettings = dataclasses.field(default_factory=NotifySettings)
+    worker: WorkerSettings = dataclasses.field(default_factory=WorkerSettings)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None, *, strict: bool = True) -> "Settings":
+        """Build from a nested mapping (sections as keys), a flat one, or a mix.
+
+        Raises :class:`SettingsError` naming the first bad option.
+        """
+        data = dict(data or {})
+        per_section: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
+        owner = {f.name: section for section, kind in _SECTIONS.items()
+                 for f in dataclasses.fields(kind)}
+        for key, value in data.items():
+            if key in _SECTIONS:
+                if value is None:
+                    continue
+                if not isinstance(value, Mapping):
+                    raise SettingsError(key, value, "a mapping of options")
+                per_section[key].update(value)
+            elif key in owner:
+                per_section[owner[key]][key] = value
+            elif strict:
+                # Let load_section produce the "did you mean" message.
+                guess = _closest_section(key, owner)
+                load_section(_SECTIONS[guess], {key: value})
+        built = {name: load_section(kind, per_section[name], strict=strict)
+                 for name, kind in _SECTIONS.items()}
+        return cls(**built)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "Settings":
+        """Read a YAML file; a missing or malformed file raises :class:`SettingsError`."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SettingsError("config", str(path), f"a readable YAML file ({exc.strerror})") from None
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise SettingsError("config", str(path), f"valid YAML ({exc})") from None
+        if not isinstance(data, Mapping):
+            raise SettingsError("config", str(path), "a YAML mapping of options")
+        return cls.from_mapping(data)
+
+    def replace(self, changes: Mapping[str, Any]) -> "Settings":
+        """A copy with ``changes`` (flat or nested) applied on top, validated."""
+        merged: dict[str, Any] = {name: section_to_dict(getattr(self, name), reveal_secrets=True)
+                                  for name in _SECTIONS}
+        owner = {f.name: section for section, kind in _SECTIONS.items()
+                 for f in dataclasses.fields(kind)}
+        for key, value in dict(changes).items():
+            if key in _SECTIONS and isinstance(value, Mapping):
+                merged[key].update(value)
+            elif key in owner:
+                merged[owner[key]][key] = value
+            else:
+                merged.setdefault("detection", {})[key] = value  # rejected with a hint below
+        return Settings.from_mapping(merged)
+
+    def to_dict(self, *, reveal_secrets: bool = False) -> dict[str, Any]:
+        """JSON-ready; secrets are redacted unless ``reveal_secrets``."""
+        return {name: section_to_dict(getattr(self, name), reveal_secrets=reveal_secrets)
+                for name in _SECTIONS}
+
+
+def _closest_section(key: str, owner: Mapping[str, str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(owner), n=1)
+    return owner[close[0]] if close else "detection"
