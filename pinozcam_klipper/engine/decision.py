@@ -1,0 +1,320 @@
+"""The decision engine: frame assessments and printer events in, incidents and actions out.
+
+:class:`DecisionEngine` keeps the state of one print. It reads no clock and does
+no I/O: every call carries ``now`` (monotonic seconds, never decreasing; a
+smaller value is treated as the latest one seen), and what should happen comes
+back as :class:`IncidentEvent` values for the caller to carry out.
+
+Rules
+-----
+- A *failure frame* is a frame whose band is ``failure``. It is *counted* only
+  while a print runs, warm-up is over, the printer is not paused and no resume
+  grace is running. Counted failure frames stay in the window for
+  ``consider_time`` seconds.
+- Warm-up ends (once per print) at the first frame that is past the
+  ``warmup_frames`` first frames, at least ``warmup_seconds`` after the print
+  started and, when the layer is known and ``start_layer`` > 1, on layer
+  ``start_layer`` or later.
+- When the window holds ``max_failure_count`` frames and no incident is open,
+  an incident *opens* and requests ``action`` once (``None`` when muted).
+- The incident *closes* at the first call where the window is empty and the
+  printer is not paused (a paused print keeps its incident, so it can escalate).
+- ``escalate_after`` > 0: an incident that requested ``pause``, with the printer
+  still paused and not resumed ``escalate_after`` seconds after the incident
+  opened, *escalates* once to ``cancel`` (not when muted).
+- :meth:`DecisionEngine.resumed` empties the window (the user judged the print
+  fine) and starts ``resume_grace`` seconds in which nothing is counted, so no
+  incident opens; the open incident, if any, then closes at the next call.
+- :meth:`DecisionEngine.mute` silences the rest of the print: incidents still
+  open and close (for the record) but request no action and never escalate.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .assess import Band, FrameAssessment
+from .settings import DetectionSettings, ResolvedDetection
+
+__all__ = ["DecisionEngine", "Verdict", "IncidentEvent", "EngineState", "EventKind"]
+
+logger = logging.getLogger(__name__)
+
+EventKind = Literal["opened", "escalated", "closed"]
+
+
+class EngineState(str, enum.Enum):
+    """Where the engine stands, as reported in each :class:`Verdict`."""
+
+    IDLE = "idle"              # no print running: frames are assessed, never counted
+    WARMING_UP = "warming_up"  # print started, warm-up not over
+    WATCHING = "watching"      # counting failure frames
+    PAUSED = "paused"          # printer reported paused: nothing counted
+    GRACE = "grace"            # just resumed: nothing counted until the grace ends
+
+
+@dataclass(frozen=True)
+class IncidentEvent:
+    """Something the caller must record, and, when ``action`` is set, carry out.
+
+    ``incident_id`` is unique for the lifetime of the engine (1, 2, ...).
+    ``action`` is ``notify``/``pause``/``cancel`` on ``opened`` (``None`` when
+    muted), ``cancel`` on ``escalated``, and always ``None`` on ``closed``.
+    ``failures`` is the number of failure frames in the window at ``time``.
+    """
+
+    kind: EventKind
+    incident_id: int
+    action: str | None
+    time: float
+    severity: float
+    failures: int
+    file: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "incident_id": self.incident_id, "action": self.action,
+                "time": self.time, "severity": round(self.severity, 4),
+                "failures": self.failures, "file": self.file}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The engine's answer to one frame (or to time passing, from :meth:`DecisionEngine.tick`).
+
+    From ``tick``, ``severity`` and ``band`` repeat the latest frame's (0 and
+    ``ok`` before any) and ``is_failure_frame`` is false.
+    ``incident_id``: the incident open after this call, if any.
+    """
+
+    severity: float
+    band: Band
+    is_failure_frame: bool
+    failures_in_window: int
+    events: tuple[IncidentEvent, ...]
+    state: EngineState
+    muted: bool
+    incident_id: int | None
+
+    @property
+    def warming_up(self) -> bool:
+        return self.state is EngineState.WARMING_UP
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"severity": round(self.severity, 4), "band": self.band,
+                "is_failure_frame": self.is_failure_frame,
+                "failures_in_window": self.failures_in_window,
+                "events": [event.to_dict() for event in self.events],
+                "state": self.state.value, "warming_up": self.warming_up,
+                "muted": self.muted, "incident_id": self.incident_id}
+
+
+@dataclass
+class _Incident:
+    incident_id: int
+    opened_at: float
+    action: str | None
+    escalated: bool = False
+    resumed: bool = False  # resumed since it opened: never escalates
+
+
+class DecisionEngine:
+    """Turns per-frame assessments into incidents; one instance follows one printer.
+
+    Call :meth:`print_started` when a print starts, :meth:`observe` for every
+    analysed frame, :meth:`tick` now and then when no frame comes (so incidents
+    close and escalate on time), :meth:`paused`/:meth:`resumed`/:meth:`set_layer`
+    as the printer reports them, and :meth:`print_ended` when it ends.
+    """
+
+    def __init__(self, settings: DetectionSettings | ResolvedDetection) -> None:
+        self._settings = settings.resolved() if isinstance(settings, DetectionSettings) else settings
+        self._next_id = 1  # not reset by print_ended: ids stay unique per engine
+        self._reset(printing=False, now=-math.inf, file=None)
+
+    @property
+    def settings(self) -> ResolvedDetection:
+        return self._settings
+
+    # -- printer events ---------------------------------------------------------------
+
+    def print_started(self, now: float, *, file: str | None = None) -> tuple[IncidentEvent, ...]:
+        """A print started: forget everything and begin warm-up.
+
+        Returns a ``closed`` event for an incident left open by a print whose
+        end was missed.
+        """
+        events = self._close_leftover(now)
+        self._reset(printing=True, now=now, file=file)
+        logger.info("print started%s: warming up", f" ({file})" if file else "")
+        return events
+
+    def print_ended(self, now: float) -> tuple[IncidentEvent, ...]:
+        """The print ended (complete, cancelled, error): forget everything.
+
+        Returns a ``closed`` event for the incident still open, if any.
+        """
+        events = self._close_leftover(now)
+        if self._printing:
+            logger.info("print ended")
+        self._reset(printing=False, now=now, file=None)
+        return events
+
+    def set_layer(self, layer: int | None) -> None:
+        """The current layer (``None``: unknown, which does not hold warm-up back)."""
+        self._layer = layer
+
+    def paused(self, now: float) -> None:
+        """The printer reports paused (by us or by the user): nothing is counted until resumed."""
+        self._now(now)
+        self._printer_paused = True
+
+    def resumed(self, now: float) -> None:
+        """The printer reports resumed: empty the window and start the resume grace."""
+        now = self._now(now)
+        self._printer_paused = False
+        if self._incident is not None:
+            self._incident.resumed = True
+        self._window.clear()
+        self._grace_until = now + self._settings.resume_grace
+        logger.info("print resumed: %gs grace", self._settings.resume_grace)
+
+    def mute(self, now: float) -> None:
+        """No further actions for this print; detections and incidents are still reported."""
+        self._now(now)
+        if not self._muted:
+            logger.info("muted until the print ends")
+        self._muted = True
+
+    # -- frames and time --------------------------------------------------------------
+
+    def observe(self, assessment: FrameAssessment, now: float) -> Verdict:
+        """Take one analysed frame; call once per frame, in order."""
+        now = self._now(now)
+        self._last_severity = assessment.severity
+        self._last_band = assessment.band
+        is_failure = assessment.band == "failure"
+        if self._printing:
+            self._frames_seen += 1
+            self._update_warmup(now)
+        self._expire(now)
+        state = self._state(now)
+        events: list[IncidentEvent] = []
+        if is_failure and state is EngineState.WATCHING:
+            self._window.append(now)
+            if self._incident is None and len(self._window) >= self._settings.max_failure_count:
+                events.append(self._open(now, assessment.severity))
+        events.extend(self._close_or_escalate(now))
+        return self._verdict(is_failure, tuple(events), state)
+
+    def tick(self, now: float) -> Verdict | None:
+        """Let time pass without a frame; returns a verdict only when there are events."""
+        now = self._now(now)
+        self._expire(now)
+        events = tuple(self._close_or_escalate(now))
+        if not events:
+            return None
+        return self._verdict(False, events, self._state(now))
+
+    # -- internals --------------------------------------------------------------------
+
+    def _reset(self, *, printing: bool, now: float, file: str | None) -> None:
+        self._printing = printing
+        self._file = file
+        self._started_at = now
+        self._latest = now
+        self._frames_seen = 0
+        self._warmed_up = False
+        self._layer: int | None = None
+        self._printer_paused = False
+        self._grace_until: float | None = None
+        self._muted = False
+        self._window: deque[float] = deque()
+        self._incident: _Incident | None = None
+        self._last_severity = 0.0
+        self._last_band: Band = "ok"
+
+    def _now(self, now: float) -> float:
+        # Monotonic time never goes back; if a caller's does, keep the latest.
+        if now > self._latest:
+            self._latest = now
+        return self._latest
+
+    def _update_warmup(self, now: float) -> None:
+        if self._warmed_up:
+            return
+        settings = self._settings
+        layer_ok = (self._layer is None or settings.start_layer <= 1
+                    or self._layer >= settings.start_layer)
+        if (self._frames_seen > settings.warmup_frames
+                and now - self._started_at >= settings.warmup_seconds and layer_ok):
+            self._warmed_up = True
+            logger.info("warm-up over after %d frames: watching", self._frames_seen - 1)
+
+    def _state(self, now: float) -> EngineState:
+        if not self._printing:
+            return EngineState.IDLE
+        if self._printer_paused:
+            return EngineState.PAUSED
+        if not self._warmed_up:
+            return EngineState.WARMING_UP
+        if self._grace_until is not None and now < self._grace_until:
+            return EngineState.GRACE
+        return EngineState.WATCHING
+
+    def _expire(self, now: float) -> None:
+        horizon = now - self._settings.consider_time
+        while self._window and self._window[0] < horizon:
+            self._window.popleft()
+
+    def _open(self, now: float, severity: float) -> IncidentEvent:
+        action = None if self._muted else self._settings.action
+        incident = _Incident(self._next_id, now, action)
+        self._next_id += 1
+        self._incident = incident
+        logger.info("incident %d opened after %d failure frames: %s", incident.incident_id,
+                    len(self._window), action or "no action (muted)")
+        return self._event("opened", incident, action, now, severity)
+
+    def _close_or_escalate(self, now: float) -> list[IncidentEvent]:
+        incident = self._incident
+        if incident is None:
+            return []
+        if not self._window and not self._printer_paused:
+            self._incident = None
+            logger.info("incident %d closed", incident.incident_id)
+            return [self._event("closed", incident, None, now, self._last_severity)]
+        delay = self._settings.escalate_after
+        if (delay > 0 and incident.action == "pause" and not incident.escalated
+                and not incident.resumed and not self._muted and self._printer_paused and now - incident.opened_at >= delay):
+            incident.escalated = True
+            logger.info("incident %d escalated: still paused after %gs, cancelling",
+                        incident.incident_id, delay)
+            return [self._event("escalated", incident, "cancel", now, self._last_severity)]
+        return []
+
+    def _close_leftover(self, now: float) -> tuple[IncidentEvent, ...]:
+        incident = self._incident
+        if incident is None:
+            return ()
+        now = self._now(now)
+        self._incident = None
+        logger.info("incident %d closed: the print ended", incident.incident_id)
+        return (self._event("closed", incident, None, now, self._last_severity),)
+
+    def _event(self, kind: EventKind, incident: _Incident, action: str | None,
+               now: float, severity: float) -> IncidentEvent:
+        return IncidentEvent(kind=kind, incident_id=incident.incident_id, action=action,
+                             time=now, severity=severity, failures=len(self._window),
+                             file=self._file)
+
+    def _verdict(self, is_failure: bool, events: tuple[IncidentEvent, ...],
+                 state: EngineState) -> Verdict:
+        return Verdict(severity=self._last_severity, band=self._last_band,
+                       is_failure_frame=is_failure, failures_in_window=len(self._window),
+                       events=events, state=state, muted=self._muted,
+                       incident_id=self._incident.incident_id if self._incident else None)
