@@ -182,7 +182,14 @@ def load_section(cls: type[T], data: Mapping[str, Any] | None, *, prefix: str = 
     for name, fld in known.items():
         if name not in data:
             continue
-        values[name] = _convert(prefix + name, data[name], hints[name], fld.metadata or _EMPTY_META)
+        meta = fld.metadata or _EMPTY_META
+        try:
+            values[name] = _convert(prefix + name, data[name], hints[name], meta)
+        except SettingsError as exc:
+            if meta.get("secret"):
+                # A rejected token or webhook URL is still a secret: never echo it.
+                raise SettingsError(exc.option, REDACTED, exc.accepted) from None
+            raise
     return cls(**values)
 
 

@@ -54,7 +54,9 @@ class Settings:
         owner = {f.name: section for section, kind in _SECTIONS.items()
                  for f in dataclasses.fields(kind)}
         for key, value in data.items():
-            if key in _SECTIONS:
+            # "camera" is both a section and an option (the camera's URL): a mapping means the
+            # section, anything else the option.
+            if key in _SECTIONS and (isinstance(value, Mapping) or key not in owner):
                 if value is None:
                     continue
                 if not isinstance(value, Mapping):

@@ -1,0 +1,130 @@
+"""``open_camera``: pick a frame source from the ``camera`` string, and wrap it with turning and health."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from .capture import VideoCaptureSource
+from .files import FileSource
+from .frame import BrokenFrameError, CameraError, Frame, FrameSource
+from .health import CameraHealth, CameraState, HealthMonitor, thumbnail
+from .http import MjpegSource, SnapshotSource, is_stream_url
+from .settings import CameraSettings
+
+__all__ = ["Camera", "open_camera", "open_source", "orient"]
+
+logger = logging.getLogger(__name__)
+
+_ROTATIONS = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+
+
+def open_source(settings: CameraSettings) -> FrameSource:
+    """The raw source named by ``settings.camera``; :class:`CameraError` if it names nothing.
+
+    - ``http(s)://...``: a path ending ``/stream``, ``.mjpg`` or ``.mjpeg`` is read as an
+      MJPEG stream; anything else (including ``?action=stream``, rewritten to
+      ``?action=snapshot``) is polled as a snapshot URL;
+    - ``rtsp://...``, ``/dev/videoN`` or a number: ``cv2.VideoCapture``;
+    - anything else: a file or folder to replay.
+    """
+    where = settings.camera.strip()
+    if not where:
+        raise CameraError("no camera configured (set the 'camera' option)")
+    lowered = where.lower()
+    if lowered.startswith(("http://", "https://")):
+        kind = MjpegSource if is_stream_url(where) else SnapshotSource
+        return kind(where, timeout=settings.camera_timeout, reconnect_max=settings.camera_reconnect_max)
+    if lowered.startswith("rtsp://") or where.startswith("/dev/video"):
+        return VideoCaptureSource(where, timeout=settings.camera_timeout)
+    if where.isdigit():
+        return VideoCaptureSource(int(where), timeout=settings.camera_timeout)
+    return FileSource(where, fps=settings.camera_replay_fps)
+
+
+def open_camera(settings: CameraSettings, *, clock: Callable[[], float] = time.monotonic) -> "Camera":
+    """A :class:`Camera` on the source ``settings.camera`` names (see :func:`open_source`)."""
+    return Camera(open_source(settings), settings, clock=clock)
+
+
+def orient(image: np.ndarray, *, flip_horizontal: bool, flip_vertical: bool, rotate: int) -> np.ndarray:
+    """Flip, then rotate clockwise by ``rotate`` degrees (0/90/180/270)."""
+    if flip_horizontal and flip_vertical:
+        image = cv2.flip(image, -1)
+    elif flip_horizontal:
+        image = cv2.flip(image, 1)
+    elif flip_vertical:
+        image = cv2.flip(image, 0)
+    if rotate:
+        image = cv2.rotate(image, _ROTATIONS[rotate])
+    return image
+
+
+class Camera(FrameSource):
+    """A frame source with the picture turned as configured and its health tracked.
+
+    :meth:`read` returns a decoded frame (``frame.bgr`` is ready; ``frame.jpeg``
+    is the camera's own bytes unless the picture was turned). Any failure is a
+    :class:`CameraError` and turns :attr:`health` offline; health recovers by
+    itself on the next good frame. A broken picture is skipped once in favour
+    of the next frame. Decoding runs in a thread, off the event loop.
+    """
+
+    def __init__(self, source: FrameSource, settings: CameraSettings, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.source = source
+        self.settings = settings
+        self.description = source.description
+        self._clock = clock
+        self._monitor = HealthMonitor(frozen_seconds=settings.camera_frozen_seconds,
+                                      dark_level=settings.camera_dark_level, now=clock())
+        self._turn = (settings.camera_flip_horizontal or settings.camera_flip_vertical
+                      or settings.camera_rotate != 0)
+        self._logged_state: CameraState | None = None
+
+    @property
+    def health(self) -> CameraHealth:
+        return self._monitor.health
+
+    async def read(self) -> Frame:
+        try:
+            try:
+                frame, thumb = await self._read_decoded()
+            except BrokenFrameError as exc:
+                logger.debug("skipping a broken picture: %s", exc)
+                frame, thumb = await self._read_decoded()
+        except CameraError as exc:
+            self._record(self._monitor.on_error(str(exc), self._clock()))
+            raise
+        self._record(self._monitor.on_frame(thumb, self._clock()))
+        return frame
+
+    async def _read_decoded(self) -> tuple[Frame, np.ndarray]:
+        frame = await self.source.read()
+        return await asyncio.to_thread(self._prepare, frame)
+
+    def _prepare(self, frame: Frame) -> tuple[Frame, np.ndarray]:
+        image = frame.bgr
+        if self._turn:
+            image = orient(image, flip_horizontal=self.settings.camera_flip_horizontal,
+                           flip_vertical=self.settings.camera_flip_vertical,
+                           rotate=self.settings.camera_rotate)
+            frame = Frame(bgr=image, captured_at=frame.captured_at, counter=frame.counter)
+        return frame, thumbnail(image)
+
+    def _record(self, health: CameraHealth) -> None:
+        if health.state is self._logged_state:
+            return
+        self._logged_state = health.state
+        if health.state is CameraState.OK:
+            logger.info("camera ok (%s)", self.description)
+        else:
+            logger.warning("camera %s: %s", health.state.value, health.message)
+
+    async def close(self) -> None:
+        await self.source.close()

@@ -1,0 +1,107 @@
+"""A captured frame, the frame-source interface and the camera's error type."""
+
+from __future__ import annotations
+
+import abc
+import logging
+
+import cv2
+import numpy as np
+
+__all__ = ["Frame", "FrameSource", "CameraError", "BrokenFrameError", "is_jpeg"]
+
+logger = logging.getLogger(__name__)
+
+
+class CameraError(Exception):
+    """The camera gave no usable frame. The message says why, in lowercase, with no secrets."""
+
+
+class BrokenFrameError(CameraError):
+    """A frame arrived but its picture cannot be decoded."""
+
+
+def is_jpeg(data: bytes) -> bool:
+    """True when ``data`` starts like a JPEG and ends with an end-of-image marker.
+
+    A cheap check that catches truncated and garbage parts; it does not decode.
+    Some cameras pad after the end marker, so the marker may sit in the last bytes.
+    """
+    return len(data) > 4 and data[:2] == b"\xff\xd8" and b"\xff\xd9" in data[-32:]
+
+
+class Frame:
+    """One picture: JPEG bytes and/or a BGR array, each made from the other on demand.
+
+    ``captured_at`` is ``time.monotonic()`` when the source received it;
+    ``counter`` numbers the frames a source received (1, 2, ...), so a gap
+    between two reads shows how many frames were skipped.
+    """
+
+    __slots__ = ("_jpeg", "_bgr", "captured_at", "counter")
+
+    def __init__(self, *, captured_at: float, counter: int, jpeg: bytes | None = None,
+                 bgr: np.ndarray | None = None) -> None:
+        if jpeg is None and bgr is None:
+            raise ValueError("a frame needs jpeg bytes or a bgr image")
+        self._jpeg = jpeg
+        self._bgr = bgr
+        self.captured_at = captured_at
+        self.counter = counter
+
+    @property
+    def jpeg(self) -> bytes:
+        """The JPEG bytes (encoded from the BGR image at quality 90 if the source gave none)."""
+        if self._jpeg is None:
+            assert self._bgr is not None
+            ok, buf = cv2.imencode(".jpg", self._bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])
+            if not ok:
+                raise CameraError("could not encode the frame as jpeg")
+            self._jpeg = buf.tobytes()
+        return self._jpeg
+
+    @property
+    def bgr(self) -> np.ndarray:
+        """The decoded BGR image (``H x W x 3`` uint8); :class:`CameraError` if the JPEG is broken."""
+        if self._bgr is None:
+            assert self._jpeg is not None
+            image = cv2.imdecode(np.frombuffer(self._jpeg, np.uint8), cv2.IMREAD_COLOR)
+            if image is None or image.size == 0:
+                raise BrokenFrameError(f"the camera sent a picture that is not a valid jpeg ({len(self._jpeg)} bytes)")
+            self._bgr = image
+        return self._bgr
+
+    @property
+    def decoded(self) -> bool:
+        return self._bgr is not None
+
+    def __repr__(self) -> str:
+        size = f"{len(self._jpeg)} B jpeg" if self._jpeg is not None else "bgr"
+        return f"Frame(#{self.counter}, {size}, at {self.captured_at:.3f})"
+
+
+class FrameSource(abc.ABC):
+    """Where frames come from. One reader at a time.
+
+    :meth:`read` returns the newest frame, waiting up to the source's timeout
+    for one; it raises :class:`CameraError` (never anything else for camera
+    trouble) when there is none. :meth:`close` releases connections, threads
+    and devices; reading after close raises :class:`CameraError`.
+    """
+
+    #: A short human description of the source with no secrets, e.g. "mjpeg http://cam:8080/...".
+    description: str = "camera"
+
+    @abc.abstractmethod
+    async def read(self) -> Frame:
+        """The newest frame, or :class:`CameraError`."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release everything; safe to call twice."""
+
+    async def __aenter__(self) -> "FrameSource":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -1,0 +1,266 @@
+"""HTTP frame sources: a snapshot URL polled per read, and an MJPEG stream read in the background."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import urllib.parse
+
+import httpx
+
+from ..redact import redact_url_credentials
+from .frame import CameraError, Frame, FrameSource, is_jpeg
+from .mjpeg import MjpegParser, boundary_from_content_type
+
+__all__ = ["SnapshotSource", "MjpegSource", "Backoff", "snapshot_url_for", "is_stream_url"]
+
+logger = logging.getLogger(__name__)
+
+_MAX_SNAPSHOT_BYTES = 32 * 1024 * 1024
+
+
+class Backoff:
+    """Exponential delays: ``initial``, doubled after each failure, capped at ``maximum``."""
+
+    def __init__(self, initial: float = 0.25, maximum: float = 30.0) -> None:
+        self.initial = min(initial, maximum)
+        self.maximum = maximum
+        self._next = self.initial
+
+    def next_delay(self) -> float:
+        delay = self._next
+        self._next = min(self._next * 2, self.maximum)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.initial
+
+
+def snapshot_url_for(url: str) -> str:
+    """An mjpg-streamer/crowsnest ``?action=stream`` URL becomes ``?action=snapshot``; others are unchanged."""
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    if not any(k == "action" and v == "stream" for k, v in query):
+        return url
+    query = [(k, "snapshot" if k == "action" and v == "stream" else v) for k, v in query]
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def is_stream_url(url: str) -> bool:
+    """A URL whose path names a stream (ustreamer ``/stream``, ``.mjpg``/``.mjpeg``)."""
+    path = urllib.parse.urlsplit(url).path.lower().rstrip("/")
+    return path.endswith("/stream") or path.endswith(".mjpg") or path.endswith(".mjpeg")
+
+
+def _describe_http_error(exc: httpx.HTTPError, what: str, timeout: float) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return f"the camera did not answer within {timeout:g} s ({what})"
+    # httpx messages rarely hold the URL, but a URL may hold a password: redact anyway.
+    detail = redact_url_credentials(str(exc)) or type(exc).__name__
+    return f"cannot reach the camera ({what}): {detail}"
+
+
+class SnapshotSource(FrameSource):
+    """GETs one picture per :meth:`read`.
+
+    After a failure, reads within the backoff delay raise at once (or wait out
+    a delay shorter than the timeout), so a dead camera is not hammered. A URL
+    that answers with an MJPEG stream works too: the first part is taken.
+    """
+
+    def __init__(self, url: str, *, timeout: float = 5.0, reconnect_max: float = 30.0,
+                 backoff_initial: float = 0.25, client: httpx.AsyncClient | None = None) -> None:
+        self.url = snapshot_url_for(url)
+        self.timeout = timeout
+        self.description = "snapshot " + redact_url_credentials(self.url)
+        self._client = client or httpx.AsyncClient(timeout=timeout, follow_redirects=True)
+        self._own_client = client is None
+        self._backoff = Backoff(backoff_initial, reconnect_max)
+        self._retry_at = 0.0
+        self._last_error = ""
+        self._counter = 0
+        self._closed = False
+
+    async def read(self) -> Frame:
+        if self._closed:
+            raise CameraError("the camera is closed")
+        wait = self._retry_at - time.monotonic()
+        if wait > 0:
+            if wait > self.timeout:
+                raise CameraError(f"{self._last_error}; next try in {wait:.0f} s")
+            await asyncio.sleep(wait)
+        try:
+            jpeg = await asyncio.wait_for(self._fetch(), self.timeout)
+        except asyncio.TimeoutError:
+            message = f"the camera did not answer within {self.timeout:g} s ({self.description})"
+            raise self._failed(message) from None
+        except httpx.HTTPError as exc:
+            raise self._failed(_describe_http_error(exc, self.description, self.timeout)) from None
+        except CameraError as exc:
+            raise self._failed(str(exc)) from None
+        self._backoff.reset()
+        self._retry_at = 0.0
+        self._counter += 1
+        return Frame(jpeg=jpeg, captured_at=time.monotonic(), counter=self._counter)
+
+    def _failed(self, message: str) -> CameraError:
+        """Note a failure (the next try waits out the backoff); return the error to raise."""
+        self._last_error = message
+        self._retry_at = time.monotonic() + self._backoff.next_delay()
+        return CameraError(message)
+
+    async def _fetch(self) -> bytes:
+        async with self._client.stream("GET", self.url) as resp:
+            if resp.status_code != 200:
+                raise CameraError(f"the camera answered http {resp.status_code} ({self.description})")
+            ctype = resp.headers.get("content-type", "")
+            if ctype.lower().startswith("multipart/"):
+                parser = MjpegParser(boundary_from_content_type(ctype) or "--")
+                async for chunk in resp.aiter_bytes():
+                    frames = parser.feed(chunk)
+                    if frames:
+                        return frames[-1]
+                raise CameraError(f"the camera stream ended before a whole picture ({self.description})")
+            body = bytearray()
+            async for chunk in resp.aiter_bytes():
+                body += chunk
+                if len(body) > _MAX_SNAPSHOT_BYTES:
+                    raise CameraError(f"the camera answer is too large for a picture ({self.description})")
+        if not is_jpeg(bytes(body)):
+            raise CameraError(f"the camera answered with something that is not a jpeg picture "
+                              f"({ctype or 'no content type'}, {len(body)} bytes, {self.description})")
+        return bytes(body)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._own_client:
+            await self._client.aclose()
+
+
+class MjpegSource(FrameSource):
+    """Reads a ``multipart/x-mixed-replace`` stream in a background task, keeping ONLY the newest frame.
+
+    :meth:`read` returns the newest frame not yet returned, waiting up to
+    ``timeout`` for one. While waiting, a failed connection attempt ends the
+    wait with :class:`CameraError` at once, so a dead camera is reported
+    quickly. The reader reconnects by itself with exponential backoff (capped
+    at ``reconnect_max``); a stream silent for ``timeout`` is reconnected.
+    ``received``, ``dropped`` (frames replaced before anyone read them) and
+    ``bad_parts`` (broken pictures skipped) are counters for diagnostics.
+    """
+
+    def __init__(self, url: str, *, timeout: float = 5.0, reconnect_max: float = 30.0,
+                 backoff_initial: float = 0.25, client: httpx.AsyncClient | None = None) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.description = "mjpeg " + redact_url_credentials(url)
+        self._client = client or httpx.AsyncClient(timeout=timeout, follow_redirects=True)
+        self._own_client = client is None
+        self._backoff = Backoff(backoff_initial, reconnect_max)
+        self._task: asyncio.Task[None] | None = None
+        self._cond: asyncio.Condition | None = None
+        self._latest: Frame | None = None
+        self._returned = 0
+        self._failures = 0
+        self._last_error = "no frame yet"
+        self._closed = False
+        self.received = 0
+        self.dropped = 0
+        self.bad_parts = 0
+        self.connected = False
+
+    def _start(self) -> asyncio.Condition:
+        if self._cond is None:
+            self._cond = asyncio.Condition()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="pinozcam-mjpeg-reader")
+        return self._cond
+
+    async def read(self) -> Frame:
+        if self._closed:
+            raise CameraError("the camera is closed")
+        cond = self._start()
+        failures = self._failures
+
+        def ready() -> bool:
+            return (self._latest is not None and self._latest.counter > self._returned) \
+                or self._failures > failures
+
+        async with cond:
+            try:
+                await asyncio.wait_for(cond.wait_for(ready), self.timeout)
+            except asyncio.TimeoutError:
+                raise CameraError(f"no picture from the camera within {self.timeout:g} s "
+                                  f"({self.description}; last error: {self._last_error})") from None
+            if self._latest is not None and self._latest.counter > self._returned:
+                self._returned = self._latest.counter
+                return self._latest
+            raise CameraError(self._last_error)
+
+    async def wait_received(self, count: int, timeout: float | None = None) -> None:
+        """Wait until ``count`` frames have arrived in total (for tests and diagnostics)."""
+        cond = self._start()
+        async with cond:
+            await asyncio.wait_for(cond.wait_for(lambda: self.received >= count), timeout or self.timeout)
+
+    async def _notify(self) -> None:
+        assert self._cond is not None
+        async with self._cond:
+            self._cond.notify_all()
+
+    async def _run(self) -> None:
+        while not self._closed:
+            try:
+                await self._stream_once()
+                message = f"the camera stream ended ({self.description})"
+            except httpx.HTTPError as exc:
+                message = _describe_http_error(exc, self.description, self.timeout)
+            except CameraError as exc:
+                message = str(exc)
+            except (OSError, ValueError) as exc:  # anything else must not end the reader for good
+                logger.warning("camera reader error (%s): %s", self.description, type(exc).__name__)
+                message = f"camera reader error: {type(exc).__name__} ({self.description})"
+            if self._closed:
+                break
+            if self.connected or self._failures == 0:
+                logger.info("camera stream lost: %s", message)
+            self.connected = False
+            self._last_error = message
+            self._failures += 1
+            await self._notify()
+            await asyncio.sleep(self._backoff.next_delay())
+
+    async def _stream_once(self) -> None:
+        async with self._client.stream("GET", self.url) as resp:
+            if resp.status_code != 200:
+                raise CameraError(f"the camera answered http {resp.status_code} ({self.description})")
+            ctype = resp.headers.get("content-type", "")
+            boundary = boundary_from_content_type(ctype)
+            if not ctype.lower().startswith("multipart/") or boundary is None:
+                raise CameraError(f"the camera did not answer with an mjpeg stream "
+                                  f"({ctype or 'no content type'}; {self.description})")
+            parser = MjpegParser(boundary)
+            async for chunk in resp.aiter_bytes():
+                frames = parser.feed(chunk)
+                self.bad_parts = parser.bad_parts
+                if not frames:
+                    continue
+                if not self.connected:
+                    self.connected = True
+                    self._backoff.reset()
+                    logger.info("camera stream connected (%s)", self.description)
+                for jpeg in frames:
+                    self.received += 1
+                    if self._latest is not None and self._latest.counter > self._returned:
+                        self.dropped += 1
+                    self._latest = Frame(jpeg=jpeg, captured_at=time.monotonic(), counter=self.received)
+                await self._notify()
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._own_client:
+            await self._client.aclose()

@@ -1,0 +1,41 @@
+"""Settings of the camera: where frames come from, how to turn them, when to call it unhealthy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..options import option
+
+
+def _rotation(value: object) -> int:
+    if isinstance(value, bool):
+        raise ValueError("0, 90, 180 or 270")
+    try:
+        degrees = int(str(value).strip())
+    except ValueError:
+        raise ValueError("0, 90, 180 or 270") from None
+    if degrees not in (0, 90, 180, 270):
+        raise ValueError("0, 90, 180 or 270")
+    return degrees
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    camera: str = option("", doc=(
+        "Where frames come from: an http(s) snapshot URL, an MJPEG stream URL (a "
+        "'?action=stream' URL is polled as '?action=snapshot'), /dev/videoN or a device "
+        "index, or a file or folder of pictures to replay."))
+    camera_timeout: float = option(5.0, above=0.0, maxval=120.0,
+                                   doc="Seconds to wait for a frame before calling the camera offline.")
+    camera_flip_horizontal: bool = option(False, doc="Mirror the picture left-right.")
+    camera_flip_vertical: bool = option(False, doc="Mirror the picture top-bottom.")
+    camera_rotate: int = option(0, parse=_rotation, accepted="0, 90, 180 or 270",
+                                doc="Rotate the picture clockwise by this many degrees (after flipping).")
+    camera_frozen_seconds: float = option(30.0, above=0.0,
+                                          doc="Report the camera frozen after the picture has not changed this long.")
+    camera_dark_level: float = option(12.0, minval=0.0, maxval=255.0,
+                                      doc="Report the picture too dark below this mean grey level (0 disables).")
+    camera_reconnect_max: float = option(30.0, minval=0.1, maxval=600.0,
+                                         doc="Longest wait, in seconds, between reconnect attempts.")
+    camera_replay_fps: float = option(0.0, minval=0.0, maxval=120.0,
+                                      doc="Replaying a folder: pictures per second (0: the next picture on each read).")

@@ -1,0 +1,118 @@
+"""What an alert says, and how it reads as text. Pure: no I/O."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+__all__ = ["Alert", "AlertKind", "DeliveryResult", "alert_title", "alert_fields", "alert_text",
+           "welcome_alert"]
+
+
+class AlertKind(str, enum.Enum):
+    INCIDENT = "incident"                # a likely failure was seen
+    ESCALATED = "escalated"              # the printer was paused or the print cancelled
+    COULD_NOT_PAUSE = "could_not_pause"  # an action was asked for and it failed
+    TEST = "test"                        # a test/welcome message asked for by the user
+    INFO = "info"                        # anything else worth a message
+
+
+_DEFAULT_TITLES = {
+    AlertKind.INCIDENT: "Possible print failure",
+    AlertKind.ESCALATED: "Print failure: action taken",
+    AlertKind.COULD_NOT_PAUSE: "Print failure: could not pause the printer",
+    AlertKind.TEST: "PiNozCam test message",
+    AlertKind.INFO: "PiNozCam",
+}
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One message to send. Leave out what is unknown; empty fields are not shown.
+
+    ``progress`` is 0..1; ``severity`` is 0..1; ``failure_area`` is the
+    fraction (0..1) of the picture covered by failure boxes; ``image`` is
+    JPEG bytes (the annotated picture) or None for a text-only message.
+    """
+
+    kind: AlertKind = AlertKind.INCIDENT
+    title: str = ""
+    printer: str = ""
+    file: str = ""
+    progress: float | None = None
+    layer: int | None = None
+    total_layers: int | None = None
+    severity: float | None = None
+    failure_area: float | None = None
+    failure_count: int | None = None
+    action: str = ""
+    message: str = ""
+    image: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What became of an alert on one channel.
+
+    ``status``: "sent", "failed", "rate_limited" (inside ``notify_interval``),
+    "dropped" (the queue was full) or "no_channel" (nothing configured).
+    ``error`` says why, with secrets redacted.
+    """
+
+    alert: Alert
+    channel: str
+    status: str
+    error: str = ""
+    attempts: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "sent"
+
+
+def alert_title(alert: Alert) -> str:
+    return alert.title or _DEFAULT_TITLES[AlertKind(alert.kind)]
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:.0f}%"
+
+
+def alert_fields(alert: Alert, *, printer_name: str = "") -> list[tuple[str, str]]:
+    """(name, value) pairs in display order; unknown values are left out."""
+    fields: list[tuple[str, str]] = []
+    printer = alert.printer or printer_name
+    if printer:
+        fields.append(("Printer", printer))
+    if alert.file:
+        fields.append(("File", alert.file))
+    if alert.progress is not None:
+        fields.append(("Progress", _percent(alert.progress)))
+    if alert.layer is not None:
+        fields.append(("Layer", f"{alert.layer} / {alert.total_layers}" if alert.total_layers else str(alert.layer)))
+    if alert.severity is not None:
+        fields.append(("Severity", _percent(alert.severity)))
+    if alert.failure_area is not None:
+        fields.append(("Failure area", f"{alert.failure_area * 100:.1f}% of the picture"))
+    if alert.failure_count is not None:
+        fields.append(("Failures seen", str(alert.failure_count)))
+    if alert.action:
+        fields.append(("Action", alert.action))
+    return fields
+
+
+def alert_text(alert: Alert, *, printer_name: str = "", limit: int = 1024) -> str:
+    """Plain text: the title, the message, then one "Name: value" line per field; cut to ``limit``."""
+    lines = [alert_title(alert)]
+    if alert.message:
+        lines.append(alert.message)
+    lines += [f"{name}: {value}" for name, value in alert_fields(alert, printer_name=printer_name)]
+    text = "\n".join(lines)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def welcome_alert(printer_name: str, image: bytes | None = None) -> Alert:
+    """The test/welcome message the user sends from the settings page."""
+    return Alert(kind=AlertKind.TEST, printer=printer_name, image=image,
+                 message="Notifications work. You will get a message like this, with the picture, "
+                         "when a print seems to be failing.")

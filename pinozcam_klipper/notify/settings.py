@@ -1,0 +1,70 @@
+"""Settings of the notifications: Discord webhook, Telegram bot, pacing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..options import REDACTED, SettingsError, option, section_to_dict
+
+
+def _webhook_url(value: object) -> str:
+    # Errors must not echo the value: it is a secret.
+    if not isinstance(value, str):
+        raise SettingsError("discord_webhook_url", REDACTED, "text: a Discord webhook URL")
+    text = value.strip()
+    if text and not text.lower().startswith(("https://", "http://")):
+        raise SettingsError("discord_webhook_url", REDACTED,
+                            "a webhook URL starting with https:// (Server settings > Integrations > Webhooks)")
+    return text
+
+
+def _token(value: object) -> str:
+    if not isinstance(value, str):
+        raise SettingsError("telegram_bot_token", REDACTED, "text: the token @BotFather gave you")
+    text = value.strip()
+    if text and (":" not in text or any(c.isspace() for c in text)):
+        raise SettingsError("telegram_bot_token", REDACTED, "a token like 123456:ABC-DEF... from @BotFather")
+    return text
+
+
+def _chat_id(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError("a chat id (a number, or @channelname)")
+    return str(value).strip()
+
+
+def _api_base(value: object) -> str:
+    if not isinstance(value, str) or not value.strip().lower().startswith(("https://", "http://")):
+        raise ValueError("an http(s) URL")
+    return value.strip().rstrip("/")
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    discord_webhook_url: str = option("", secret=True, parse=_webhook_url, accepted="a Discord webhook URL",
+                                      doc="Discord webhook URL; alerts are posted there with the picture.")
+    telegram_bot_token: str = option("", secret=True, parse=_token, accepted="a Telegram bot token",
+                                     doc="Telegram bot token from @BotFather.")
+    telegram_chat_id: str = option("", parse=_chat_id, accepted="a chat id (a number, or @channelname)",
+                                   doc="Telegram chat to send alerts to.")
+    telegram_api_base: str = option("https://api.telegram.org", parse=_api_base, accepted="an http(s) URL",
+                                    doc="Telegram Bot API server (change only for a local Bot API server).")
+    notify_interval: float = option(60.0, minval=0.0, maxval=86400.0,
+                                    doc="Least seconds between two incident alerts (test messages and "
+                                        "pause/cancel results are always sent).")
+    printer_name: str = option("Klipper printer", doc="Name shown in alerts.")
+    notify_timeout: float = option(15.0, above=0.0, maxval=300.0,
+                                   doc="Seconds to wait for Discord or Telegram to answer one request.")
+
+    def __repr__(self) -> str:
+        # The dataclass repr would print the token and webhook URL.
+        fields = ", ".join(f"{k}={v!r}" for k, v in section_to_dict(self).items())
+        return f"NotifySettings({fields})"
+
+    @property
+    def discord_enabled(self) -> bool:
+        return bool(self.discord_webhook_url)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_bot_token and self.telegram_chat_id)

@@ -1,0 +1,120 @@
+"""POSTing to a chat service with bounded retries that honour Retry-After.
+
+Retried: timeouts, connection errors, HTTP 429 and 5xx. The wait before a
+retry is the longer of the exponential backoff and what the service asked
+for (``Retry-After`` header, Discord's ``retry_after`` or Telegram's
+``parameters.retry_after`` in the JSON body). A service asking for more than
+``max_retry_after`` seconds ends the attempts at once. Error messages carry
+no secrets: every text that may contain the URL passes the redactor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ..redact import Redactor
+
+__all__ = ["RetryPolicy", "NotifyError", "post_with_retries", "retry_after_seconds"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+    max_retry_after: float = 120.0
+
+
+class NotifyError(Exception):
+    """Sending failed for good. ``attempts`` says how many tries were made; the message is redacted."""
+
+    def __init__(self, message: str, *, attempts: int = 1, status: int | None = None) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.status = status
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """Seconds the service asked us to wait, from the header or the JSON body; None if it did not say."""
+    header = response.headers.get("retry-after")
+    if header:
+        try:
+            return max(0.0, float(header))
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(header)
+                return max(0.0, when.timestamp() - time.time())
+            except (TypeError, ValueError):
+                pass  # unparseable header: fall back to the body, then to backoff
+    body = _json(response)
+    if isinstance(body, dict):
+        for value in (body.get("retry_after"), (body.get("parameters") or {}).get("retry_after")
+                      if isinstance(body.get("parameters"), dict) else None):
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return max(0.0, float(value))
+    return None
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _service_says(response: httpx.Response) -> str:
+    body = _json(response)
+    if isinstance(body, dict):
+        text = body.get("description") or body.get("message") or ""
+        return str(text)[:200]
+    return response.text[:200] if response.headers.get("content-type", "").startswith("text/") else ""
+
+
+async def post_with_retries(client: httpx.AsyncClient, url: str, *, service: str, redactor: Redactor,
+                            policy: RetryPolicy, request: Callable[[], dict[str, Any]]) -> httpx.Response:
+    """POST to ``url`` until it succeeds (2xx) or the policy is spent; raises :class:`NotifyError`.
+
+    ``request()`` returns the keyword arguments of each attempt (``data``,
+    ``files``, ``json``...): it is called again per attempt so streams are fresh.
+    """
+    delay = policy.base_delay
+    error = "no attempt made"
+    status: int | None = None
+    for attempt in range(1, policy.attempts + 1):
+        wait: float | None = None
+        try:
+            response = await client.post(url, **request())
+        except httpx.TimeoutException:
+            error = f"{service} did not answer within the timeout"
+        except httpx.TransportError as exc:
+            error = f"cannot reach {service}: {type(exc).__name__}: {redactor(exc) or 'connection failed'}"
+        else:
+            status = response.status_code
+            if response.is_success:
+                return response
+            says = redactor(_service_says(response))
+            error = f"{service} answered http {status}" + (f": {says}" if says else "")
+            if status != 429 and status < 500:
+                raise NotifyError(error, attempts=attempt, status=status)
+            wait = retry_after_seconds(response)
+            if wait is not None and wait > policy.max_retry_after:
+                raise NotifyError(f"{error} (asked to wait {wait:.0f} s; giving up)",
+                                  attempts=attempt, status=status)
+        if attempt == policy.attempts:
+            break
+        # The service's own wait wins when it gave one; otherwise exponential backoff.
+        pause = wait if wait is not None else delay
+        logger.debug("%s: attempt %d failed (%s); retrying in %.2f s", service, attempt, error, pause)
+        await asyncio.sleep(pause)
+        delay = min(delay * 2, policy.max_delay)
+    raise NotifyError(f"{error} (after {policy.attempts} attempts)", attempts=policy.attempts, status=status)

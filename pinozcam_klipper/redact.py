@@ -1,0 +1,93 @@
+"""Keep secrets (bot tokens, webhook URLs, passwords in camera URLs) out of logs and errors.
+
+A :class:`Redactor` knows the secret strings of one configuration and replaces
+them in any text. :class:`RedactingFilter` applies it to every record passing a
+logger, including its arguments and formatted traceback; attach it to our
+loggers *and* to the ``httpx``/``httpcore`` loggers, which log full request
+URLs at INFO level. :func:`redact_url_credentials` hides ``user:password@`` in
+URLs without needing to know them in advance.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+__all__ = ["Redactor", "RedactingFilter", "redact_url_credentials", "REDACTED"]
+
+REDACTED = "<redacted>"
+
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+
+
+def redact_url_credentials(text: str) -> str:
+    """``http://user:pw@host/`` becomes ``http://<redacted>@host/``."""
+    return _USERINFO.sub(lambda m: m.group("scheme") + REDACTED + "@", text)
+
+
+class Redactor:
+    """Replaces known secret strings (and their telling parts) in text.
+
+    For a URL secret, its last path segment (a Discord webhook token) is also
+    treated as secret, so a fragment of the URL cannot leak on its own.
+    """
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        self._secrets: list[str] = []
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str | None) -> None:
+        """Treat ``secret`` as secret from now on (empty values are ignored)."""
+        if not secret:
+            return
+        parts = {secret}
+        if "://" in secret:
+            tail = secret.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+            if len(tail) >= 8:
+                parts.add(tail)
+        elif ":" in secret:
+            # A Telegram token is "<bot id>:<key>": the key alone is the secret part.
+            key = secret.split(":", 1)[1]
+            if len(key) >= 8:
+                parts.add(key)
+        # Longest first, so a whole URL is replaced before its token fragment.
+        self._secrets = sorted(set(self._secrets) | parts, key=len, reverse=True)
+
+    def __call__(self, text: object) -> str:
+        out = str(text)
+        for secret in self._secrets:
+            if secret in out:
+                out = out.replace(secret, REDACTED)
+        return redact_url_credentials(out)
+
+    def __repr__(self) -> str:
+        return f"Redactor({len(self._secrets)} secrets)"
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that rewrites each record with secrets redacted.
+
+    It never drops a record. The message is formatted once (arguments merged)
+    and redacted; a traceback is formatted and redacted into ``exc_text``.
+    """
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError) as exc:  # a malformed log call must not leak either
+            message = f"{record.msg!r} (unformattable: {exc})"
+        record.msg = self.redactor(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redactor(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redactor(record.stack_info)
+        return True

@@ -1,0 +1,187 @@
+"""Snapshot and MJPEG sources against a real local camera server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from pinozcam_klipper.camera import (CameraError, CameraSettings, CameraState, MjpegSource,
+                                     SnapshotSource, open_camera, open_source)
+from tests.servers import CameraServer, make_jpeg
+
+
+def _grey(frame_bgr: np.ndarray) -> int:
+    return int(np.median(frame_bgr))
+
+
+@pytest.fixture
+def server() -> Iterator[CameraServer]:
+    with CameraServer([make_jpeg(100)]) as srv:
+        yield srv
+
+
+async def test_snapshot_reads_the_current_picture(server: CameraServer) -> None:
+    source = SnapshotSource(server.snapshot_url, timeout=2)
+    try:
+        frame = await source.read()
+        assert frame.jpeg == make_jpeg(100)
+        assert frame.counter == 1
+        server.set_frames([make_jpeg(200)])
+        frame = await source.read()
+        assert _grey(frame.bgr) == pytest.approx(200, abs=2)
+        assert frame.counter == 2
+    finally:
+        await source.close()
+
+
+async def test_stream_url_is_polled_as_snapshot(server: CameraServer) -> None:
+    source = open_source(CameraSettings(camera=server.mjpg_streamer_url))
+    try:
+        assert isinstance(source, SnapshotSource)
+        assert source.url.endswith("/webcam/?action=snapshot")
+        await source.read()
+        assert server.requests[-1].query == {"action": "snapshot"}
+    finally:
+        await source.close()
+
+
+async def test_snapshot_url_that_streams_gives_its_first_picture(server: CameraServer) -> None:
+    source = SnapshotSource(server.stream_url, timeout=2)
+    try:
+        frame = await source.read()
+        assert frame.jpeg == make_jpeg(100)
+    finally:
+        await source.close()
+
+
+async def test_snapshot_errors_are_clear_and_recover(server: CameraServer) -> None:
+    source = SnapshotSource(server.snapshot_url, timeout=0.5, backoff_initial=0.01, reconnect_max=0.05)
+    try:
+        server.reply(500)
+        with pytest.raises(CameraError, match="http 500"):
+            await source.read()
+        server.hang()
+        with pytest.raises(CameraError, match="did not answer within 0.5 s"):
+            await source.read()
+        server.reply(200, body=b"<html>login</html>", headers={"Content-Type": "text/html"})
+        with pytest.raises(CameraError, match="not a jpeg"):
+            await source.read()
+        assert (await source.read()).jpeg == make_jpeg(100)
+    finally:
+        await source.close()
+
+
+async def test_a_dead_camera_is_an_error_not_a_crash() -> None:
+    camera = open_camera(CameraSettings(camera="http://user:hunter2@127.0.0.1:9/snapshot", camera_timeout=1))
+    try:
+        with pytest.raises(CameraError, match="cannot reach the camera") as info:
+            await camera.read()
+        assert "hunter2" not in str(info.value)
+        assert camera.health.state is CameraState.OFFLINE
+        assert "hunter2" not in camera.health.message
+    finally:
+        await camera.close()
+
+
+@pytest.mark.parametrize("declare_dashes, write_dashes, content_length", [
+    (False, True, True), (True, True, False), (False, False, True), (False, False, False)])
+async def test_mjpeg_flavours(declare_dashes: bool, write_dashes: bool, content_length: bool) -> None:
+    with CameraServer([make_jpeg(60)], declare_dashes=declare_dashes, write_dashes=write_dashes,
+                      content_length=content_length) as srv:
+        source = MjpegSource(srv.stream_url, timeout=2)
+        try:
+            # Without Content-Length a part ends only when the next boundary arrives,
+            # so the first read may need the pushed frames to complete.
+            first = asyncio.create_task(source.read())
+            await srv.streams_connected(1)
+            pictures = [make_jpeg(v) for v in (60, 70, 80, 90)]
+            srv.push(*pictures[1:])
+            frame = await first
+            assert frame.jpeg in pictures
+            if frame.counter < 3:
+                await source.wait_received(3)
+                frame = await source.read()
+            assert frame.jpeg in pictures[2:]
+            assert source.bad_parts == 0
+        finally:
+            await source.close()
+
+
+async def test_newest_frame_wins(server: CameraServer) -> None:
+    source = MjpegSource(server.stream_url, timeout=2)
+    try:
+        assert (await source.read()).counter == 1
+        await server.streams_connected(1)
+        burst = [make_jpeg(10 * i, mark=i) for i in range(1, 11)]
+        server.push(*burst)
+        await source.wait_received(11)
+        frame = await source.read()
+        assert frame.jpeg == burst[-1]
+        assert frame.counter == 11
+        assert source.dropped == 9
+    finally:
+        await source.close()
+
+
+async def test_broken_jpeg_in_stream_does_not_kill_the_reader(server: CameraServer) -> None:
+    source = MjpegSource(server.stream_url, timeout=2)
+    try:
+        await source.read()
+        await server.streams_connected(1)
+        good = make_jpeg(30)
+        server.push(good[: len(good) // 2], b"\x00garbage\xff", make_jpeg(220))
+        frame = await source.read()
+        assert frame.jpeg == make_jpeg(220)
+        assert source.bad_parts == 2
+    finally:
+        await source.close()
+
+
+async def test_mjpeg_reconnects_after_server_restart(server: CameraServer) -> None:
+    source = MjpegSource(server.stream_url, timeout=2, backoff_initial=0.05, reconnect_max=0.2)
+    try:
+        await source.read()
+        await server.streams_connected(1)
+        server.stop()
+        with pytest.raises(CameraError):
+            await source.read()
+        assert not source.connected
+        server.set_frames([make_jpeg(180)])
+        server.start()
+        for _ in range(50):  # each failed attempt ends one read; the server is back, so one succeeds
+            try:
+                frame = await source.read()
+                break
+            except CameraError:
+                continue
+        assert frame.jpeg == make_jpeg(180)
+        assert source.connected
+    finally:
+        await source.close()
+
+
+async def test_camera_health_offline_then_ok_again(server: CameraServer) -> None:
+    settings = CameraSettings(camera=server.snapshot_url, camera_timeout=1, camera_reconnect_max=0.1)
+    camera = open_camera(settings)
+    try:
+        await camera.read()
+        assert camera.health.state is CameraState.OK
+        server.reply(503)
+        with pytest.raises(CameraError):
+            await camera.read()
+        assert camera.health.state is CameraState.OFFLINE
+        assert "http 503" in camera.health.message
+        frame = None
+        for _ in range(50):
+            try:
+                frame = await camera.read()
+                break
+            except CameraError:
+                continue
+        assert frame is not None
+        assert camera.health.state is CameraState.OK
+    finally:
+        await camera.close()

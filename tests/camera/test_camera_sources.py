@@ -1,0 +1,82 @@
+"""Choosing a source from the ``camera`` string, replaying files, and the settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pinozcam_klipper.camera import (CameraError, CameraSettings, FileSource, MjpegSource, SnapshotSource,
+                                     VideoCaptureSource, open_camera, open_source, snapshot_url_for)
+from pinozcam_klipper.options import SettingsError, load_section
+from tests.servers import make_jpeg
+
+
+@pytest.mark.parametrize("where, kind", [
+    ("http://pi.local/webcam/?action=stream", SnapshotSource),
+    ("http://pi.local/webcam/?action=snapshot", SnapshotSource),
+    ("http://pi.local:8080/stream", MjpegSource),
+    ("https://cam.example/video.mjpg", MjpegSource),
+    ("/dev/video0", VideoCaptureSource),
+    ("0", VideoCaptureSource),
+    ("rtsp://cam/live", VideoCaptureSource),
+    ("/some/folder", FileSource),
+])
+async def test_open_source_picks_by_string(where: str, kind: type) -> None:
+    source = open_source(CameraSettings(camera=where))
+    assert isinstance(source, kind)
+    await source.close()
+
+
+def test_snapshot_url_rewrite_keeps_other_parameters() -> None:
+    assert snapshot_url_for("http://h/webcam/?action=stream&cam=2") == "http://h/webcam/?action=snapshot&cam=2"
+    assert snapshot_url_for("http://h/snap.jpg") == "http://h/snap.jpg"
+
+
+def test_no_camera_is_a_clear_error() -> None:
+    with pytest.raises(CameraError, match="no camera configured"):
+        open_camera(CameraSettings())
+
+
+async def test_folder_replays_in_name_order_and_loops(tmp_path: Path) -> None:
+    for name, value in [("b.jpg", 20), ("a.jpg", 10), ("c.png", 30)]:
+        if name.endswith(".jpg"):
+            (tmp_path / name).write_bytes(make_jpeg(value))
+        else:
+            cv2.imwrite(str(tmp_path / name), np.full((48, 64, 3), value, np.uint8))
+    (tmp_path / "notes.txt").write_text("ignored")
+    camera = open_camera(CameraSettings(camera=str(tmp_path), camera_dark_level=0))
+    greys = [int(np.median((await camera.read()).bgr)) for _ in range(4)]
+    await camera.close()
+    assert greys[0] == pytest.approx(10, abs=2)
+    assert greys[1] == pytest.approx(20, abs=2)
+    assert greys[2] == 30
+    assert greys[3] == pytest.approx(10, abs=2)
+
+
+async def test_folder_with_fps_follows_the_clock(tmp_path: Path) -> None:
+    for i in range(3):
+        (tmp_path / f"{i}.jpg").write_bytes(make_jpeg(50 * (i + 1)))
+    now = [0.0]
+    source = FileSource(tmp_path, fps=2, clock=lambda: now[0])
+    assert (await source.read()).jpeg == make_jpeg(50)
+    now[0] = 1.0  # two frames later
+    assert (await source.read()).jpeg == make_jpeg(150)
+
+
+async def test_missing_path_is_an_error_at_read(tmp_path: Path) -> None:
+    camera = open_camera(CameraSettings(camera=str(tmp_path / "nope")))
+    with pytest.raises(CameraError, match="does not exist"):
+        await camera.read()
+    assert camera.health.state.value == "offline"
+
+
+def test_settings_validate_and_name_the_option() -> None:
+    s = load_section(CameraSettings, {"camera_rotate": "90", "camera_flip_vertical": "yes"})
+    assert s.camera_rotate == 90 and s.camera_flip_vertical is True
+    with pytest.raises(SettingsError, match="camera_rotate"):
+        load_section(CameraSettings, {"camera_rotate": 45})
+    with pytest.raises(SettingsError, match="camera_timeout"):
+        load_section(CameraSettings, {"camera_timeout": 0})

@@ -1,0 +1,162 @@
+"""The background notifier: queueing, pacing, timeouts, and no secret in any log line."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from pinozcam_klipper.notify import Alert, AlertKind, Notifier, NotifySettings, RetryPolicy
+from pinozcam_klipper.options import load_section
+from tests.servers import NotifyServer, Results, make_jpeg
+
+FAST = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.05)
+WEBHOOK_TOKEN = "wh-SECRET-abcdefghijklmnopqrstuvwxyz"
+BOT_TOKEN = "987654:BOT-SECRET-abcdefghijklmnop"
+SECRETS = (WEBHOOK_TOKEN, BOT_TOKEN, "BOT-SECRET", "wh-SECRET")
+
+
+@pytest.fixture
+def server() -> Iterator[NotifyServer]:
+    with NotifyServer() as srv:
+        yield srv
+
+
+def _settings(server: NotifyServer, **extra: object) -> NotifySettings:
+    return load_section(NotifySettings, {
+        "discord_webhook_url": server.discord_webhook_url(token=WEBHOOK_TOKEN),
+        "telegram_bot_token": BOT_TOKEN, "telegram_chat_id": 42,
+        "telegram_api_base": server.telegram_api_base, "notify_timeout": 0.3, **extra})
+
+
+def _assert_no_secret(*texts: str) -> None:
+    for text in texts:
+        for secret in SECRETS:
+            assert secret not in text
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_alert_goes_to_both_channels(server: NotifyServer) -> None:
+    results = Results()
+    async with Notifier(_settings(server), on_result=results, retry=FAST) as notifier:
+        notifier.submit(Alert(severity=0.8, image=make_jpeg(100)))
+        got = await results.wait(2)
+    assert sorted((r.channel, r.status) for r in got) == [("discord", "sent"), ("telegram", "sent")]
+    assert len(server.discord_requests()) == 1 and len(server.telegram_requests("sendPhoto")) == 1
+
+
+async def test_rate_limit_skips_incidents_but_not_tests_or_actions(server: NotifyServer) -> None:
+    clock = Clock()
+    results = Results()
+    settings = load_section(NotifySettings, {"discord_webhook_url": server.discord_webhook_url(),
+                                             "notify_interval": 60})
+    async with Notifier(settings, on_result=results, retry=FAST, clock=clock) as notifier:
+        notifier.submit(Alert(kind=AlertKind.INCIDENT))
+        await results.wait(1)
+        clock.now += 10
+        notifier.submit(Alert(kind=AlertKind.INCIDENT))
+        notifier.submit(Alert(kind=AlertKind.TEST))
+        notifier.submit(Alert(kind=AlertKind.ESCALATED))
+        await results.wait(4)
+        clock.now += 51
+        notifier.submit(Alert(kind=AlertKind.INCIDENT))
+        got = await results.wait(5)
+    assert [(r.alert.kind.value, r.status) for r in got] == [
+        ("incident", "sent"), ("incident", "rate_limited"), ("test", "sent"), ("escalated", "sent"),
+        ("incident", "sent")]
+    assert "notify_interval 60 s" in got[1].error
+    assert len(server.requests) == 4
+
+
+async def test_full_queue_drops_the_oldest(server: NotifyServer) -> None:
+    results = Results()
+    settings = load_section(NotifySettings, {"discord_webhook_url": server.discord_webhook_url(),
+                                             "notify_interval": 0})
+    notifier = Notifier(settings, on_result=results, retry=FAST, queue_size=2)
+    for title in ("one", "two", "three"):
+        notifier.submit(Alert(kind=AlertKind.INFO, title=title))
+    assert notifier.dropped == 1
+    await notifier.start()
+    try:
+        got = await results.wait(3)
+    finally:
+        await notifier.close()
+    assert [(r.alert.title, r.status) for r in got] == [("one", "dropped"), ("two", "sent"), ("three", "sent")]
+
+
+async def test_send_test_waits_for_results(server: NotifyServer) -> None:
+    async with Notifier(_settings(server, printer_name="Prusa"), retry=FAST) as notifier:
+        got = await notifier.send_test()
+    assert {r.channel: r.ok for r in got} == {"discord": True, "telegram": True}
+    text = server.telegram_requests("sendMessage")[0].json()["text"]
+    assert text.startswith("PiNozCam test message") and "Printer: Prusa" in text
+
+
+async def test_no_channel_is_reported() -> None:
+    async with Notifier(NotifySettings()) as notifier:
+        [result] = await notifier.send_now(Alert())
+    assert result.status == "no_channel"
+
+
+async def test_hanging_server_times_out_without_blocking(server: NotifyServer,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    server.hang(times=10)
+    results = Results()
+    settings = load_section(NotifySettings, {"discord_webhook_url": server.discord_webhook_url(token=WEBHOOK_TOKEN),
+                                             "notify_timeout": 0.3})
+    async with Notifier(settings, on_result=results, retry=FAST) as notifier:
+        notifier.submit(Alert(image=make_jpeg(50)))  # returns at once...
+        await server.requests_arrived(1)  # ...while the request hangs, this loop keeps running
+        notifier.submit(Alert(kind=AlertKind.TEST))
+        got = await results.wait(2)
+    assert [r.status for r in got] == ["failed", "failed"]
+    assert "did not answer within the timeout" in got[0].error and got[0].attempts == 2
+    _assert_no_secret(caplog.text, *(r.error for r in got))
+
+
+async def test_failing_webhook_and_bot_leak_nothing(server: NotifyServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    server.reply(404, json_body={"message": f"Unknown Webhook {WEBHOOK_TOKEN}", "code": 10015})
+    server.reply(401, json_body={"ok": False, "error_code": 401, "description": "Unauthorized"})
+    results = Results()
+    settings = _settings(server)
+    async with Notifier(settings, on_result=results, retry=FAST) as notifier:
+        notifier.submit(Alert(kind=AlertKind.TEST))
+        got = await results.wait(2)
+        _assert_no_secret(repr(notifier), repr(notifier.discord), repr(notifier.telegram))
+    assert {r.status for r in got} == {"failed"}
+    assert any("http 404: Unknown Webhook <redacted>" in r.error for r in got)
+    _assert_no_secret(caplog.text, repr(settings), str(settings), *(r.error for r in got))
+    assert "alert not sent" in caplog.text
+    assert "HTTP Request: POST http://127.0.0.1" in caplog.text  # httpx's own line was there, redacted
+
+
+async def test_unreachable_service_is_a_clear_failure(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    settings = load_section(NotifySettings, {
+        "telegram_bot_token": BOT_TOKEN, "telegram_chat_id": "1", "telegram_api_base": "http://127.0.0.1:9"})
+    async with Notifier(settings, retry=FAST) as notifier:
+        [result] = await notifier.send_now(Alert(kind=AlertKind.TEST))
+    assert result.status == "failed" and "cannot reach telegram: ConnectError" in result.error
+    _assert_no_secret(caplog.text, result.error)
+
+
+async def test_close_can_drain_the_queue(server: NotifyServer) -> None:
+    results = Results()
+    settings = load_section(NotifySettings, {"discord_webhook_url": server.discord_webhook_url(),
+                                             "notify_interval": 0})
+    notifier = Notifier(settings, on_result=results, retry=FAST)
+    await notifier.start()
+    for title in ("a", "b", "c"):
+        notifier.submit(Alert(kind=AlertKind.INFO, title=title))
+    await notifier.close(drain_timeout=10)
+    assert [r.status for r in results.items] == ["sent", "sent", "sent"]
