@@ -1,0 +1,99 @@
+"""What several subcommands share: settings loading, user-facing errors, image listing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".mjpg", ".mjpeg")
+
+
+class CommandError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="YAML settings file")
+    parser.add_argument("--model", metavar="PATH", help="a .tflite model (default: the shipped one)")
+    parser.add_argument("--preset", help="detection preset (nozzlecam, webcam, strictest ... loosest)")
+    parser.add_argument("--threads-share", dest="cpu_share", type=float, metavar="X",
+                        help="share of the CPU cores for inference, 0 < X <= 1")
+
+
+def load_settings(args: argparse.Namespace, overrides: Mapping[str, Any] | None = None):
+    """The settings tree from ``--config`` plus command-line overrides."""
+    from ..settings import Settings, SettingsError
+
+    changes: dict[str, Any] = dict(overrides or {})
+    if getattr(args, "model", None):
+        changes["model_path"] = args.model
+    if getattr(args, "preset", None):
+        changes["preset"] = args.preset
+    if getattr(args, "cpu_share", None) is not None:
+        changes["cpu_share"] = args.cpu_share
+    try:
+        base = Settings.from_yaml(args.config) if getattr(args, "config", None) else Settings()
+        return base.replace(changes) if changes else base
+    except SettingsError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def load_detector(settings):
+    """The detector, or a :class:`CommandError` saying what is wrong with the model."""
+    from ..detect import Detector, ModelError
+
+    try:
+        return Detector.load(settings.model)
+    except ModelError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def run_guarded(func, args: argparse.Namespace) -> int:
+    """Run ``func(args)``, turning a :class:`CommandError` into a one-line message."""
+    try:
+        return int(func(args) or 0)
+    except CommandError as exc:
+        print(f"pinozcam: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def list_images(paths: Iterable[str | Path]) -> list[Path]:
+    """Image files named directly, or found (sorted, non-recursive) in the folders named."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+        elif path.exists():
+            found.append(path)
+        else:
+            raise CommandError(f"no such file or folder: {path}")
+    return found
+
+
+_TIME_IN_NAME = re.compile(r"(?:^|[_\-])t(\d+(?:\.\d+)?)(?=[_\-.]|$)")
+
+
+def time_from_name(path: Path) -> float | None:
+    """Seconds encoded in a frame's file name: ``frame_0012_t034.5.jpg`` -> 34.5.
+
+    A name that is only a number (``1700000000.25.jpg``, ``000123.jpg``) also counts.
+    """
+    stem = path.stem
+    match = _TIME_IN_NAME.search(stem)
+    if match:
+        return float(match.group(1))
+    try:
+        return float(stem)
+    except ValueError:
+        return None
+
+
+def print_json(obj: Any) -> None:
+    print(json.dumps(obj, separators=(",", ":")), flush=True)

@@ -1,0 +1,42 @@
+"""``pinozcam demo``: the detector and the decision engine over the bundled demo print."""
+
+from __future__ import annotations
+
+import argparse
+from importlib import resources
+from pathlib import Path
+
+from ._common import CommandError, add_settings_arguments, load_settings, run_guarded
+from .replay import open_frames, replay
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", metavar="DIR", default="pinozcam-demo",
+                        help="where the annotated frames go (default: ./pinozcam-demo)")
+    parser.add_argument("--json", action="store_true", help="one JSON line per event")
+    add_settings_arguments(parser)
+
+
+def demo_folder() -> Path:
+    """The bundled demo frames (synthetic, from training/generate.py)."""
+    folder = Path(str(resources.files("pinozcam_klipper") / "demo" / "print"))
+    if not folder.is_dir():
+        raise CommandError(f"the demo frames are missing from this install ({folder})")
+    return folder
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_guarded(_run, args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    folder = demo_folder()
+    count, frames = open_frames(str(folder), None)
+    settings = load_settings(args)
+    out_dir = Path(args.out)
+    if not args.json:
+        print(f"Replaying {count} frames of a synthetic print from {folder}")
+    status = replay(settings, frames, count, json_output=args.json, out_dir=out_dir)
+    if not args.json:
+        print(f"Annotated frames: {out_dir.resolve()}")
+    return status

@@ -1,0 +1,61 @@
+"""``pinozcam detect IMAGE...``: annotated JPEGs and one JSON line per image."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ._common import (CommandError, add_settings_arguments, list_images, load_detector,
+                      load_settings, print_json, run_guarded)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders")
+    parser.add_argument("--out", metavar="DIR", help="write annotated JPEGs here")
+    parser.add_argument("--json", action="store_true", help="one JSON line per image on stdout")
+    add_settings_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_guarded(_run, args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..detect import ImageError, decode_jpeg
+    from ..pipeline import FrameAnalyser
+
+    settings = load_settings(args)
+    images = list_images(args.images)
+    if not images:
+        raise CommandError("no images found")
+    out_dir = Path(args.out) if args.out else None
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    analyser = FrameAnalyser(settings, load_detector(settings))
+    failed = 0
+    for path in images:
+        try:
+            frame = decode_jpeg(path.read_bytes())
+        except (OSError, ImageError) as exc:
+            failed += 1
+            message = exc.strerror if isinstance(exc, OSError) else str(exc)
+            if args.json:
+                print_json({"image": str(path), "error": message})
+            else:
+                print(f"{path}: error: {message}", file=sys.stderr)
+            continue
+        analysis = analyser.analyse(frame)
+        record = {"image": str(path), **analysis.to_dict()}
+        if out_dir:
+            target = out_dir / (path.stem + ".jpg")
+            header = f"{path.name}"
+            target.write_bytes(analyser.annotate(frame, analysis, header=header))
+            record["annotated"] = str(target)
+        if args.json:
+            print_json(record)
+        else:
+            assessment = analysis.assessment
+            print(f"{path}: {assessment.band:<8} severity {assessment.severity:5.2f}  "
+                  f"failure area {assessment.failure_area:6.2%}  {len(analysis.detection.boxes)} boxes")
+    return 1 if failed else 0

@@ -1,0 +1,104 @@
+"""``pinozcam eval DIR``: a model's quality on a labelled folder (``images/`` + YOLO ``labels/``).
+
+Image level: recall on images that hold a failure and the false-alarm rate on
+images that do not, where an image alarms when it reaches the failure band
+under the configured detection settings (exactly the live worker's per-frame
+decision); AUROC of the per-image score; box AP at IoU 0.5 per class.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ._common import CommandError, add_settings_arguments, load_detector, load_settings, run_guarded
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dataset", metavar="DIR", help="a folder with images/ and labels/ (YOLO)")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.add_argument("--plot", metavar="FILE.png", help="draw the precision-recall curve(s)")
+    add_settings_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_guarded(_run, args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..detect import ImageError, decode_jpeg
+    from ..evaluation import (auroc, average_precision, draw_pr_curve, image_level,
+                              image_score, load_yolo_dataset)
+    from ..pipeline import FrameAnalyser
+
+    settings = load_settings(args)
+    detector = load_detector(settings)
+    classes = list(detector.info.classes)
+    root = Path(args.dataset)
+    if not (root / "images").is_dir():
+        raise CommandError(f"{root} has no images/ folder")
+    try:
+        dataset = load_yolo_dataset(root, classes)
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot read the dataset: {exc}") from None
+    if not dataset:
+        raise CommandError(f"no labelled images in {root}")
+    analyser = FrameAnalyser(settings, detector)
+    predictions = []
+    alarms = []
+    unreadable = 0
+    for item in tqdm(dataset, unit="image", file=sys.stderr, disable=not sys.stderr.isatty()):
+        try:
+            frame = decode_jpeg(item.path.read_bytes())
+        except (OSError, ImageError):
+            unreadable += 1
+            predictions.append(())
+            alarms.append(False)
+            continue
+        analysis = analyser.analyse(frame)
+        predictions.append(analysis.detection.boxes)
+        alarms.append(analysis.assessment.band == "failure")
+    resolved = settings.detection.resolved()
+    image = image_level(alarms, [item.has_failure for item in dataset])
+    ap50 = {name: average_precision(predictions, [item.boxes for item in dataset], name)
+            for name in classes}
+    figures = {
+        "model": f"{detector.info.name} {detector.info.version}",
+        "images": len(dataset),
+        "thresholds": {"preset": resolved.preset, "score_threshold": resolved.score_threshold,
+                       "image_sensitivity": resolved.image_sensitivity},
+        "image": {"recall": image.recall, "false_alarm_rate": image.false_alarm_rate,
+                  "failure_images": image.n_failure, "normal_images": image.n_normal,
+                  "detected": image.detected, "false_alarms": image.false_alarms},
+        "auroc": auroc([image_score(p, classes) for p in predictions],
+                       [item.has_failure for item in dataset]),
+        "ap50": {name: ap.ap for name, ap in ap50.items() if ap.n_truth},
+        "unreadable": unreadable,
+    }
+    if args.plot:
+        spaghetti = ap50[classes[0]]
+        draw_pr_curve(spaghetti.points, args.plot,
+                      title=f"{classes[0]} AP50 {spaghetti.ap:.2f}")
+        figures["plot"] = args.plot
+    if args.json:
+        print(json.dumps(figures))
+        return 0
+    print(f"{figures['model']} on {len(dataset)} images "
+          f"(preset {resolved.preset}: score >= {resolved.score_threshold}, "
+          f"sensitivity {resolved.image_sensitivity})")
+    print(f"  failure images: {image.n_failure}, recall {image.recall:.3f} ({image.detected} reach the failure band)")
+    print(f"  normal images:  {image.n_normal}, false-alarm rate {image.false_alarm_rate:.3f} "
+          f"({image.false_alarms} reach the failure band)")
+    print(f"  AUROC of the per-image score: {figures['auroc']:.3f}")
+    for name, ap in ap50.items():
+        if ap.n_truth:
+            print(f"  AP50 {name}: {ap.ap:.3f} ({ap.n_truth} boxes)")
+    if unreadable:
+        print(f"  {unreadable} unreadable image(s) counted as no detection")
+    if args.plot:
+        print(f"  precision-recall plot: {args.plot}")
+    return 0

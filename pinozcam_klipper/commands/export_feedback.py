@@ -1,0 +1,25 @@
+"""``pinozcam export-feedback DIR``: incidents labelled through feedback, as a YOLO dataset."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import run_guarded
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("out", metavar="DIR", help="where images/ and labels/ are written")
+    parser.add_argument("--data-dir", metavar="DIR", required=True,
+                        help="the worker's data folder (holds incidents/)")
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_guarded(_run, args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..worker import export_feedback
+
+    written = export_feedback(args.data_dir, args.out)
+    print(f"wrote {written} labelled image(s) to {args.out}")
+    return 0

@@ -1,0 +1,186 @@
+"""``pinozcam replay DIR|VIDEO``: the decision engine over a recorded print.
+
+Prints when the live detector would have warned, notified, paused or cancelled,
+so thresholds can be tuned offline on a user's own recordings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._common import (VIDEO_SUFFIXES, CommandError, add_settings_arguments, list_images,
+                      load_detector, load_settings, print_json, run_guarded, time_from_name)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", metavar="DIR|VIDEO", help="a folder of frames or a video file")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="frame rate when the file names carry no time (default 1; videos: their own)")
+    parser.add_argument("--json", action="store_true", help="one JSON line per event, then a summary")
+    parser.add_argument("--out", metavar="DIR", help="also write every annotated frame here")
+    add_settings_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_guarded(_run, args)
+
+
+@dataclass
+class _Frame:
+    name: str
+    time: float
+    image: np.ndarray | None
+    error: str | None = None
+
+
+def _frames_from_folder(folder: Path, fps: float | None) -> tuple[int, Iterator[_Frame]]:
+    from ..detect import ImageError, decode_jpeg
+
+    paths = list_images([folder])
+    if not paths:
+        raise CommandError(f"no frames in {folder}")
+    times = [time_from_name(p) for p in paths]
+    if fps is not None or any(t is None for t in times):
+        step = 1.0 / (fps or 1.0)
+        times = [i * step for i in range(len(paths))]
+
+    def frames() -> Iterator[_Frame]:
+        for path, when in zip(paths, times):
+            try:
+                yield _Frame(path.name, float(when), decode_jpeg(path.read_bytes()))
+            except (OSError, ImageError) as exc:
+                yield _Frame(path.name, float(when), None, str(exc))
+
+    return len(paths), frames()
+
+
+def _frames_from_video(path: Path, fps: float | None) -> tuple[int, Iterator[_Frame]]:
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise CommandError(f"cannot open video {path}")
+    native_fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
+    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    step_source = native_fps if native_fps > 0 else 1.0
+    # Sample at --fps (default: one frame a second, as the live worker checks).
+    sample_fps = fps or 1.0
+    keep_every = max(1, round(step_source / sample_fps))
+
+    def frames() -> Iterator[_Frame]:
+        index = 0
+        try:
+            while True:
+                ok, image = capture.read()
+                if not ok:
+                    return
+                if index % keep_every == 0:
+                    yield _Frame(f"{path.name}#{index}", index / step_source, image)
+                index += 1
+        finally:
+            capture.release()
+
+    return (total // keep_every if total else 0), frames()
+
+
+def open_frames(source: str, fps: float | None) -> tuple[int, Iterator[_Frame]]:
+    path = Path(source)
+    if path.is_dir():
+        return _frames_from_folder(path, fps)
+    if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
+        return _frames_from_video(path, fps)
+    if not path.exists():
+        raise CommandError(f"no such file or folder: {path}")
+    raise CommandError(f"{path} is neither a folder of frames nor a video ({', '.join(VIDEO_SUFFIXES)})")
+
+
+def _run(args: argparse.Namespace) -> int:
+    count, frames = open_frames(args.source, args.fps)
+    settings = load_settings(args)
+    return replay(settings, frames, count, json_output=args.json,
+                  out_dir=Path(args.out) if args.out else None)
+
+
+def replay(settings, frames: Iterator[_Frame], count: int, *, json_output: bool,
+           out_dir: Path | None) -> int:
+    """Run the engine over ``frames``; print events; return 0."""
+    from tqdm import tqdm
+
+    from ..engine import DecisionEngine
+    from ..pipeline import FrameAnalyser
+
+    analyser = FrameAnalyser(settings, load_detector(settings))
+    engine = DecisionEngine(settings.detection)
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    emit = print_json if json_output else _print_event
+    summary = {"frames": 0, "unreadable": 0, "warnings": 0, "incidents": 0, "actions": {},
+               "first_action_at": None, "max_severity": 0.0}
+    last_band = "ok"
+    started = False
+    bar = tqdm(frames, total=count or None, unit="frame", file=sys.stderr,
+               disable=not sys.stderr.isatty(), leave=False)
+    for frame in bar:
+        if not started:
+            engine.print_started(frame.time)
+            started = True
+        if frame.image is None:
+            summary["unreadable"] += 1
+            emit({"time": frame.time, "frame": frame.name, "event": "unreadable", "error": frame.error})
+            continue
+        summary["frames"] += 1
+        analysis = analyser.analyse(frame.image)
+        verdict = engine.observe(analysis.assessment, frame.time)
+        summary["max_severity"] = max(summary["max_severity"], verdict.severity)
+        if out_dir:
+            header = f"{frame.name}  t={frame.time:.1f}s"
+            (out_dir / f"{Path(frame.name).stem}.jpg").write_bytes(
+                analyser.annotate(frame.image, analysis, header=header))
+        if verdict.band != last_band and not verdict.warming_up:
+            if verdict.band != "ok":
+                summary["warnings"] += verdict.band == "warning"
+            emit({"time": frame.time, "frame": frame.name, "event": f"band:{verdict.band}",
+                  "severity": round(verdict.severity, 3)})
+            last_band = verdict.band
+        for event in verdict.events:
+            record = {"time": frame.time, "frame": frame.name, "event": f"incident:{event.kind}",
+                      **event.to_dict()}
+            emit(record)
+            if event.kind == "opened":
+                summary["incidents"] += 1
+            if event.action:
+                summary["actions"][event.action] = summary["actions"].get(event.action, 0) + 1
+                if summary["first_action_at"] is None:
+                    summary["first_action_at"] = frame.time
+    bar.close()
+    summary["max_severity"] = round(summary["max_severity"], 3)
+    if json_output:
+        print_json({"event": "summary", **summary})
+    else:
+        actions = ", ".join(f"{n} {a}" for a, n in summary["actions"].items()) or "no action"
+        first = (f", first at {summary['first_action_at']:.1f}s"
+                 if summary["first_action_at"] is not None else "")
+        print(f"{summary['frames']} frames, {summary['incidents']} incident(s): {actions}{first}; "
+              f"max severity {summary['max_severity']:.2f}"
+              + (f"; {summary['unreadable']} unreadable" if summary["unreadable"] else ""))
+    return 0
+
+
+def _print_event(record: dict) -> None:
+    when = f"{record['time']:8.1f}s"
+    event = record["event"]
+    if event == "unreadable":
+        print(f"{when}  {record['frame']}: unreadable frame skipped ({record['error']})")
+    elif event.startswith("band:"):
+        print(f"{when}  {event[5:]:<8} severity {record['severity']:.2f}  ({record['frame']})")
+    else:
+        kind = event.split(":", 1)[1]
+        action = record.get("action")
+        what = f"would {action.upper()}" if action else "no action"
+        print(f"{when}  incident {record.get('incident_id', '?')} {kind}: {what}  ({record['frame']})")

@@ -1,0 +1,62 @@
+"""One check of one frame: detect, assess, annotate.
+
+The CLI and the worker both analyse frames the same way; this module is that
+way, so the offline tuner and the live worker can never disagree.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .annotate import annotate, encode_jpeg
+from .detect import DetectionResult, Detector
+from .engine import FrameAssessment, assess_frame
+from .settings import Settings
+
+
+@dataclass(frozen=True)
+class FrameAnalysis:
+    """What one check found: the raw detections and the per-frame assessment."""
+
+    detection: DetectionResult
+    assessment: FrameAssessment
+    total_ms: float
+
+    def to_dict(self) -> dict:
+        out = dict(self.assessment.to_dict())
+        out["boxes"] = [box.to_dict() for box in self.detection.boxes]
+        out["width"] = self.detection.width
+        out["height"] = self.detection.height
+        out["inference_ms"] = round(self.detection.inference_ms, 2)
+        out["total_ms"] = round(self.total_ms, 2)
+        return out
+
+
+class FrameAnalyser:
+    """Runs the detector and the per-frame assessment with one set of settings.
+
+    Use one instance from one thread at a time (the detector is not thread-safe).
+    """
+
+    def __init__(self, settings: Settings, detector: Detector) -> None:
+        self.settings = settings
+        self.detector = detector
+
+    def analyse(self, frame_bgr: np.ndarray) -> FrameAnalysis:
+        started = time.perf_counter()
+        detection = self.detector.detect(frame_bgr, self.settings.detection.masks)
+        assessment = assess_frame(detection.boxes, detection.width, detection.height,
+                                  self.settings.detection)
+        return FrameAnalysis(detection, assessment, (time.perf_counter() - started) * 1000.0)
+
+    def annotate(self, frame_bgr: np.ndarray, analysis: FrameAnalysis, header: str = "") -> bytes:
+        """The annotated JPEG of ``analysis`` drawn over ``frame_bgr``."""
+        resolved = self.settings.detection.resolved()
+        image = annotate(frame_bgr, analysis.detection.boxes, analysis.assessment,
+                         display_threshold=resolved.display_threshold,
+                         failure_score=max(resolved.score_threshold, resolved.display_threshold),
+                         header=header)
+        return encode_jpeg(image)

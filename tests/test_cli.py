@@ -1,0 +1,204 @@
+"""The ``pinozcam`` command line, run as a user would, on the fixture "red patch" model.
+
+The fixture model (tests/fixtures/make_models.py) boxes strongly red regions as
+``spaghetti``; the frames here are grey with or without such a patch.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pinozcam_klipper.cli import main
+from tests.servers import NotifyServer
+
+MODEL = str(Path(__file__).resolve().parent / "fixtures" / "models" / "grid_int8.tflite")
+RED = (0, 0, 255)
+PATCH = (400, 200, 800, 500)  # x1, y1, x2, y2 on a 1280x720 frame: 13% of it
+
+
+def frame(red: bool) -> np.ndarray:
+    image = np.full((720, 1280, 3), 90, np.uint8)
+    if red:
+        x1, y1, x2, y2 = PATCH
+        image[y1:y2, x1:x2] = RED
+    return image
+
+
+def write_jpeg(path: Path, image: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), image)
+    return path
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def test_detect_writes_annotated_jpegs_and_one_json_line_per_image(tmp_path, capsys):
+    failure = write_jpeg(tmp_path / "in" / "failure.jpg", frame(red=True))
+    normal = write_jpeg(tmp_path / "in" / "normal.jpg", frame(red=False))
+    out = tmp_path / "out"
+
+    status = main(["detect", str(failure), str(normal), "--model", MODEL, "--out", str(out), "--json"])
+
+    assert status == 0
+    records = {Path(r["image"]).name: r for r in json_lines(capsys.readouterr().out)}
+    assert records["failure.jpg"]["band"] == "failure"
+    box = records["failure.jpg"]["boxes"][0]
+    assert box["label"] == "spaghetti"
+    assert box["x1"] == pytest.approx(PATCH[0], abs=40) and box["x2"] == pytest.approx(PATCH[2], abs=40)
+    assert records["normal.jpg"]["band"] == "ok" and records["normal.jpg"]["boxes"] == []
+    annotated = cv2.imread(str(out / "failure.jpg"))
+    assert annotated is not None and annotated.shape == (720, 1280, 3)
+    # The annotation drew over the picture: it differs from the input around the box edge.
+    assert not np.array_equal(annotated, cv2.imread(str(failure)))
+
+
+def test_detect_reports_a_broken_jpeg_and_goes_on(tmp_path, capsys):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    good = write_jpeg(tmp_path / "good.jpg", frame(red=True))
+
+    status = main(["detect", str(broken), str(good), "--model", MODEL, "--json"])
+
+    assert status == 1
+    records = json_lines(capsys.readouterr().out)
+    assert "error" in records[0] and records[0]["image"].endswith("broken.jpg")
+    assert records[1]["band"] == "failure"
+
+
+def test_a_missing_model_is_one_clear_line_not_a_traceback(tmp_path, capsys):
+    image = write_jpeg(tmp_path / "a.jpg", frame(red=False))
+
+    status = main(["detect", str(image), "--model", str(tmp_path / "nope.tflite")])
+
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "nope.tflite" in err and "Traceback" not in err
+
+
+def test_a_bad_config_value_names_the_option(tmp_path, capsys):
+    config = tmp_path / "pinozcam.yaml"
+    config.write_text("detection:\n  consider_time: -5\n")
+    image = write_jpeg(tmp_path / "a.jpg", frame(red=False))
+
+    status = main(["detect", str(image), "--config", str(config), "--model", MODEL])
+
+    assert status == 2
+    assert "consider_time" in capsys.readouterr().err
+
+
+def _print_recording(folder: Path, normal: int, failing: int, step: float = 1.0) -> None:
+    for index in range(normal + failing):
+        name = f"frame_{index:04d}_t{index * step:06.1f}.jpg"
+        write_jpeg(folder / name, frame(red=index >= normal))
+
+
+def test_replay_says_when_it_would_have_paused(tmp_path, capsys):
+    recording = tmp_path / "print"
+    _print_recording(recording, normal=30, failing=10)
+    config = tmp_path / "fast.yaml"
+    config.write_text("detection:\n  warmup_seconds: 5\n  max_failure_count: 3\n  action: pause\n")
+
+    status = main(["replay", str(recording), "--model", MODEL, "--config", str(config), "--json"])
+
+    assert status == 0
+    records = json_lines(capsys.readouterr().out)
+    opened = [r for r in records if r["event"] == "incident:opened"]
+    assert len(opened) == 1, records
+    assert opened[0]["action"] == "pause"
+    # Failure frames start at t=30 s; the third one (t=32 s) reaches max_failure_count.
+    assert opened[0]["time"] == pytest.approx(32.0)
+    summary = records[-1]
+    assert summary["event"] == "summary" and summary["actions"] == {"pause": 1}
+
+
+def test_replay_of_a_normal_print_takes_no_action(tmp_path, capsys):
+    recording = tmp_path / "print"
+    _print_recording(recording, normal=25, failing=0)
+
+    assert main(["replay", str(recording), "--model", MODEL]) == 0
+
+    assert "0 incident(s): no action" in capsys.readouterr().out
+
+
+def _labelled_dataset(root: Path) -> None:
+    """Four failure images with their box, four normal ones (empty label files)."""
+    x1, y1, x2, y2 = PATCH
+    line = f"0 {(x1 + x2) / 2 / 1280:.6f} {(y1 + y2) / 2 / 720:.6f} {(x2 - x1) / 1280:.6f} {(y2 - y1) / 720:.6f}\n"
+    for index in range(4):
+        write_jpeg(root / "images" / f"pos{index}.jpg", frame(red=True))
+        (root / "labels").mkdir(parents=True, exist_ok=True)
+        (root / "labels" / f"pos{index}.txt").write_text(line)
+        write_jpeg(root / "images" / f"neg{index}.jpg", frame(red=False))
+        (root / "labels" / f"neg{index}.txt").write_text("")
+
+
+def test_eval_reports_recall_false_alarms_auroc_and_ap(tmp_path, capsys):
+    _labelled_dataset(tmp_path / "set")
+    plot = tmp_path / "pr.png"
+
+    status = main(["eval", str(tmp_path / "set"), "--model", MODEL, "--json", "--plot", str(plot)])
+
+    assert status == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["image"]["recall"] == 1.0
+    assert report["image"]["false_alarm_rate"] == 0.0
+    assert report["auroc"] == 1.0
+    assert report["ap50"]["spaghetti"] == pytest.approx(1.0)
+    assert cv2.imread(str(plot)) is not None
+
+
+def test_bench_prints_the_figures(capsys):
+    assert main(["bench", "--model", MODEL, "--frames", "3", "--json"]) == 0
+
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("check_ms_median", "check_ms_p95", "inference_ms_median", "model_load_s",
+                "cold_start_s", "peak_rss_mb"):
+        assert figures[key] > 0, key
+    assert figures["threads"] == 1
+
+
+def test_notify_test_reaches_discord_and_telegram(tmp_path, capsys):
+    with NotifyServer() as server:
+        config = tmp_path / "notify.yaml"
+        config.write_text(
+            "notify:\n"
+            f"  discord_webhook_url: {server.discord_webhook_url('123', 'secret-webhook-token')}\n"
+            "  telegram_bot_token: '123456:SECRET-bot-token'\n"
+            "  telegram_chat_id: '42'\n"
+            f"  telegram_api_base: {server.telegram_api_base}\n")
+
+        status = main(["notify-test", "--config", str(config)])
+
+        out = capsys.readouterr()
+        assert status == 0, out
+        assert "discord: sent" in out.out and "telegram: sent" in out.out
+        assert len(server.discord_requests()) == 1
+        telegram = server.telegram_requests()[0]
+        sent_to = telegram.json()["chat_id"] if telegram.route.endswith("sendMessage") \
+            else telegram.form()["chat_id"].text
+        assert sent_to == "42"
+        assert "secret-webhook-token" not in out.out + out.err
+        assert "SECRET-bot-token" not in out.out + out.err
+
+
+def test_notify_test_without_channels_says_what_to_set(tmp_path, capsys):
+    config = tmp_path / "empty.yaml"
+    config.write_text("detection:\n  preset: webcam\n")
+
+    assert main(["notify-test", "--config", str(config)]) == 2
+    assert "discord_webhook_url" in capsys.readouterr().err
+
+
+def test_the_console_script_is_installed():
+    result = subprocess.run([sys.executable, "-m", "pinozcam_klipper.cli", "--version"],
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.startswith("pinozcam-klipper ")
