@@ -9,6 +9,10 @@ also pulls ``/snapshot.jpg`` now and then. At the end it prints one JSON line:
 RSS at start (after 10 s of warm-up) and at the end, checks per minute,
 dropped frames, incidents seen, and the messages received. Not part of the
 test suite: timings and memory belong here.
+
+The default model is the shipped one (the real inference cost); the failure
+picture is a red patch, which only the fixture model calls a failure, so pass
+``--model tests/fixtures/models/grid_int8.tflite`` to exercise incidents too.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import run_guarded
+from ._common import CommandError, run_guarded
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,6 +20,12 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from ..worker import export_feedback
 
-    written = export_feedback(args.data_dir, args.out)
+    try:
+        written = export_feedback(args.data_dir, args.out)
+    except FileNotFoundError:
+        raise CommandError(f"no incidents in {args.data_dir}: give the worker's data folder "
+                           "(the one that holds incidents/)") from None
+    except OSError as exc:
+        raise CommandError(f"cannot export feedback: {exc}") from None
     print(f"wrote {written} labelled image(s) to {args.out}")
     return 0

@@ -1,4 +1,4 @@
-"""Settings of the detector worker process."""
+"""Settings of the detector worker process (the ``worker`` section)."""
 
 from __future__ import annotations
 
@@ -15,3 +15,14 @@ class WorkerSettings:
                                         doc="Seconds between checks while severity is rising.")
     incident_dir: str = option("", doc="Where incidents are kept (default: the worker's data folder).")
     incident_dir_max_mb: float = option(200.0, minval=1.0, doc="Size cap of the incident folder, in MB.")
+    incident_context_frames: int = option(3, minval=0, maxval=20,
+                                          doc="Raw frames kept from just before and just after an "
+                                              "incident's onset (each).")
+    action_confirm_timeout: float = option(10.0, minval=1.0, maxval=600.0,
+                                           doc="Seconds a client has to confirm a pause or cancel "
+                                               "before a 'could not pause' alert goes out.")
+    failure_box_hold: float = option(5.0, minval=0.0, maxval=600.0,
+                                     doc="Seconds failure boxes stay drawn on the snapshot and "
+                                         "stream after the last failure frame.")
+    alert_buttons: bool = option(True, doc="Telegram alerts carry Pause / Resume / Cancel / Mute "
+                                           "buttons, read by polling the bot's updates.")

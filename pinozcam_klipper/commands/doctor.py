@@ -1,0 +1,301 @@
+"""``pinozcam doctor --moonraker URL``: check a running installation through Moonraker's API.
+
+Talks to Moonraker the way any client does (its websocket JSON-RPC API, through the
+``moonraker-api`` package), so it checks what a user's printer really does: the component is
+loaded, the worker runs and is connected, the camera gives healthy pictures, the model loaded,
+Klipper has the PiNozCam macros, notifications are configured (``--send-test`` sends a test
+message). Every problem is printed with what to do about it. Exit status: 0 when nothing
+failed (warnings allowed), 1 when a check failed, 2 when doctor itself could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import urllib.parse
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["add_arguments", "run", "Report", "Finding", "diagnose"]
+
+#: Seconds to wait for the one check doctor asks for (the camera's own timeout is 5 s by default).
+CAMERA_WAIT = 12.0
+MACROS = ("PINOZCAM_PAUSE", "PINOZCAM_ENABLE", "PINOZCAM_DISABLE", "PINOZCAM_MUTE", "PINOZCAM_STATUS")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--moonraker", metavar="URL", default="http://localhost:7125",
+                        help="Moonraker's address (default: http://localhost:7125)")
+    parser.add_argument("--api-key", metavar="KEY", help="a Moonraker API key, if this machine is "
+                                                         "not a trusted client")
+    parser.add_argument("--send-test", action="store_true",
+                        help="also send a test message to the configured Discord / Telegram")
+    parser.add_argument("--timeout", type=float, default=20.0, metavar="S",
+                        help="seconds to wait for each answer (default 20)")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check's outcome: ``level`` is ok, warn or fail; ``fix`` says what to do."""
+
+    level: str
+    what: str
+    fix: str = ""
+
+
+@dataclass
+class Report:
+    findings: list[Finding] = field(default_factory=list)
+
+    def ok(self, what: str) -> None:
+        self.findings.append(Finding("ok", what))
+
+    def warn(self, what: str, fix: str = "") -> None:
+        self.findings.append(Finding("warn", what, fix))
+
+    def fail(self, what: str, fix: str = "") -> None:
+        self.findings.append(Finding("fail", what, fix))
+
+    @property
+    def failed(self) -> bool:
+        return any(f.level == "fail" for f in self.findings)
+
+    def render(self) -> str:
+        lines = []
+        for finding in self.findings:
+            lines.append(f"{finding.level.upper():<4}  {finding.what}")
+            if finding.fix:
+                lines.append(f"      -> {finding.fix}")
+        return "\n".join(lines)
+
+
+class RpcError(Exception):
+    """Moonraker answered a JSON-RPC call with an error."""
+
+    def __init__(self, message: str, code: int | None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Target:
+    host: str
+    port: int
+    ssl: bool
+    route_prefix: str | None
+
+    @classmethod
+    def parse(cls, url: str) -> "Target":
+        """``http://host:7125[/prefix]`` (a bare ``host[:port]`` means http)."""
+        if "://" not in url:
+            url = "http://" + url
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
+            raise ValueError(f"not a Moonraker URL: {url!r} (expected e.g. http://localhost:7125)")
+        ssl = parts.scheme in ("https", "wss")
+        return cls(parts.hostname, parts.port or (443 if ssl else 7125), ssl, parts.path.strip("/") or None)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        target = Target.parse(args.moonraker)
+    except ValueError as exc:
+        print(f"pinozcam: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        import moonraker_api  # noqa: F401  (checked here: doctor is the only user)
+    except ImportError:
+        print("pinozcam: error: doctor needs the moonraker-api package: pip install moonraker-api",
+              file=sys.stderr)
+        return 2
+    report = asyncio.run(diagnose(target, api_key=args.api_key, send_test=args.send_test,
+                                  timeout=args.timeout))
+    print(report.render())
+    return 1 if report.failed else 0
+
+
+async def diagnose(target: Target, *, api_key: str | None = None, send_test: bool = False,
+                   timeout: float = 20.0) -> Report:
+    """Run every check against the Moonraker at ``target``; never raises for a printer problem."""
+    import aiohttp
+    from moonraker_api import ClientNotAuthenticatedError, MoonrakerClient
+
+    report = Report()
+    detections = _Detections()
+    where = f"{'https' if target.ssl else 'http'}://{target.host}:{target.port}"
+    # Our own session: moonraker-api leaves the one it makes unclosed.
+    async with aiohttp.ClientSession() as session:
+        client = MoonrakerClient(detections, target.host, target.port, route_prefix=target.route_prefix,
+                                 api_key=api_key, ssl=target.ssl, loop=asyncio.get_running_loop(),
+                                 timeout=int(max(1, timeout)), session=session)
+        try:
+            with warnings.catch_warnings():
+                # moonraker-api 4 still passes aiohttp a deprecated argument: not the user's concern.
+                warnings.filterwarnings("ignore", "float parameter 'receive_timeout'", DeprecationWarning)
+                await client.connect()
+        except (OSError, asyncio.TimeoutError, aiohttp.ClientError, ClientNotAuthenticatedError) as exc:
+            report.fail(f"cannot reach Moonraker at {where}: {_describe(exc)}",
+                        "is Moonraker running (systemctl status moonraker)? Is the address right?"
+                        " Is this machine a trusted client, or pass --api-key")
+            return report
+        try:
+            await _checks(_Rpc(client), report, send_test, detections)
+        except (RpcError, asyncio.TimeoutError, aiohttp.ClientError) as exc:
+            report.fail(f"Moonraker stopped answering: {_describe(exc)}", "check moonraker.log")
+        finally:
+            await client.disconnect()
+    return report
+
+
+def _describe(exc: BaseException | type) -> str:
+    if isinstance(exc, type):  # moonraker-api sets some errors as classes
+        return "unauthorized (401)" if exc.__name__ == "ClientNotAuthenticatedError" else exc.__name__
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+class _Rpc:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    async def __call__(self, method: str, **params: Any) -> Any:
+        result = await self._client.call_method(method, **params)
+        if isinstance(result, dict) and set(result) == {"error"}:
+            error = result["error"] if isinstance(result["error"], dict) else {"message": result["error"]}
+            raise RpcError(str(error.get("message", error)), error.get("code"))
+        return result
+
+
+class _Detections:
+    """Moonraker's notifications, reduced to: has a ``notify_pinozcam_detection`` arrived?"""
+
+    def __init__(self) -> None:
+        self._seen = asyncio.Event()
+
+    async def state_changed(self, state: str) -> None:
+        pass
+
+    async def on_exception(self, exception: BaseException | type) -> None:
+        pass
+
+    async def on_notification(self, method: str, data: Any) -> None:
+        if method == "notify_pinozcam_detection":
+            self._seen.set()
+
+    async def wait_for_one(self, timeout: float) -> bool:
+        """Forget earlier ones, then wait up to ``timeout`` s for the next; False if none came."""
+        self._seen.clear()
+        try:
+            await asyncio.wait_for(self._seen.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+
+async def _checks(rpc: _Rpc, report: Report, send_test: bool, detections: _Detections) -> None:
+    info = await rpc("server.info")
+    report.ok(f"Moonraker {info.get('moonraker_version', '?')} answers")
+    if "pinozcam" not in info.get("components", []):
+        failed = "pinozcam" in info.get("failed_components", [])
+        report.fail("the pinozcam component is not loaded" + (" (it failed to load)" if failed else ""),
+                    "run install.sh; moonraker.conf needs a [pinozcam] section; see moonraker.log "
+                    "for 'Unable to load component: (pinozcam)'")
+        return
+    report.ok("the pinozcam component is loaded")
+    for warning in info.get("warnings", []):
+        if "pinozcam" in warning.lower():
+            report.warn(warning, "fix the option in moonraker.conf ([pinozcam]) and restart Moonraker")
+
+    status = await rpc("server.pinozcam.status")
+    if (status.get("worker") or {}).get("connected"):
+        # Between prints the worker does not look at the camera: have it check one frame now.
+        await rpc("server.pinozcam.detect_now")
+        await detections.wait_for_one(CAMERA_WAIT)
+        status = await rpc("server.pinozcam.status", refresh=True)
+    _check_worker(status, report)
+    await _check_klipper(rpc, info, report)
+    await _check_notifications(rpc, report, send_test, status)
+
+
+def _check_worker(status: dict[str, Any], report: Report) -> None:
+    worker = status.get("worker") or {}
+    if not status.get("enabled"):
+        report.warn("detection is disabled", "run PINOZCAM_ENABLE, or set enabled: True")
+    if not worker.get("connected"):
+        problem = worker.get("problem") or worker.get("state")
+        report.fail(f"the detector worker is not running: {problem}",
+                    f"read its log: {worker.get('log', 'pinozcam-worker.log beside moonraker.log')}")
+        return
+    report.ok(f"the detector worker runs (pid {worker.get('pid')}, {worker.get('restarts', 0)} restarts)")
+    if worker.get("restarts"):
+        report.warn(f"the worker restarted {worker['restarts']} times since Moonraker started",
+                    f"look for crashes in {worker.get('log')}")
+    detector = status.get("detector") or {}
+    camera = detector.get("camera") or {}
+    state = camera.get("state", "unknown")
+    url = status.get("camera_url") or "(none)"
+    if state == "ok":
+        report.ok(f"the camera gives pictures ({url})")
+    else:
+        report.fail(f"the camera is {state}: {camera.get('message') or 'no picture yet'} ({url})",
+                    "check the camera option ([webcam] name or URL) and that the URL shows a "
+                    "picture in a browser; GET /server/pinozcam/snapshot shows what PiNozCam sees")
+    model = status.get("model") or detector.get("model")
+    if model:
+        timing = detector.get("inference_ms")
+        extra = f", {timing} ms per check" if timing else ""
+        report.ok(f"model {model.get('name', '?')} {model.get('version', '')} loaded{extra}".replace("  ", " "))
+    else:
+        report.fail("no model loaded", "check model_path, and the worker log for the model error")
+
+
+async def _check_klipper(rpc: _Rpc, info: dict[str, Any], report: Report) -> None:
+    if info.get("klippy_state") != "ready":
+        report.warn(f"Klipper is {info.get('klippy_state')}: macros not checked",
+                    "fix Klipper first (see klippy.log), then run doctor again")
+        return
+    objects = (await rpc("printer.objects.list")).get("objects", [])
+    missing = [m for m in MACROS if f"gcode_macro {m}" not in objects]
+    if missing:
+        report.fail(f"Klipper lacks the PiNozCam macros: {', '.join(missing)}",
+                    "add [include pinozcam.cfg] to printer.cfg (install.sh does) and FIRMWARE_RESTART")
+    else:
+        report.ok("Klipper has the PiNozCam macros")
+    if "pause_resume" not in objects:
+        report.fail("Klipper has no [pause_resume]: PAUSE cannot work",
+                    "add [pause_resume] to printer.cfg (Mainsail's and Fluidd's configs have it)")
+
+
+async def _check_notifications(rpc: _Rpc, report: Report, send_test: bool, status: dict[str, Any]) -> None:
+    settings = (await rpc("server.pinozcam.get_settings")).get("settings", {})
+    channels = []
+    if settings.get("discord_webhook_url"):
+        channels.append("Discord")
+    if settings.get("telegram_bot_token") and settings.get("telegram_chat_id"):
+        channels.append("Telegram")
+    elif settings.get("telegram_bot_token") or settings.get("telegram_chat_id"):
+        report.warn("Telegram is half configured", "set both telegram_bot_token and telegram_chat_id")
+    if not channels:
+        report.warn("no notifications configured: failures pause the printer silently",
+                    "set discord_webhook_url or telegram_bot_token + telegram_chat_id "
+                    "(keep them in moonraker.secrets)")
+        return
+    report.ok(f"notifications configured: {', '.join(channels)}")
+    if not send_test:
+        return
+    if not (status.get("worker") or {}).get("connected"):
+        report.fail("no test message sent: the worker is not running")
+        return
+    try:
+        result = await rpc("server.pinozcam.test_notification")
+    except RpcError as exc:
+        report.fail(f"the test message failed: {exc}", "check the webhook URL / bot token and chat id")
+        return
+    for item in result.get("results", []):
+        if item.get("ok"):
+            report.ok(f"test message sent to {item.get('channel')}")
+        else:
+            report.fail(f"the test message to {item.get('channel')} failed: {item.get('detail')}",
+                        "check the webhook URL / bot token and chat id")

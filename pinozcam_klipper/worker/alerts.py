@@ -1,0 +1,111 @@
+"""The worker's alerts: incident messages through the notifier, and the Telegram buttons.
+
+The worker sends alerts itself because it holds the picture. :class:`Alerts`
+turns incident records into notifier alerts (with the Pause / Resume / Cancel /
+Mute keyboard on Telegram) and, when Telegram is configured, runs the
+:class:`~.telegram_buttons.ButtonPoller` that reads the presses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..notify import Alert, AlertKind, DeliveryResult, Notifier, NotifySettings
+from .telegram_buttons import ButtonPoller, ButtonPress, alert_keyboard
+
+__all__ = ["Alerts"]
+
+logger = logging.getLogger(__name__)
+
+_KINDS = {
+    "opened": (AlertKind.INCIDENT, "Possible print failure"),
+    "escalated": (AlertKind.ESCALATED, "Print still failing: cancelling it"),
+    "unconfirmed": (AlertKind.COULD_NOT_PAUSE, "Could not {action} the printer"),
+}
+
+
+class Alerts:
+    """Sends incident alerts; ``on_button(action, incident_id)`` gets Telegram presses."""
+
+    def __init__(self, settings: NotifySettings, *, buttons: bool,
+                 on_button: Callable[[str, str], Awaitable[str]]) -> None:
+        self._on_button = on_button
+        self._buttons = buttons
+        self._settings = settings
+        self._notifier = self._new_notifier(settings)
+        self._poller_task: asyncio.Task[None] | None = None
+        self._unfinished: set[int] = set()  # ids of alerts submitted and not yet delivered
+        self._all_finished = asyncio.Event()
+        self._all_finished.set()
+
+    def __repr__(self) -> str:
+        return f"Alerts(buttons={self._buttons})"
+
+    def _new_notifier(self, settings: NotifySettings) -> Notifier:
+        return Notifier(settings, on_result=self._delivered)
+
+    def _delivered(self, result: DeliveryResult) -> None:
+        if result.status not in ("sent", "rate_limited", "no_channel"):
+            logger.warning("alert not delivered (%s): %s", result.status, result.error)
+        self._unfinished.discard(id(result.alert))
+        if not self._unfinished:
+            self._all_finished.set()
+
+    async def start(self) -> None:
+        """Start the notifier and the Telegram button reader (when Telegram and buttons are set)."""
+        await self._notifier.start()
+        self._start_poller()
+
+    def _start_poller(self) -> None:
+        settings = self._settings
+        if not (self._buttons and settings.telegram_bot_token and settings.telegram_chat_id):
+            return
+        poller = ButtonPoller(api_base=settings.telegram_api_base, bot_token=settings.telegram_bot_token,
+                              chat_id=str(settings.telegram_chat_id), on_press=self._pressed)
+        self._poller_task = asyncio.create_task(poller.run(), name="telegram-buttons")
+
+    async def _pressed(self, press: ButtonPress) -> str:
+        return await self._on_button(press.action, press.incident_id)
+
+    def reconfigure(self, settings: NotifySettings, *, buttons: bool) -> None:
+        """New notification settings: a new notifier and poller (the old notifier drains on its own)."""
+        old = self._notifier
+        self._settings, self._buttons = settings, buttons
+        self._notifier = self._new_notifier(settings)
+        asyncio.ensure_future(self._notifier.start())
+        asyncio.ensure_future(old.close())
+        if self._poller_task is not None:
+            self._poller_task.cancel()
+            self._poller_task = None
+        self._start_poller()
+
+    def incident_alert(self, kind: str, record: dict[str, Any], picture: bytes | None,
+                       *, reason: str = "") -> None:
+        """Queue the alert for ``kind`` (opened, escalated, unconfirmed) of ``record``."""
+        action = record.get("action") or "pause"
+        kind_value, title = _KINDS[kind]
+        printed = record.get("print") or {}
+        message = f"Incident {record['id']}"
+        if reason:
+            message = f"{reason[:300]}. {message}"
+        alert = Alert(kind=kind_value, title=title.format(action=action), file=printed.get("file") or "",
+                      progress=printed.get("progress"), layer=printed.get("layer"),
+                      total_layers=printed.get("total_layers"), severity=record.get("severity"),
+                      action=record.get("action") or "", message=message, image=picture)
+        markup = alert_keyboard(record["id"]) if self._buttons else None
+        self._unfinished.add(id(alert))
+        self._all_finished.clear()
+        self._notifier.submit(alert, reply_markup=markup)
+
+    async def close(self, timeout: float) -> None:
+        """Stop the poller; give queued alerts ``timeout`` seconds to go out."""
+        if self._poller_task is not None:
+            self._poller_task.cancel()
+            await asyncio.wait({self._poller_task}, timeout=0.5)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._all_finished.wait(), timeout)
+        await self._notifier.close()

@@ -1,0 +1,308 @@
+"""Incidents on disk: pictures, detections, the verdict trail and feedback labels.
+
+Each incident is one folder under the incident directory::
+
+    20261121-093012-3fa2/
+        incident.json     # the record (written atomically: a kill -9 never leaves half a file)
+        annotated.jpg     # the picture that was sent in the alert
+        onset.jpg         # the raw frame that opened it (what export-feedback labels)
+        before-1.jpg ...  # raw frames just before the onset
+        after-1.jpg ...   # raw frames just after it
+
+A frame labelled through ``feedback`` with a frame id (no incident) is kept the
+same way, with ``kind: "frame"``. The folder is held under a size cap by
+dropping the oldest records; everything is reloaded on start.
+:func:`export_feedback` writes the labelled records as a YOLO dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["IncidentStore", "SavedFrame", "export_feedback", "ExportSummary"]
+
+logger = logging.getLogger(__name__)
+
+_RECORD = "incident.json"
+
+
+@dataclass(frozen=True)
+class SavedFrame:
+    """One checked frame: the raw JPEG and what the detector saw in it."""
+
+    frame_id: int
+    time: float
+    jpeg: bytes
+    width: int
+    height: int
+    boxes: tuple[Mapping[str, Any], ...] = ()
+
+    def detection(self, name: str) -> dict[str, Any]:
+        return {"frame": name, "frame_id": self.frame_id, "time": self.time,
+                "width": self.width, "height": self.height, "boxes": [dict(b) for b in self.boxes]}
+
+
+def _new_id(now: float) -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + "-" + secrets.token_hex(2)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write then rename: a killed process leaves the old file or the new one, never half of one.
+
+    No fsync: it would cost tens of milliseconds on an SD card, on the event loop,
+    right when an incident opens; only a power cut could lose the last write.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class IncidentStore:
+    """The incident folder. Not thread-safe: use it from the event loop only.
+
+    Records are plain dicts (the JSON written to ``incident.json``); callers
+    read them through :meth:`get` and :meth:`records` and change them only
+    through the methods here, which write them back at once.
+    """
+
+    def __init__(self, root: Path, max_bytes: int, *, context_frames: int = 3) -> None:
+        self.root = Path(root)
+        self.max_bytes = int(max_bytes)
+        self.context_frames = context_frames
+        self._records: dict[str, dict[str, Any]] = {}
+
+    # -- loading ---------------------------------------------------------
+    def load(self) -> int:
+        """Read every record under the root (creating it); returns how many loaded.
+
+        A folder with a missing or unreadable ``incident.json`` is skipped and logged.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._records.clear()
+        for folder in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            path = folder / _RECORD
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                logger.warning("skipping incident folder %s: %s", folder.name, exc)
+                continue
+            if not isinstance(record, dict) or record.get("id") != folder.name:
+                logger.warning("skipping incident folder %s: not an incident record", folder.name)
+                continue
+            if record.get("state") == "open":
+                # The worker stopped while it was open: nobody will close it now.
+                record["state"] = "closed"
+                record.setdefault("trail", []).append(
+                    {"time": time.time(), "event": "closed", "reason": "worker restarted"})
+                self._records[record["id"]] = record
+                self._save(record)
+                continue
+            self._records[record["id"]] = record
+        return len(self._records)
+
+    # -- reading ---------------------------------------------------------
+    def get(self, incident_id: str) -> dict[str, Any] | None:
+        return self._records.get(incident_id)
+
+    def records(self) -> list[dict[str, Any]]:
+        """All records, oldest first."""
+        return sorted(self._records.values(), key=lambda r: (r.get("opened_at", 0), r["id"]))
+
+    def summary(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """The part of a record that goes into protocol messages."""
+        keys = ("id", "kind", "state", "opened_at", "closed_at", "severity", "band", "action",
+                "action_state", "label", "print")
+        return {k: record.get(k) for k in keys}
+
+    # -- writing ---------------------------------------------------------
+    def open(self, *, now: float, event: Mapping[str, Any], onset: SavedFrame,
+             before: Sequence[SavedFrame], annotated_jpeg: bytes,
+             print_info: Mapping[str, Any], classes: Sequence[str] = (),
+             kind: str = "incident") -> dict[str, Any]:
+        """Create a record for an incident that has just opened (or a labelled frame)."""
+        incident_id = _new_id(now)
+        while incident_id in self._records:
+            incident_id = _new_id(now)
+        folder = self.root / incident_id
+        folder.mkdir(parents=True)
+        (folder / "annotated.jpg").write_bytes(annotated_jpeg)
+        (folder / "onset.jpg").write_bytes(onset.jpeg)
+        detections = [onset.detection("onset.jpg")]
+        frames = ["onset.jpg"]
+        for index, frame in enumerate(list(before)[-self.context_frames:], start=1):
+            name = f"before-{index}.jpg"
+            (folder / name).write_bytes(frame.jpeg)
+            detections.append(frame.detection(name))
+            frames.append(name)
+        record: dict[str, Any] = {
+            "id": incident_id, "kind": kind, "state": "open" if kind == "incident" else "closed",
+            "opened_at": now, "closed_at": None if kind == "incident" else now,
+            "severity": event.get("severity"), "band": event.get("band"),
+            "action": event.get("action"), "action_state": None, "label": None,
+            "engine_id": event.get("incident_id"), "print": dict(print_info),
+            "classes": list(classes), "frames": frames, "detections": detections,
+            "annotated": "annotated.jpg",
+            "trail": [{"time": now, "event": "opened" if kind == "incident" else "frame", **dict(event)}],
+        }
+        self._records[incident_id] = record
+        self._save(record)
+        self.enforce_cap(keep=incident_id)
+        return record
+
+    def add_frame_after(self, incident_id: str, frame: SavedFrame) -> bool:
+        """Keep ``frame`` as one of the frames just after the onset; False once enough are kept."""
+        record = self._records.get(incident_id)
+        if record is None:
+            return False
+        after = [f for f in record["frames"] if f.startswith("after-")]
+        if len(after) >= self.context_frames:
+            return False
+        name = f"after-{len(after) + 1}.jpg"
+        (self.root / incident_id / name).write_bytes(frame.jpeg)
+        record["frames"].append(name)
+        record["detections"].append(frame.detection(name))
+        self._save(record)
+        return True
+
+    def add_event(self, incident_id: str, event: Mapping[str, Any], **changes: Any) -> dict[str, Any] | None:
+        """Append ``event`` to the verdict trail and apply ``changes`` to the record."""
+        record = self._records.get(incident_id)
+        if record is None:
+            return None
+        record["trail"].append(dict(event))
+        record.update(changes)
+        self._save(record)
+        return record
+
+    def set_label(self, incident_id: str, label: str, now: float) -> dict[str, Any] | None:
+        return self.add_event(incident_id, {"time": now, "event": "feedback", "label": label},
+                              label=label, labelled_at=now)
+
+    def enforce_cap(self, keep: str | None = None) -> list[str]:
+        """Drop the oldest records until the folder fits under the cap; returns the ids dropped."""
+        sizes = {rid: _folder_size(self.root / rid) for rid in self._records}
+        total = sum(sizes.values())
+        dropped = []
+        for record in self.records():
+            if total <= self.max_bytes:
+                break
+            rid = record["id"]
+            if rid == keep or record.get("state") == "open":
+                continue
+            shutil.rmtree(self.root / rid, ignore_errors=True)
+            total -= sizes[rid]
+            del self._records[rid]
+            dropped.append(rid)
+        if dropped:
+            logger.info("incident folder over its cap: dropped %d oldest record(s)", len(dropped))
+        return dropped
+
+    def _save(self, record: Mapping[str, Any]) -> None:
+        folder = self.root / record["id"]
+        try:
+            _write_atomic(folder / _RECORD, json.dumps(record, indent=1).encode("utf-8"))
+        except OSError as exc:
+            logger.error("cannot write incident %s: %s", record["id"], exc.strerror or exc)
+
+
+def _folder_size(folder: Path) -> int:
+    total = 0
+    try:
+        for entry in os.scandir(folder):
+            if entry.is_file(follow_symlinks=False):
+                total += entry.stat(follow_symlinks=False).st_size
+    except OSError:
+        return 0
+    return total
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    images: int
+    real_failures: int
+    false_alarms: int
+    classes: tuple[str, ...]
+
+
+def _yolo_lines(detection: Mapping[str, Any], classes: Sequence[str]) -> list[str]:
+    width = float(detection.get("width") or 0)
+    height = float(detection.get("height") or 0)
+    if width <= 0 or height <= 0:
+        return []
+    lines = []
+    for box in detection.get("boxes", []):
+        label = box.get("label")
+        if label not in classes:
+            continue
+        x1, y1 = max(0.0, float(box["x1"])), max(0.0, float(box["y1"]))
+        x2, y2 = min(width, float(box["x2"])), min(height, float(box["y2"]))
+        if x2 <= x1 or y2 <= y1:
+            continue
+        cx, cy = (x1 + x2) / 2 / width, (y1 + y2) / 2 / height
+        w, h = (x2 - x1) / width, (y2 - y1) / height
+        lines.append(f"{classes.index(label)} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}")
+    return lines
+
+
+def _class_names(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    names: list[str] = []
+    for record in records:
+        for name in record.get("classes") or []:
+            if name not in names:
+                names.append(name)
+    for record in records:
+        for detection in record.get("detections", []):
+            for box in detection.get("boxes", []):
+                if box.get("label") not in names:
+                    names.append(box.get("label"))
+    return [n for n in names if isinstance(n, str)]
+
+
+def export_feedback(incident_dir: Path, out_dir: Path) -> ExportSummary:
+    """Write every labelled record under ``incident_dir`` as a YOLO dataset in ``out_dir``.
+
+    ``out_dir/images/ID.jpg`` is the raw onset frame; ``out_dir/labels/ID.txt``
+    holds one ``class cx cy w h`` line (normalised) per detected box for a
+    ``real_failure``, and is empty for a ``false_alarm`` (a background image).
+    ``classes.txt`` and ``data.yaml`` name the classes in index order.
+    """
+    store = IncidentStore(Path(incident_dir), max_bytes=1 << 62)
+    if not Path(incident_dir).is_dir():
+        raise FileNotFoundError(f"no incident folder at {incident_dir}")
+    store.load()
+    labelled = [r for r in store.records() if r.get("label") in ("real_failure", "false_alarm")]
+    classes = _class_names(labelled)
+    out = Path(out_dir)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "labels").mkdir(parents=True, exist_ok=True)
+    real = false = 0
+    for record in labelled:
+        source = Path(incident_dir) / record["id"] / "onset.jpg"
+        if not source.is_file():
+            logger.warning("incident %s has no onset frame; skipped", record["id"])
+            continue
+        shutil.copyfile(source, out / "images" / f"{record['id']}.jpg")
+        lines: list[str] = []
+        if record["label"] == "real_failure":
+            onset = next((d for d in record.get("detections", []) if d.get("frame") == "onset.jpg"), {})
+            lines = _yolo_lines(onset, classes)
+            real += 1
+        else:
+            false += 1
+        (out / "labels" / f"{record['id']}.txt").write_text(
+            "".join(line + "\n" for line in lines), encoding="utf-8")
+    (out / "classes.txt").write_text("".join(c + "\n" for c in classes), encoding="utf-8")
+    names = "\n".join(f"  {i}: {json.dumps(c)}" for i, c in enumerate(classes))
+    (out / "data.yaml").write_text(
+        f"path: {json.dumps(str(out.resolve()))}\ntrain: images\nval: images\nnames:\n{names}\n",
+        encoding="utf-8")
+    return ExportSummary(real + false, real, false, tuple(classes))

@@ -1,0 +1,36 @@
+"""The latest annotated picture, for ``/snapshot.jpg`` and ``/stream.mjpg``.
+
+Each check publishes its annotated JPEG here; stream clients wait for the next
+one. Only the newest picture is kept: a slow reader skips pictures instead of
+queueing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+__all__ = ["LiveView"]
+
+
+class LiveView:
+    """Newest-picture holder. Use from the event loop only."""
+
+    def __init__(self) -> None:
+        self.latest: bytes | None = None
+        self.frame_id = 0
+        self.version = 0
+        self.stream_viewers = 0
+        self._changed = asyncio.Event()
+
+    def publish(self, jpeg: bytes, frame_id: int) -> None:
+        self.latest = jpeg
+        self.frame_id = frame_id
+        self.version += 1
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def next_after(self, version: int) -> tuple[int, bytes]:
+        """The first picture newer than ``version`` (waits for one if needed)."""
+        while self.version <= version or self.latest is None:
+            await self._changed.wait()
+        return self.version, self.latest

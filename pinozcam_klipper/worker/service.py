@@ -1,0 +1,578 @@
+"""The worker: camera, detector, decision engine, incidents, alerts and clients in one process.
+
+:class:`Worker` glues the parts together; each part lives in its own module:
+:mod:`.watcher` (sampling and the inference thread), :mod:`.clients`
+(websocket clients), :mod:`.incidents` (the incident folder), :mod:`.alerts`
+(notifications and Telegram buttons), :mod:`.http_front` (HTTP and websockets
+on one port), :mod:`.protocol` (the messages).
+
+Sampling policy: every ``fast_check_interval`` while printing with severity up
+(a warning or failure frame, or failures counting, and no incident open yet),
+every ``check_interval`` while printing or paused, or while someone watches
+``/stream.mjpg``; no checks otherwise unless a client sends ``detect_now``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.server import Server, serve
+
+from .. import __version__
+from ..camera import CameraError, Frame, FrameSource, open_camera
+from ..camera.settings import CameraSettings
+from ..engine import DecisionEngine, EngineState, IncidentEvent, Verdict
+from ..pipeline import FrameAnalyser
+from ..settings import Settings, SettingsError
+from .alerts import Alerts
+from .clients import CLOSE_PROTOCOL, Client, ClientHub
+from .config import WorkerConfig
+from .http_front import front_connection_factory
+from .incidents import IncidentStore, SavedFrame
+from .live import LiveView
+from .protocol import (PROTOCOL_VERSION, TRANSPORT_MAX_BYTES, ActionResult, Configure, DetectNow,
+                       Feedback, Hello, ListIncidents, Mute, PrintState, StatusRequest, error_message,
+                       major)
+from .routes import HttpRoutes
+from .watcher import Check, Watcher
+
+__all__ = ["Worker"]
+
+logger = logging.getLogger(__name__)
+
+_ENDED = ("standby", "complete", "cancelled", "error")
+_STATUS_EVERY = 10.0
+_TICK_EVERY = 1.0
+
+
+@dataclass
+class _PendingAction:
+    incident_id: str
+    action: str
+    timer: asyncio.Task[None]
+
+
+class Worker:
+    """One detector worker: ``await start()``, later ``await stop()``.
+
+    ``detector`` may be given (tests, benchmarks); otherwise it is loaded from
+    ``settings.model`` on start.
+    """
+
+    def __init__(self, settings: Settings, config: WorkerConfig, *, detector: Any = None) -> None:
+        self.settings = settings
+        self.config = config
+        self._detector = detector
+        self._engine = DecisionEngine(settings.detection)
+        self._engine_stale = False  # detection settings changed mid-print: new engine at next start
+        self._print = PrintState("standby")
+        self._verdict: Verdict | None = None
+        self._muted = False
+        self._recent: deque[Check] = deque(maxlen=max(4, settings.worker.incident_context_frames + 1))
+        self._open_id: str | None = None
+        self._pending: dict[str, _PendingAction] = {}
+        self._hub = ClientHub(config.token, on_connect=self._on_connect, on_message=self._on_message)
+        incident_dir = Path(settings.worker.incident_dir) if settings.worker.incident_dir \
+            else config.data_dir / "incidents"
+        self.store = IncidentStore(incident_dir, int(settings.worker.incident_dir_max_mb * 1024 * 1024),
+                                   context_frames=settings.worker.incident_context_frames)
+        self.live = LiveView()
+        self._camera: FrameSource | None = None
+        self._watcher: Watcher | None = None
+        self._alerts: Alerts | None = None
+        self._server: Server | None = None
+        self._http = HttpRoutes(self)
+        self._http_tasks: set[asyncio.Task[None]] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = time.monotonic()
+        self._camera_error: str | None = None
+        #: Seconds from a frame reaching the worker to the ``incident`` message, per incident.
+        self.incident_latencies: list[float] = []
+
+    def __repr__(self) -> str:
+        return f"Worker(listen={self.config.listen})"
+
+    # -- life cycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        """Load the model and the incident folder, open the camera, start listening."""
+        loaded = self.store.load()
+        if loaded:
+            logger.info("reloaded %d incident record(s)", loaded)
+        if self._detector is None:
+            from ..detect import Detector
+
+            self._detector = await asyncio.to_thread(Detector.load, self.settings.model)
+        self._camera = _open_camera(self.settings.camera)
+        self._watcher = Watcher(camera=self._camera, analyser=FrameAnalyser(self.settings, self._detector),
+                                interval=self._interval, on_check=self._on_check,
+                                on_camera_error=self._on_camera_error,
+                                failure_hold=self.settings.worker.failure_box_hold)
+        self._alerts = Alerts(self.settings.notify, buttons=self.settings.worker.alert_buttons,
+                              on_button=self._on_button)
+        await self._alerts.start()
+        self._server = await self._listen()
+        self._watcher.start()
+        self._tasks = [asyncio.create_task(self._tick_loop(), name="ticker")]
+        logger.info("worker listening on %s", self.address)
+
+    async def _listen(self) -> Server:
+        listen = self.config.listen
+        kwargs: dict[str, Any] = dict(
+            process_request=self._hub.process_request, max_size=TRANSPORT_MAX_BYTES,
+            create_connection=front_connection_factory(self._http.handle, self._http.peer_is_local,
+                                                       self._http_tasks),
+            compression=None, server_header=None,
+        )
+        if listen.is_unix:
+            assert listen.path is not None
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(listen.path)
+            old_umask = os.umask(0o177)  # the socket file: owner only
+            try:
+                return await serve(self._hub.handle, unix=True, path=listen.path, **kwargs)
+            finally:
+                os.umask(old_umask)
+        return await serve(self._hub.handle, listen.host, listen.port, **kwargs)
+
+    @property
+    def address(self) -> str:
+        """``host:port`` actually bound (the real port when 0 was asked), or ``unix:PATH``."""
+        if self.config.listen.is_unix:
+            return f"unix:{self.config.listen.path}"
+        assert self._server is not None
+        host, port = self._server.sockets[0].getsockname()[:2]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    @property
+    def port(self) -> int:
+        return int(self.address.rsplit(":", 1)[1])
+
+    async def stop(self) -> None:
+        """Close camera, alerts (flushed briefly), clients and the server; about a second at most."""
+        logger.info("worker stopping")
+        for pending in self._pending.values():
+            pending.timer.cancel()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._watcher is not None:
+            await self._watcher.stop()
+        for task in list(self._http_tasks):
+            task.cancel()
+        await asyncio.gather(*self._http_tasks, return_exceptions=True)
+        # The slow parts run side by side, each with its own bound, so stopping stays near 1 s.
+        await asyncio.gather(self._close_server(), self._close_alerts(), self._close_camera())
+        if self.config.listen.is_unix and self.config.listen.path:
+            with contextlib.suppress(OSError):
+                os.unlink(self.config.listen.path)
+        logger.info("worker stopped")
+
+    async def _close_server(self) -> None:
+        if self._server is not None:
+            self._server.close(code=1001, reason="worker stopping")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+        await self._hub.close_all()
+
+    async def _close_alerts(self) -> None:
+        if self._alerts is not None:
+            await self._alerts.close(timeout=0.5)
+
+    async def _close_camera(self) -> None:
+        if self._camera is not None:
+            with contextlib.suppress(asyncio.TimeoutError, CameraError):
+                await asyncio.wait_for(self._camera.close(), 0.5)
+
+    # -- sampling policy and checks -----------------------------------------------------
+    def _interval(self) -> float | None:
+        settings = self.settings.worker
+        state = self._print.state
+        if state == "printing":
+            verdict = self._verdict
+            rising = verdict is not None and verdict.incident_id is None and (
+                verdict.band != "ok" or verdict.failures_in_window > 0)
+            return settings.fast_check_interval if rising else settings.check_interval
+        if state == "paused" or self.live.stream_viewers:
+            return settings.check_interval
+        return None
+
+    async def _on_check(self, check: Check) -> None:
+        now = time.monotonic()
+        verdict = self._engine.observe(check.analysis.assessment, now)
+        self._verdict = verdict
+        self._camera_error = None
+        self.live.publish(check.annotated, check.frame_id)
+        before = list(self._recent)
+        self._recent.append(check)
+        message = {"type": "detection", "frame_id": check.frame_id, "time": round(check.wall_time, 3),
+                   "reason": check.reason, **check.analysis.to_dict(), "severity": round(verdict.severity, 4),
+                   "band": verdict.band, "engine_state": verdict.state.value,
+                   "failures_in_window": verdict.failures_in_window, "incident_id": self._open_id}
+        self._hub.broadcast(message)
+        if verdict.events:
+            await self._handle_events(verdict.events, check, before)
+        elif self._open_id is not None:
+            self.store.add_frame_after(self._open_id, _saved(check))
+
+    def _on_camera_error(self, exc: CameraError) -> None:
+        if self._camera_error != str(exc):
+            self._camera_error = str(exc)
+            self._hub.broadcast(self._status())
+
+    async def _tick_loop(self) -> None:
+        last_status = time.monotonic()
+        while True:
+            await asyncio.sleep(_TICK_EVERY)
+            verdict = self._engine.tick(time.monotonic())
+            if verdict is not None:
+                await self._handle_events(verdict.events, self._recent[-1] if self._recent else None, [])
+            if time.monotonic() - last_status >= _STATUS_EVERY:
+                last_status = time.monotonic()
+                self._hub.broadcast(self._status())
+
+    # -- incidents ----------------------------------------------------------------------
+    async def _handle_events(self, events: tuple[IncidentEvent, ...], check: Check | None,
+                             before: list[Check]) -> None:
+        for event in events:
+            if event.kind == "opened":
+                await self._incident_opened(event, check, before)
+            elif event.kind == "escalated" and self._open_id is not None:
+                record = self.store.add_event(self._open_id, {"time": time.time(), "event": "escalated",
+                                                              "action": event.action},
+                                              action=event.action, severity=event.severity)
+                if record is not None:
+                    self._hub.broadcast(self._incident_message("escalated", record, event.action))
+                    if event.action:
+                        self._request_action(record["id"], event.action, "engine")
+                    await self._alert("escalated", record, check)
+            elif event.kind == "closed" and self._open_id is not None:
+                incident_id, self._open_id = self._open_id, None
+                record = self.store.add_event(incident_id, {"time": time.time(), "event": "closed"},
+                                              state="closed", closed_at=time.time())
+                pending = self._pending.pop(incident_id, None)
+                if pending is not None:
+                    pending.timer.cancel()
+                if record is not None:
+                    self._hub.broadcast(self._incident_message("closed", record, None))
+
+    async def _incident_opened(self, event: IncidentEvent, check: Check | None, before: list[Check]) -> None:
+        if check is None:
+            return  # the engine opens incidents only on frames; nothing to record without one
+        band = check.analysis.assessment.band
+        info = {k: v for k, v in self._print.to_dict().items() if k != "objects"}
+        record = self.store.open(
+            now=check.wall_time, onset=_saved(check), before=[_saved(c) for c in before],
+            annotated_jpeg=check.annotated, print_info=info, classes=self._model_classes(),
+            event={"incident_id": event.incident_id, "severity": round(event.severity, 4), "band": band,
+                   "action": event.action, "failures": event.failures, "frame_id": check.frame_id})
+        self._open_id = record["id"]
+        self._hub.broadcast(self._incident_message("opened", record, event.action))
+        latency = time.monotonic() - check.received
+        self.incident_latencies.append(latency)
+        logger.info("incident %s opened (%s), %.0f ms after its frame arrived",
+                    record["id"], event.action or "no action", latency * 1000)
+        if event.action in ("pause", "cancel"):
+            self._request_action(record["id"], event.action, "engine")
+        await self._alert("opened", record, check)
+
+    def _incident_message(self, kind: str, record: dict[str, Any], action: str | None) -> dict[str, Any]:
+        return {"type": "incident", "event": kind, "incident_id": record["id"], "action": action,
+                "incident": self.store.summary(record)}
+
+    def _request_action(self, incident_id: str, action: str, source: str) -> None:
+        """Ask the adapters to act; alert if none confirms within ``action_confirm_timeout``."""
+        sent = self._hub.broadcast({"type": "action_request", "incident_id": incident_id,
+                                    "action": action, "source": source}, role="adapter")
+        self.store.add_event(incident_id, {"time": time.time(), "event": "action_requested",
+                                           "action": action, "source": source, "clients": sent},
+                             action_state="requested")
+        if action not in ("pause", "cancel"):
+            return
+        old = self._pending.pop(incident_id, None)
+        if old is not None:
+            old.timer.cancel()
+        timer = asyncio.create_task(self._confirm_or_alert(incident_id, action))
+        self._pending[incident_id] = _PendingAction(incident_id, action, timer)
+
+    async def _confirm_or_alert(self, incident_id: str, action: str) -> None:
+        await asyncio.sleep(self.settings.worker.action_confirm_timeout)
+        self._pending.pop(incident_id, None)
+        record = self.store.add_event(incident_id, {"time": time.time(), "event": "action_unconfirmed",
+                                                    "action": action}, action_state="unconfirmed")
+        logger.warning("no client confirmed %s for incident %s", action, incident_id)
+        if record is not None:
+            await self._alert("unconfirmed", record, None, reason="no client confirmed it")
+
+    async def _alert(self, kind: str, record: dict[str, Any], check: Check | None,
+                     reason: str = "") -> None:
+        if self._alerts is None or (self._muted and kind in ("opened", "escalated")):
+            return
+        picture = check.annotated if check is not None else self.live.latest
+        self._alerts.incident_alert(kind, record, picture, reason=reason)
+
+    def _model_classes(self) -> list[str]:
+        info = getattr(self._detector, "info", None)
+        return list(getattr(info, "classes", ()) or ())
+
+    # -- clients --------------------------------------------------------------------------
+    def _on_connect(self, client: Client) -> None:
+        client.send(self._status())
+        if self._open_id is not None:
+            record = self.store.get(self._open_id)
+            if record is not None:
+                client.send(self._incident_message("open", record, record.get("action")))
+                pending = self._pending.get(self._open_id)
+                if pending is not None and client.role == "adapter":
+                    client.send({"type": "action_request", "incident_id": pending.incident_id,
+                                 "action": pending.action, "source": "engine", "repeat": True})
+
+    async def _on_message(self, client: Client, message: Any) -> None:
+        if isinstance(message, Hello):
+            await self._on_hello(client, message)
+        elif isinstance(message, StatusRequest):
+            client.send(self._status())
+        elif isinstance(message, Configure):
+            self._on_configure(client, message)
+        elif isinstance(message, PrintState):
+            await self._on_print_state(message)
+        elif isinstance(message, DetectNow):
+            assert self._watcher is not None
+            self._watcher.check_now("detect_now")
+        elif isinstance(message, Mute):
+            self._set_muted(message.muted)
+        elif isinstance(message, Feedback):
+            self._on_feedback(client, message)
+        elif isinstance(message, ActionResult):
+            self._on_action_result(client, message)
+        elif isinstance(message, ListIncidents):
+            records = self.store.records()[-message.limit:]
+            client.send({"type": "incidents", "incidents": [self.store.summary(r) for r in reversed(records)]})
+
+    async def _on_hello(self, client: Client, hello: Hello) -> None:
+        if major(hello.protocol) != major(PROTOCOL_VERSION):
+            client.send(error_message("protocol_mismatch", f"this worker speaks protocol "
+                                      f"{PROTOCOL_VERSION}, not {hello.protocol}", option="protocol"))
+            await client.flush_and_stop()
+            await client.connection.close(CLOSE_PROTOCOL, "protocol version mismatch")
+            return
+        client.role, client.name = hello.role, hello.client
+        info = getattr(self._detector, "info", None)
+        client.send({"type": "hello", "protocol": PROTOCOL_VERSION, "worker": __version__,
+                     "model": info.to_dict() if info is not None else None})
+
+    def _on_configure(self, client: Client, message: Configure) -> None:
+        try:
+            new = self.settings.replace(message.settings)
+        except SettingsError as exc:
+            client.send(error_message("invalid_option", str(exc), option=exc.option, request="configure"))
+            return
+        except (TypeError, ValueError) as exc:
+            client.send(error_message("invalid_option", str(exc), request="configure"))
+            return
+        old, self.settings = self.settings, new
+        restart_needed = ["model"] if new.model != old.model else []
+        if (new.worker.incident_dir, new.worker.incident_dir_max_mb) != \
+                (old.worker.incident_dir, old.worker.incident_dir_max_mb):
+            restart_needed.append("incident_dir")
+        if new.detection != old.detection:
+            if self._print.state in _ENDED:
+                self._engine = DecisionEngine(new.detection)
+            else:
+                self._engine_stale = True
+        if new.camera != old.camera and self._watcher is not None:
+            old_camera, self._camera = self._camera, _open_camera(new.camera)
+            self._watcher.camera = self._camera
+            if old_camera is not None:
+                asyncio.ensure_future(old_camera.close())
+        if self._watcher is not None:
+            self._watcher.analyser = FrameAnalyser(new, self._detector)
+            self._watcher.failure_hold = new.worker.failure_box_hold
+            self._watcher.poke()
+        buttons_changed = new.worker.alert_buttons != old.worker.alert_buttons
+        if (new.notify != old.notify or buttons_changed) and self._alerts is not None:
+            self._alerts.reconfigure(new.notify, buttons=new.worker.alert_buttons)
+        client.send({"type": "configured", "settings": new.to_dict(), "restart_needed": restart_needed})
+        self._hub.broadcast(self._status())
+
+    async def _on_print_state(self, message: PrintState) -> None:
+        now = time.monotonic()
+        old = self._print
+        events: tuple[IncidentEvent, ...] = ()
+        was_running = old.state in ("printing", "paused")
+        if message.state in ("printing", "paused"):
+            new_print = not was_running or bool(message.file and message.file != old.file)
+            if new_print:
+                events = self._engine.print_started(now, file=message.file or None)
+                self._refresh_engine(now, start_print=True, file=message.file or None)
+                self._muted = False
+            if message.state == "paused" and old.state != "paused":
+                self._engine.paused(now)
+            elif message.state == "printing" and old.state == "paused" and not new_print:
+                self._engine.resumed(now)
+        elif was_running:
+            events = self._engine.print_ended(now)
+            self._refresh_engine(now, start_print=False, file=None)
+            self._muted = False
+        self._engine.set_layer(message.layer)
+        self._print = message
+        if message.state != old.state:
+            logger.info("print state: %s", message.state)
+            self._verdict = None
+        if events:
+            await self._handle_events(events, self._recent[-1] if self._recent else None, [])
+        assert self._watcher is not None
+        self._watcher.poke()
+        if message.state != old.state or message.file != old.file:
+            self._hub.broadcast(self._status())
+
+    def _refresh_engine(self, now: float, *, start_print: bool, file: str | None) -> None:
+        """Detection settings changed during the last print: apply them now that it ended or restarted.
+
+        Call after the old engine has closed its incident (``print_started``/``print_ended``).
+        """
+        if not self._engine_stale:
+            return
+        self._engine, self._engine_stale = DecisionEngine(self.settings.detection), False
+        if start_print:
+            self._engine.print_started(now, file=file)
+
+    def _set_muted(self, muted: bool) -> None:
+        if muted and not self._muted:
+            self._engine.mute(time.monotonic())
+        self._muted = muted
+        self._hub.broadcast(self._status())
+
+    def _on_feedback(self, client: Client, message: Feedback) -> None:
+        now = time.time()
+        if message.incident_id is not None:
+            record = self.store.set_label(message.incident_id, message.label, now)
+            if record is None:
+                client.send(error_message("unknown_incident", f"no incident {message.incident_id!r}",
+                                          option="incident_id", request="feedback"))
+                return
+        else:
+            check = next((c for c in self._recent if c.frame_id == message.frame_id), None)
+            if check is None:
+                client.send(error_message("unknown_frame", f"frame {message.frame_id} is no longer "
+                                          "kept; send feedback for recent frames or incidents",
+                                          option="frame_id", request="feedback"))
+                return
+            record = self.store.open(now=now, onset=_saved(check), before=[], annotated_jpeg=check.annotated,
+                                     print_info={"file": self._print.file}, classes=self._model_classes(),
+                                     event={"frame_id": check.frame_id, "band": check.analysis.assessment.band,
+                                            "severity": round(check.analysis.assessment.severity, 4)},
+                                     kind="frame")
+            record = self.store.set_label(record["id"], message.label, now) or record
+        client.send({"type": "feedback_saved", "incident_id": record["id"], "label": message.label,
+                     "frame_id": message.frame_id})
+
+    def _on_action_result(self, client: Client, message: ActionResult) -> None:
+        record = self.store.get(message.incident_id)
+        if record is None:
+            client.send(error_message("unknown_incident", f"no incident {message.incident_id!r}",
+                                      option="incident_id", request="action_result"))
+            return
+        pending = self._pending.get(message.incident_id)
+        action = message.action or (pending.action if pending else record.get("action") or "")
+        self.store.add_event(message.incident_id, {"time": time.time(), "event": "action_result",
+                                                   "action": action, "result": message.result,
+                                                   "reason": message.reason, "client": client.name},
+                             action_state=message.result)
+        if pending is not None and (not message.action or message.action == pending.action):
+            pending.timer.cancel()
+            del self._pending[message.incident_id]
+            if message.result == "failed":
+                asyncio.ensure_future(self._alert("unconfirmed", record, None,
+                                                  reason=message.reason or "the printer refused"))
+
+    async def _on_button(self, action: str, incident_id: str) -> str:
+        """A Telegram button press from the configured chat."""
+        if action == "mute":
+            self._set_muted(True)
+            return "Muted until this print ends."
+        if self.store.get(incident_id) is None:
+            return "That incident is no longer known."
+        self._request_action(incident_id, action, "telegram")
+        return f"Asked the printer to {action}."
+
+    # -- status ---------------------------------------------------------------------------
+    def _status(self) -> dict[str, Any]:
+        watcher = self._watcher
+        monitor = getattr(self._camera, "health", None)
+        health = monitor.to_dict() if monitor is not None else {
+            "state": "offline", "message": self._camera_error or "no camera", "since": 0.0}
+        if health is not None and self._camera_error and health.get("state") == "ok":
+            health = {**health, "state": "offline", "message": self._camera_error}
+        info = getattr(self._detector, "info", None)
+        record = self.store.get(self._open_id) if self._open_id else None
+        verdict = self._verdict
+        return {
+            "type": "status", "protocol": PROTOCOL_VERSION, "worker": __version__,
+            "print": {k: v for k, v in self._print.to_dict().items() if k != "objects"},
+            "engine_state": verdict.state.value if verdict else (
+                EngineState.IDLE.value if self._print.state in _ENDED else "waiting"),
+            "severity": round(verdict.severity, 4) if verdict else 0.0,
+            "band": verdict.band if verdict else "ok",
+            "muted": self._muted, "camera": health,
+            "checks_per_minute": watcher.checks_per_minute() if watcher else 0.0,
+            "inference_ms": round(watcher.last_inference_ms, 2) if watcher and watcher.last_inference_ms else None,
+            "dropped_frames": watcher.dropped if watcher else 0,
+            "model": info.to_dict() if info is not None else None,
+            "open_incident": self.store.summary(record) if record else None,
+            "clients": len(self._hub.clients),
+            "uptime_s": round(time.monotonic() - self._started, 1),
+        }
+
+    # -- http -----------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """The ``/healthz`` body."""
+        status = self._status()
+        return {"ok": True, "camera": status["camera"], "print": status["print"]["state"],
+                "checks_per_minute": status["checks_per_minute"], "open_incident": self._open_id}
+
+    def request_frame(self) -> None:
+        """Someone wants a picture and none exists yet: check one frame now."""
+        if self._watcher is not None:
+            self._watcher.check_now("snapshot")
+
+    def stream_viewers_changed(self) -> None:
+        if self._watcher is not None:
+            self._watcher.poke()
+
+
+class _NoCamera(FrameSource):
+    """Stands in for a camera that could not be opened: every read says why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        self.description = "no camera"
+
+    async def read(self) -> Frame:
+        raise CameraError(self.reason)
+
+    async def close(self) -> None:
+        return None
+
+
+def _open_camera(settings: CameraSettings) -> FrameSource:
+    """The configured camera, or a :class:`_NoCamera` saying why there is none (the worker
+    still starts, reports the camera offline, and a later ``configure`` can fix it)."""
+    try:
+        return open_camera(settings)
+    except CameraError as exc:
+        logger.warning("camera not opened: %s", exc)
+        return _NoCamera(str(exc))
+
+
+def _saved(check: Check) -> SavedFrame:
+    detection = check.analysis.detection
+    return SavedFrame(check.frame_id, check.wall_time, check.frame.jpeg, detection.width,
+                      detection.height, tuple(box.to_dict() for box in detection.boxes))

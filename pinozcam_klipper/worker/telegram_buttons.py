@@ -1,0 +1,146 @@
+"""Telegram inline buttons on alerts: the keyboard, and the ``getUpdates`` long poll that reads presses.
+
+An alert carries Pause / Resume / Cancel / Mute-this-print buttons whose
+``callback_data`` is ``pz:<action>:<incident id>``. :class:`ButtonPoller`
+long-polls ``getUpdates`` for ``callback_query`` updates, answers every query
+(so the user's button stops spinning), and passes a press on only when it comes
+from the configured chat; presses from anywhere else are answered with a
+refusal and otherwise ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+__all__ = ["ButtonPress", "ButtonPoller", "alert_keyboard", "parse_callback_data"]
+
+logger = logging.getLogger(__name__)
+
+_PREFIX = "pz"
+_BUTTONS = (("Pause", "pause"), ("Resume", "resume"), ("Cancel", "cancel"), ("Mute this print", "mute"))
+
+
+@dataclass(frozen=True)
+class ButtonPress:
+    action: str
+    incident_id: str
+    chat_id: str
+    user: str
+
+
+def alert_keyboard(incident_id: str) -> dict[str, Any]:
+    """The ``reply_markup`` of an alert about ``incident_id``: two rows of two buttons."""
+    buttons = [{"text": text, "callback_data": f"{_PREFIX}:{action}:{incident_id}"[:64]}
+               for text, action in _BUTTONS]
+    return {"inline_keyboard": [buttons[:2], buttons[2:]]}
+
+
+def parse_callback_data(data: Any) -> tuple[str, str] | None:
+    """``"pz:pause:ID"`` -> ``("pause", "ID")``; anything else -> None."""
+    if not isinstance(data, str):
+        return None
+    parts = data.split(":", 2)
+    if len(parts) != 3 or parts[0] != _PREFIX or parts[1] not in {a for _, a in _BUTTONS}:
+        return None
+    return parts[1], parts[2]
+
+
+class ButtonPoller:
+    """Reads button presses for as long as :meth:`run` runs (cancel it to stop).
+
+    ``on_press`` is awaited for each accepted press; its text answer (or a
+    default) is shown to the user. Network errors back off up to a minute and
+    never end the loop. The bot token appears only in request URLs, which are
+    never logged here.
+    """
+
+    def __init__(self, *, api_base: str, bot_token: str, chat_id: str,
+                 on_press: Callable[[ButtonPress], Awaitable[str]],
+                 poll_timeout: float = 25.0, client: httpx.AsyncClient | None = None) -> None:
+        self._base = f"{api_base.rstrip('/')}/bot{bot_token}"
+        self._chat_id = str(chat_id).strip()
+        self._on_press = on_press
+        self._poll_timeout = poll_timeout
+        self._client = client
+        self._offset: int | None = None
+
+    def __repr__(self) -> str:
+        return f"ButtonPoller(chat_id={self._chat_id!r})"
+
+    async def run(self) -> None:
+        client = self._client or httpx.AsyncClient(timeout=self._poll_timeout + 10)
+        backoff = 1.0
+        try:
+            while True:
+                try:
+                    updates = await self._get_updates(client)
+                    backoff = 1.0
+                except (httpx.HTTPError, ValueError) as exc:
+                    # The message of an httpx error may carry the URL, hence the token: log its kind only.
+                    logger.warning("telegram getUpdates failed (%s); retrying in %.0f s",
+                                   type(exc).__name__, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 60.0)
+                    continue
+                for update in updates:
+                    await self._handle(client, update)
+        finally:
+            if self._client is None:
+                await client.aclose()
+
+    async def _get_updates(self, client: httpx.AsyncClient) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"timeout": int(self._poll_timeout),
+                                  "allowed_updates": '["callback_query"]'}
+        if self._offset is not None:
+            params["offset"] = self._offset
+        response = await client.get(f"{self._base}/getUpdates", params=params,
+                                    timeout=self._poll_timeout + 10)
+        body = response.json()
+        if response.status_code != 200 or not isinstance(body, dict) or not body.get("ok"):
+            raise ValueError(f"getUpdates answered {response.status_code}")
+        result = body.get("result")
+        if not isinstance(result, list):
+            raise ValueError("getUpdates answered without a list of updates")
+        updates = [u for u in result if isinstance(u, dict) and isinstance(u.get("update_id"), int)]
+        if updates:
+            self._offset = max(u["update_id"] for u in updates) + 1
+        return updates
+
+    async def _handle(self, client: httpx.AsyncClient, update: dict[str, Any]) -> None:
+        query = update.get("callback_query")
+        if not isinstance(query, dict) or not isinstance(query.get("id"), str):
+            return
+        message = query.get("message") if isinstance(query.get("message"), dict) else {}
+        chat = message.get("chat") if isinstance(message.get("chat"), dict) else {}
+        chat_id = str(chat.get("id", ""))
+        sender = query.get("from") if isinstance(query.get("from"), dict) else {}
+        parsed = parse_callback_data(query.get("data"))
+        if chat_id != self._chat_id or not self._chat_id:
+            logger.warning("ignored a telegram button press from another chat")
+            await self._answer(client, query["id"], "Not allowed from this chat.")
+            return
+        if parsed is None:
+            await self._answer(client, query["id"], "Unknown button.")
+            return
+        action, incident_id = parsed
+        press = ButtonPress(action, incident_id, chat_id, str(sender.get("username") or sender.get("id", "")))
+        logger.info("telegram button: %s for incident %s", action, incident_id)
+        try:
+            text = await self._on_press(press)
+        except Exception:  # the poll loop must outlive a failing handler
+            logger.exception("handling a telegram button press failed")
+            text = "Could not do that."
+        await self._answer(client, query["id"], text)
+
+    async def _answer(self, client: httpx.AsyncClient, query_id: str, text: str) -> None:
+        try:
+            await client.post(f"{self._base}/answerCallbackQuery",
+                              json={"callback_query_id": query_id, "text": text[:200]}, timeout=10)
+        except httpx.HTTPError as exc:
+            logger.warning("telegram answerCallbackQuery failed (%s)", type(exc).__name__)

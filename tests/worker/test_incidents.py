@@ -1,0 +1,79 @@
+"""The incident folder: records survive a reload, the size cap drops the oldest, export writes YOLO."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pinozcam_klipper.worker import export_feedback
+from pinozcam_klipper.worker.incidents import IncidentStore, SavedFrame
+
+
+def _frame(frame_id: int, size: int = 1000, boxes=()) -> SavedFrame:
+    return SavedFrame(frame_id, 1000.0 + frame_id, b"\xff\xd8" + bytes(size) + b"\xff\xd9", 200, 100,
+                      tuple(boxes))
+
+
+BOX = {"x1": 50.0, "y1": 25.0, "x2": 150.0, "y2": 75.0, "score": 0.99, "label": "blob"}
+
+
+def _open(store: IncidentStore, now: float, frame_id: int = 1, size: int = 1000) -> dict:
+    return store.open(now=now, event={"incident_id": 1, "severity": 1.0, "band": "failure",
+                                      "action": "pause"},
+                      onset=_frame(frame_id, size, [BOX]), before=[_frame(frame_id - 1, size)],
+                      annotated_jpeg=b"annotated", print_info={"file": "a.gcode"},
+                      classes=["spaghetti", "blob", "detached"])
+
+
+def test_records_reload_and_open_ones_are_closed(tmp_path: Path) -> None:
+    store = IncidentStore(tmp_path, 10**9)
+    store.load()
+    record = _open(store, 1000.0)
+    store.set_label(record["id"], "real_failure", 1001.0)
+    again = IncidentStore(tmp_path, 10**9)
+    assert again.load() == 1
+    loaded = again.get(record["id"])
+    assert loaded is not None
+    assert loaded["label"] == "real_failure"
+    assert loaded["state"] == "closed"  # nobody can close it after a restart
+    assert [e["event"] for e in loaded["trail"]] == ["opened", "feedback", "closed"]
+    assert (tmp_path / record["id"] / "before-1.jpg").is_file()
+
+
+def test_broken_record_is_skipped(tmp_path: Path) -> None:
+    (tmp_path / "garbage").mkdir()
+    (tmp_path / "garbage" / "incident.json").write_text("{not json")
+    store = IncidentStore(tmp_path, 10**9)
+    assert store.load() == 0
+
+
+def test_size_cap_drops_the_oldest(tmp_path: Path) -> None:
+    store = IncidentStore(tmp_path, 25_000)
+    store.load()
+    ids = []
+    for i in range(5):
+        record = _open(store, 1000.0 + i, frame_id=10 * i + 1, size=4000)
+        store.add_event(record["id"], {"event": "closed"}, state="closed")
+        ids.append(record["id"])
+    kept = [r["id"] for r in store.records()]
+    assert kept == ids[-len(kept):] and len(kept) < 5
+    assert not (tmp_path / ids[0]).exists()
+
+
+def test_export_feedback_writes_yolo(tmp_path: Path) -> None:
+    store = IncidentStore(tmp_path / "incidents", 10**9)
+    store.load()
+    real = _open(store, 1000.0)
+    false = _open(store, 1001.0, frame_id=5)
+    unlabelled = _open(store, 1002.0, frame_id=9)
+    store.set_label(real["id"], "real_failure", 1003.0)
+    store.set_label(false["id"], "false_alarm", 1004.0)
+    out = tmp_path / "dataset"
+    assert export_feedback(tmp_path, out) == 2
+    assert (out / "images" / f"{real['id']}.jpg").read_bytes()[:2] == b"\xff\xd8"
+    line = (out / "labels" / f"{real['id']}.txt").read_text().split()
+    assert line == ["1", "0.500000", "0.500000", "0.500000", "0.500000"]
+    assert (out / "labels" / f"{false['id']}.txt").read_text() == ""
+    assert not (out / "labels" / f"{unlabelled['id']}.txt").exists()
+    assert (out / "classes.txt").read_text().split() == ["spaghetti", "blob", "detached"]
+    assert json.loads(json.dumps(store.get(real["id"])))["label"] == "real_failure"

@@ -1,0 +1,130 @@
+"""Failure frames through the real worker: detections, one incident, action requests, alerts, buttons."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from websockets.asyncio.client import ClientConnection
+
+from pinozcam_klipper.worker import export_feedback
+from pinozcam_klipper.worker.service import Worker
+from tests.servers import CameraServer
+from tests.worker.helpers import (CHAT_ID, FAILING, BotServer, connect, expect, print_state,
+                                  requests_matching)
+
+
+async def _open_incident(ws: ClientConnection, camera: CameraServer, seen: list) -> dict:
+    await expect(ws, "status")
+    await print_state(ws, "printing", layer=3, total_layers=50, progress=0.1)
+    camera.set_frames([FAILING])
+    return await expect(ws, "incident", lambda m: m["event"] == "opened", seen=seen)
+
+
+async def test_failure_frames_open_one_incident_that_asks_to_pause(
+        worker: Worker, camera: CameraServer) -> None:
+    async with await connect(worker) as ws:
+        seen: list = []
+        incident = await _open_incident(ws, camera, seen)
+        failing = [m for m in seen if m["type"] == "detection" and m["band"] == "failure"]
+        assert failing and failing[-1]["boxes"][0]["label"] == "spaghetti"
+        assert incident["action"] == "pause"
+        assert incident["incident"]["state"] == "open"
+        request = await expect(ws, "action_request")
+        assert request == {"type": "action_request", "incident_id": incident["incident_id"],
+                           "action": "pause", "source": "engine"}
+        await ws.send(json.dumps({"type": "action_result", "incident_id": incident["incident_id"],
+                                  "action": "pause", "result": "done"}))
+        # Several more failure frames: the open incident absorbs them, nothing opens twice.
+        later: list = []
+        for _ in range(5):
+            later.append(await expect(ws, "detection", seen=later))
+        assert all(m["band"] == "failure" for m in later if m["type"] == "detection")
+        assert not [m for m in later if m["type"] == "incident"]
+        print(f"\nfailure frame -> incident message: {worker.incident_latencies[0] * 1000:.1f} ms")
+        record = worker.store.get(incident["incident_id"])
+        assert record is not None and record["action_state"] == "done"
+        folder = worker.store.root / incident["incident_id"]
+        assert (folder / "annotated.jpg").read_bytes()[:2] == b"\xff\xd8"
+        assert (folder / "onset.jpg").is_file() and (folder / "before-1.jpg").is_file()
+
+
+async def test_unconfirmed_pause_sends_could_not_pause_alert(
+        worker: Worker, camera: CameraServer, bot: BotServer) -> None:
+    async with await connect(worker) as ws:
+        incident = await _open_incident(ws, camera, [])
+        # No action_result: after action_confirm_timeout the worker alerts on its own.
+        alerts = await requests_matching(bot, lambda r: b"Could not pause" in r.body, count=2)
+        assert any(r.route.endswith("/sendPhoto") for r in alerts)  # with the latest picture
+        assert any(r.route.startswith("/api/webhooks/") for r in alerts)
+        trail = worker.store.get(incident["incident_id"])["trail"]
+        assert [e["event"] for e in trail][-1] == "action_unconfirmed"
+
+
+async def test_telegram_button_from_the_right_chat_only(
+        worker: Worker, camera: CameraServer, bot: BotServer) -> None:
+    async with await connect(worker) as ws:
+        incident = await _open_incident(ws, camera, [])
+        first = await expect(ws, "action_request")
+        assert first["source"] == "engine"
+        photo = (await requests_matching(bot, lambda r: r.route.endswith("/sendPhoto")))[0]
+        keyboard = json.loads(photo.form()["reply_markup"].text)["inline_keyboard"]
+        cancel = next(b for row in keyboard for b in row if b["text"] == "Cancel")
+        bot.press(cancel["callback_data"], chat_id="999")  # a stranger: ignored
+        bot.press(cancel["callback_data"], chat_id=CHAT_ID)
+        seen: list = []
+        request = await expect(ws, "action_request", seen=seen)
+        assert request == {"type": "action_request", "incident_id": incident["incident_id"],
+                           "action": "cancel", "source": "telegram"}
+        assert not [m for m in seen if m["type"] == "action_request"]
+        answered = await requests_matching(bot, lambda r: r.route.endswith("/answerCallbackQuery"), 2)
+        answers = [r.json()["text"] for r in answered]
+        assert answers[0].startswith("Not allowed")
+
+
+async def test_reconnecting_client_gets_state_at_once(worker: Worker, camera: CameraServer) -> None:
+    async with await connect(worker) as ws:
+        # Long enough that the pause is still waiting for its confirmation on reconnect.
+        await ws.send(json.dumps({"type": "configure", "settings": {"action_confirm_timeout": 300}}))
+        await expect(ws, "configured")
+        incident = await _open_incident(ws, camera, [])
+    async with await connect(worker) as again:
+        status = json.loads(await again.recv())
+        assert status["type"] == "status"
+        assert status["open_incident"]["id"] == incident["incident_id"]
+        assert status["print"]["state"] == "printing"
+        current = json.loads(await again.recv())
+        assert current["type"] == "incident" and current["event"] == "open"
+        repeat = json.loads(await again.recv())
+        assert repeat["type"] == "action_request" and repeat["repeat"] is True
+
+
+async def test_feedback_and_export(worker: Worker, camera: CameraServer, tmp_path: Path) -> None:
+    async with await connect(worker) as ws:
+        incident = await _open_incident(ws, camera, [])
+        await ws.send(json.dumps({"type": "feedback", "incident_id": incident["incident_id"],
+                                  "label": "real_failure"}))
+        saved = await expect(ws, "feedback_saved")
+        assert saved["incident_id"] == incident["incident_id"]
+        detection = await expect(ws, "detection")
+        await ws.send(json.dumps({"type": "feedback", "frame_id": detection["frame_id"],
+                                  "label": "false_alarm"}))
+        frame_saved = await expect(ws, "feedback_saved")
+        await ws.send(json.dumps({"type": "feedback", "incident_id": "nope", "label": "false_alarm"}))
+        assert (await expect(ws, "error"))["code"] == "unknown_incident"
+    out = tmp_path / "dataset"
+    assert export_feedback(worker.config.data_dir, out) == 2
+    label = (out / "labels" / f"{incident['incident_id']}.txt").read_text().split()
+    assert label[0] == "0" and len(label) == 5  # spaghetti, one box
+    assert (out / "labels" / f"{frame_saved['incident_id']}.txt").read_text() == ""
+
+
+async def test_detect_now_while_idle(worker: Worker) -> None:
+    async with await connect(worker) as ws:
+        await expect(ws, "status")
+        started = time.monotonic()
+        await ws.send(json.dumps({"type": "detect_now"}))
+        detection = await expect(ws, "detection")
+        assert detection["reason"] == "detect_now" and detection["band"] == "ok"
+        print(f"\ndetect_now answered in {(time.monotonic() - started) * 1000:.0f} ms")

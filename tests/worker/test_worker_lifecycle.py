@@ -1,0 +1,98 @@
+"""Print life cycle and set-up corners: incidents closing, mute, a missing camera, a unix socket."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import websockets
+
+from pinozcam_klipper.settings import Settings
+from pinozcam_klipper.worker.config import Listen, WorkerConfig
+from pinozcam_klipper.worker.service import Worker
+from tests.servers import CameraServer
+from tests.worker.helpers import (FAILING, GOOD, TOKEN, BotServer, connect, expect, print_state,
+                                  settings_for)
+
+
+async def test_print_end_closes_the_incident(worker: Worker, camera: CameraServer) -> None:
+    async with await connect(worker) as ws:
+        await print_state(ws, "printing")
+        camera.set_frames([FAILING])
+        opened = await expect(ws, "incident", lambda m: m["event"] == "opened")
+        await print_state(ws, "paused")
+        await print_state(ws, "cancelled")
+        closed = await expect(ws, "incident", lambda m: m["event"] == "closed")
+        assert closed["incident_id"] == opened["incident_id"]
+        assert closed["incident"]["state"] == "closed"
+        status = await expect(ws, "status", lambda m: m["print"]["state"] == "cancelled")
+        assert status["open_incident"] is None
+
+
+async def test_muted_print_asks_for_nothing(worker: Worker, camera: CameraServer, bot: BotServer) -> None:
+    async with await connect(worker) as ws:
+        await print_state(ws, "printing")
+        await ws.send(json.dumps({"type": "mute"}))
+        await expect(ws, "status", lambda m: m["muted"])
+        camera.set_frames([FAILING])
+        seen: list = []
+        opened = await expect(ws, "incident", lambda m: m["event"] == "opened", seen=seen)
+        assert opened["action"] is None
+        # The next detection is handled after the incident: no action request slipped in.
+        await expect(ws, "detection", seen=seen)
+        assert not [m for m in seen if m["type"] == "action_request"]
+    assert not bot.alerts()
+
+
+async def test_worker_starts_without_a_camera_and_takes_one_later(
+        camera: CameraServer, bot: BotServer, tmp_path: Path) -> None:
+    data = settings_for(camera, bot)
+    data["camera"]["camera"] = ""
+    worker = Worker(Settings.from_mapping(data), WorkerConfig(
+        listen=Listen("127.0.0.1", 0), token=TOKEN, data_dir=tmp_path))
+    await worker.start()
+    try:
+        async with await connect(worker) as ws:
+            status = await expect(ws, "status")
+            assert status["camera"]["state"] == "offline"
+            await ws.send(json.dumps({"type": "configure", "settings": {"camera": camera.snapshot_url}}))
+            await expect(ws, "configured")
+            await ws.send(json.dumps({"type": "detect_now"}))
+            detection = await expect(ws, "detection")
+            assert detection["reason"] == "detect_now"
+    finally:
+        await worker.stop()
+
+
+async def test_unix_socket(camera: CameraServer, bot: BotServer, tmp_path: Path) -> None:
+    path = tmp_path / "worker.sock"
+    camera.set_frames([GOOD])
+    worker = Worker(Settings.from_mapping(settings_for(camera, bot)), WorkerConfig(
+        listen=Listen.parse(f"unix:{path}"), token=TOKEN, data_dir=tmp_path / "data"))
+    await worker.start()
+    try:
+        assert path.stat().st_mode & 0o077 == 0  # only the owner may connect
+        async with websockets.unix_connect(str(path), "ws://localhost/",
+                                           additional_headers={"Authorization": f"Bearer {TOKEN}"}) as ws:
+            await expect(ws, "status")
+        transport = httpx.AsyncHTTPTransport(uds=str(path))
+        async with httpx.AsyncClient(transport=transport, base_url="http://worker") as client:
+            assert (await client.get("/healthz", headers={"Authorization": f"Bearer {TOKEN}"})).status_code == 200
+    finally:
+        await worker.stop()
+    assert not path.exists()
+
+
+async def test_action_requests_go_to_adapters_not_viewers(worker: Worker, camera: CameraServer) -> None:
+    async with await connect(worker) as adapter, await connect(worker) as viewer:
+        await viewer.send(json.dumps({"type": "hello", "protocol": "1", "client": "panel", "role": "viewer"}))
+        await expect(viewer, "hello")
+        await print_state(adapter, "printing")
+        camera.set_frames([FAILING])
+        opened = await expect(adapter, "incident", lambda m: m["event"] == "opened")
+        await expect(adapter, "action_request")
+        seen: list = []
+        await expect(viewer, "incident", lambda m: m["event"] == "opened", seen=seen)
+        await expect(viewer, "detection", lambda m: m["incident_id"] == opened["incident_id"], seen=seen)
+        assert not [m for m in seen if m["type"] == "action_request"]
