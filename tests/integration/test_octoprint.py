@@ -1,0 +1,203 @@
+"""The OctoPrint plugin in a real OctoPrint (PyPI, .venv-octoprint) with its virtual printer.
+
+One OctoPrint for the module, in a temporary base folder, the plugin registered
+through its ``octoprint.plugin`` entry point, the webcam served by a local
+camera server through OctoPrint's classic webcam, alerts going to a local
+recording Discord server. Skipped when .venv-octoprint is missing, except
+under ``CI=true``, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.octoprint.harness import OctoPrintApi, OctoPrintServer, octoprint_python, wait_until
+from tests.servers import CameraServer, NotifyServer
+from tests.worker.helpers import FAILING, GOOD, MODEL
+
+pytestmark = pytest.mark.timeout(170)
+
+# Long enough never to finish during a test (2 minutes of dwells), short lines the virtual
+# printer answers at once.
+GCODE = "M117 pinozcam test\nG28\n" + "G4 P100\nG1 X10 Y10 F3000\n" * 1200 + "M117 done\n"
+
+
+@pytest.fixture(scope="module")
+def python() -> Path:
+    found, why = octoprint_python()
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)
+        pytest.skip(why)
+    return found
+
+
+@pytest.fixture(scope="module")
+def camera() -> Iterator[CameraServer]:
+    with_server = CameraServer([GOOD]).start()
+    yield with_server
+    with_server.stop()
+
+
+@pytest.fixture(scope="module")
+def discord() -> Iterator[NotifyServer]:
+    server = NotifyServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def octoprint(python: Path, camera: CameraServer, discord: NotifyServer,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[OctoPrintServer]:
+    settings = {
+        "model_path": str(MODEL),
+        # Fast decisions: no warm-up, two failure frames open an incident, frequent checks.
+        "warmup_frames": 0, "warmup_seconds": 0, "start_layer": 0, "max_failure_count": 2,
+        "check_interval": 0.2, "fast_check_interval": 0.1, "action": "pause",
+        "discord_webhook_url": discord.discord_webhook_url(), "notify_interval": 0,
+        "action_confirm_timeout": 5,
+    }
+    server = OctoPrintServer(python, tmp_path_factory.mktemp("octoprint"), plugin_settings=settings,
+                             webcam={"snapshot": camera.snapshot_url, "stream": camera.stream_url})
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def api(octoprint: OctoPrintServer) -> OctoPrintApi:
+    api = OctoPrintApi(octoprint.url)
+    wait_until("the plugin connected to its worker", lambda: api.plugin_status()["connected"], 60,
+               why=octoprint.tail)
+    return api
+
+
+@pytest.fixture(scope="module")
+def printer(api: OctoPrintApi, octoprint: OctoPrintServer) -> OctoPrintApi:
+    api.post("/api/connection", {"command": "connect", "port": "VIRTUAL", "baudrate": 115200})
+    wait_until("the virtual printer to be operational", lambda: api.connection_state() == "Operational", 30,
+               why=lambda: api.connection_state())
+    return api
+
+
+def _detections(api: OctoPrintApi) -> int:
+    return api.plugin_status()["detections"]
+
+
+def test_the_plugin_watches_octoprints_webcam_and_serves_the_annotated_picture(
+        api: OctoPrintApi, octoprint: OctoPrintServer, camera: CameraServer) -> None:
+    status = api.plugin_status()
+    assert status["camera"] == {"url": camera.snapshot_url, "source": "webcam:classic", "problem": ""}
+    assert status["worker"]["running"] and status["worker"]["address"].startswith("127.0.0.1:")
+
+    reply = api.http.get("/plugin/pinozcam/snapshot.jpg")
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["content-type"] == "image/jpeg" and reply.content[:2] == b"\xff\xd8"
+    # The tab's pieces are served.
+    assert api.http.get("/plugin/pinozcam/static/js/pinozcam_panel.js").status_code == 200
+
+
+def test_settings_round_trip_through_octoprints_settings_api(api: OctoPrintApi) -> None:
+    api.post("/api/settings", {"plugins": {"pinozcam": {
+        "printer_name": "Bench printer", "consider_time": "120", "check_interval": 1000}}}, expect=200)
+
+    saved = api.get("/api/settings")["plugins"]["pinozcam"]
+    assert saved["printer_name"] == "Bench printer"
+    assert saved["discord_webhook_url"].startswith("http://127.0.0.1:")  # shown to admins only
+    assert saved["consider_time"] == 120.0  # stored as a number, not the text sent
+    assert saved["check_interval"] == 0.2  # out of range (max 60): refused, the old value stays
+    status = api.plugin_status()
+    assert [p["option"] for p in status["settings_problems"]] == ["check_interval"]
+    assert "<= 60" in status["settings_problems"][0]["message"]
+
+    # The worker got the new settings while running.
+    configured = wait_until(
+        "the worker to be reconfigured",
+        lambda: (c := api.plugin_status()["configured"]) and
+        c["settings"]["notify"]["printer_name"] == "Bench printer" and c, 20)
+    assert configured["settings"]["detection"]["consider_time"] == 120.0
+    assert configured["settings"]["notify"]["discord_webhook_url"] == "<redacted>"
+
+
+def test_failure_frames_while_idle_do_nothing(printer: OctoPrintApi, camera: CameraServer,
+                                              discord: NotifyServer, octoprint: OctoPrintServer) -> None:
+    camera.set_frames([FAILING])
+    try:
+        for _ in range(4):  # twice what opens an incident during a print
+            before = _detections(printer)
+            printer.post("/api/plugin/pinozcam", {"command": "detect_now"}, expect=200)
+            wait_until("a detection", lambda: _detections(printer) > before, 20)
+        last = printer.plugin_status()["last_detection"]
+        assert last["band"] == "failure" and last["boxes"] >= 1  # the worker did see the failure
+        status = printer.plugin_status()
+        assert status["actions"] == []
+        assert status["incidents"] == []
+        assert status["status"]["print"]["state"] == "standby"
+        assert printer.job_state() == "Operational"
+        assert discord.discord_requests() == []
+    finally:
+        camera.set_frames([GOOD])
+
+
+def test_a_failure_during_a_print_pauses_it_once_through_octoprint(
+        printer: OctoPrintApi, camera: CameraServer, discord: NotifyServer, octoprint: OctoPrintServer) -> None:
+    printer.upload_and_print("pinozcam_test.gcode", GCODE)
+    wait_until("the print to start", lambda: printer.job_state() == "Printing", 30,
+               why=lambda: printer.job_state())
+    wait_until("the worker to know the print runs",
+               lambda: (printer.plugin_status()["status"] or {}).get("print", {}).get("state") == "printing", 20)
+
+    camera.set_frames([FAILING])
+    try:
+        wait_until("OctoPrint to pause the print", lambda: printer.job_state() == "Paused", 60,
+                   why=lambda: f"job {printer.job_state()}; plugin {printer.plugin_status()}")
+        status: dict[str, Any] = wait_until(
+            "the worker to hear the print is paused",
+            lambda: (s := printer.plugin_status())["status"]["print"]["state"] == "paused" and s, 20)
+        [action] = status["actions"]
+        assert action["action"] == "pause" and action["result"] == "done" and action["acted"]
+
+        # Failure frames go on while paused: still one pause, one incident.
+        seen = _detections(printer)
+        wait_until("more checks while paused", lambda: _detections(printer) >= seen + 5, 30)
+        status = printer.plugin_status()
+        assert len(status["actions"]) == 1
+        incident = wait_until("the incident to record the pause as done",
+                              lambda: [i for i in printer.plugin_status()["incidents"]
+                                       if i.get("action_state") == "done"], 20)
+        assert len(incident) == 1 and incident[0]["id"] == action["incident_id"]
+        assert octoprint.log().count(f"paused the print for incident {action['incident_id']}") == 1
+        assert printer.job_state() == "Paused"
+
+        # The alert with the picture went to Discord.
+        wait_until("the Discord alert", lambda: discord.discord_requests(), 20)
+    finally:
+        camera.set_frames([GOOD])
+        printer.post("/api/job", {"command": "cancel"})
+    wait_until("the print to end", lambda: printer.job_state() in ("Operational", "Cancelled"), 30)
+    wait_until("the worker to hear the print was cancelled",
+               lambda: printer.plugin_status()["status"]["print"]["state"] == "cancelled", 20)
+
+
+def test_the_worker_does_not_outlive_a_killed_octoprint(api: OctoPrintApi, octoprint: OctoPrintServer) -> None:
+    # Last in this module: it ends the module's OctoPrint.
+    pid = api.plugin_status()["worker"]["pid"]
+    assert octoprint.proc is not None
+    octoprint.proc.kill()
+    octoprint.proc.wait(10)
+    wait_until("the worker to exit", lambda: not _alive(pid), 15)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by init) counts as gone.
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(") ", 1)[-1].startswith("Z"))
