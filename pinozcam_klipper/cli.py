@@ -22,6 +22,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("evaluate", "evaluate a model on a folder of images with YOLO labels"),
     "bench": ("bench", "measure per-check time, model load time and peak memory"),
     "notify-test": ("notify_test", "send a test message to the configured Discord / Telegram"),
+    "doctor": ("doctor", "check a running Moonraker installation: component, worker, camera, "
+                         "model, macros, notifications"),
     "worker": ("worker", "run the detector worker process (started by Moonraker or OctoPrint)"),
     "export-feedback": ("export_feedback", "write incidents labelled by feedback as a YOLO dataset"),
 }

@@ -31,7 +31,7 @@ _TITLES = {
 
 def _show_default(value: object) -> str:
     if value is None:
-        return "from the preset"
+        return "(unset)"
     if value == "" or value == ():
         return "(empty)"
     if isinstance(value, (list, tuple, dict)):

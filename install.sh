@@ -1,0 +1,308 @@
+#!/usr/bin/env bash
+# PiNozCam installer for Klipper + Moonraker (Mainsail / Fluidd).
+#
+# Installs the pinozcam-klipper package into ~/pinozcam-env, links the Moonraker component and
+# the Klipper macros, and adds the config sections that are missing. Safe to run again; every
+# file it edits is backed up first (FILE.pinozcam-backup-DATE). --uninstall undoes it.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
+MARK="# added by pinozcam install.sh"
+
+usage() {
+    cat <<EOF
+Usage: install.sh [options]
+
+Installs PiNozCam for Moonraker from this checkout ($REPO).
+
+Options:
+  --home DIR              home folder of the Klipper user (default: \$HOME)
+  --printer-data DIR      the printer_data folder (default: HOME/printer_data)
+  --moonraker-python PY   Moonraker's python (default: HOME/moonraker-env/bin/python)
+  --moonraker-dir DIR     Moonraker's package folder, the one holding components/ (default:
+                          HOME/moonraker/moonraker for a git checkout, else found with
+                          --moonraker-python for a pip install)
+  --venv DIR              where to create PiNozCam's virtualenv (default: HOME/pinozcam-env)
+  --worker-python PY      use this python, which already has pinozcam_klipper installed,
+                          instead of creating the virtualenv (development, CI)
+  --no-update-manager     do not add [update_manager pinozcam] to moonraker.conf
+  --no-restart            do not restart Moonraker
+  --uninstall             remove the links and the config sections install.sh added (the
+                          virtualenv and saved incidents are kept; the command to remove them
+                          is printed)
+  -h, --help              this help
+EOF
+}
+
+say() { printf '%s\n' "pinozcam: $*"; }
+die() { printf '%s\n' "pinozcam: error: $*" >&2; exit 1; }
+
+HOME_DIR="$HOME"
+PRINTER_DATA=""
+MR_PYTHON=""
+MR_DIR=""
+VENV=""
+WORKER_PYTHON=""
+UPDATE_MANAGER=1
+RESTART=1
+UNINSTALL=0
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --home) HOME_DIR="${2:?--home needs a folder}"; shift 2 ;;
+        --printer-data) PRINTER_DATA="${2:?--printer-data needs a folder}"; shift 2 ;;
+        --moonraker-python) MR_PYTHON="${2:?--moonraker-python needs a path}"; shift 2 ;;
+        --moonraker-dir) MR_DIR="${2:?--moonraker-dir needs a folder}"; shift 2 ;;
+        --venv) VENV="${2:?--venv needs a folder}"; shift 2 ;;
+        --worker-python) WORKER_PYTHON="${2:?--worker-python needs a path}"; shift 2 ;;
+        --no-update-manager) UPDATE_MANAGER=0; shift ;;
+        --no-restart) RESTART=0; shift ;;
+        --uninstall) UNINSTALL=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage >&2; die "unknown option: $1" ;;
+    esac
+done
+
+absolute() {  # absolute PATH, keeping symlinks (a virtualenv's python is one)
+    case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s/%s\n' "$(cd "$(dirname "$1")" && pwd)" "$(basename "$1")" ;; esac
+}
+
+[ -z "$WORKER_PYTHON" ] || WORKER_PYTHON="$(absolute "$WORKER_PYTHON")"
+[ -z "$MR_PYTHON" ] || MR_PYTHON="$(absolute "$MR_PYTHON")"
+PRINTER_DATA="${PRINTER_DATA:-$HOME_DIR/printer_data}"
+MR_PYTHON="${MR_PYTHON:-$HOME_DIR/moonraker-env/bin/python}"
+VENV="${VENV:-$HOME_DIR/pinozcam-env}"
+CONFIG_DIR="$PRINTER_DATA/config"
+PRINTER_CFG="$CONFIG_DIR/printer.cfg"
+MOONRAKER_CONF="$CONFIG_DIR/moonraker.conf"
+STAMP="$(date +%Y%m%d-%H%M%S)"
+
+# Run a command as root: directly when we are root, else through sudo (asked only here).
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+backup() {  # backup FILE: copy it once per run before the first edit
+    local file="$1" copy="$1.pinozcam-backup-$STAMP"
+    if [ ! -e "$copy" ]; then
+        cp -p "$file" "$copy"
+        say "backed up $file to $copy"
+    fi
+}
+
+find_moonraker_dir() {
+    if [ -n "$MR_DIR" ]; then
+        [ -d "$MR_DIR/components" ] || die "$MR_DIR has no components/ folder (--moonraker-dir)"
+        return
+    fi
+    if [ -d "$HOME_DIR/moonraker/moonraker/components" ]; then
+        MR_DIR="$HOME_DIR/moonraker/moonraker"   # a git checkout, as KIAUH installs it
+        return
+    fi
+    [ -x "$MR_PYTHON" ] || die "Moonraker not found: no $HOME_DIR/moonraker checkout and no $MR_PYTHON (use --moonraker-dir or --moonraker-python)"
+    MR_DIR="$("$MR_PYTHON" -c 'import moonraker, os; print(os.path.dirname(moonraker.__file__))' 2>/dev/null)" \
+        || die "$MR_PYTHON cannot import moonraker (use --moonraker-dir)"
+    [ -d "$MR_DIR/components" ] || die "$MR_DIR has no components/ folder"
+}
+
+section_present() {  # section_present FILE 'pinozcam' -> 0 if [pinozcam] is in FILE
+    grep -Eq "^\[$2\][[:space:]]*$" "$1"
+}
+
+remove_section() {  # remove_section FILE 'update_manager pinozcam': drop the section and our marker
+    local file="$1" name="$2" tmp
+    tmp="$(mktemp)"
+    awk -v name="[$name]" -v mark="$MARK" '
+        /^\[/ { skipping = ($0 == name) }
+        $0 == mark { next }
+        !skipping { print }
+    ' "$file" > "$tmp"
+    cat "$tmp" > "$file"
+    rm -f "$tmp"
+}
+
+moonraker_service() {  # the systemd unit running Moonraker, if any
+    command -v systemctl >/dev/null 2>&1 || return 1
+    systemctl list-units --type=service --all --no-legend 2>/dev/null \
+        | awk '{print ($1 == "●" ? $2 : $1)}' | grep -E '^moonraker(-[^.]+)?\.service$' | head -n 1
+}
+
+restart_moonraker() {
+    if [ "$RESTART" -eq 0 ]; then
+        say "restart Moonraker to load the change (--no-restart given)"
+        return
+    fi
+    local unit
+    unit="$(moonraker_service || true)"
+    if [ -n "$unit" ]; then
+        say "restarting $unit"
+        as_root systemctl restart "$unit"
+    else
+        say "Moonraker is not run by systemd here: restart it yourself"
+    fi
+}
+
+ensure_venv_support() {
+    if python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+        return
+    fi
+    command -v apt-get >/dev/null 2>&1 || die "python3 cannot create virtualenvs; install python3-venv"
+    say "installing python3-venv (needs sudo)"
+    as_root apt-get install -y python3-venv
+}
+
+install_package() {
+    if [ -n "$WORKER_PYTHON" ]; then
+        "$WORKER_PYTHON" -c 'import pinozcam_klipper' 2>/dev/null \
+            || die "$WORKER_PYTHON cannot import pinozcam_klipper (--worker-python)"
+        say "using $WORKER_PYTHON (no virtualenv created)"
+        return
+    fi
+    if [ ! -x "$VENV/bin/python" ]; then
+        ensure_venv_support
+        say "creating $VENV"
+        python3 -m venv "$VENV"
+    fi
+    say "installing pinozcam-klipper from $REPO into $VENV"
+    # Editable: Moonraker's update_manager pulls this checkout and the next start runs the new code.
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -e "$REPO"
+    WORKER_PYTHON="$VENV/bin/python"
+}
+
+add_moonraker_sections() {
+    local edits=0
+    if ! section_present "$MOONRAKER_CONF" pinozcam; then
+        edits=1
+    fi
+    local origin=""
+    if [ "$UPDATE_MANAGER" -eq 1 ] && ! section_present "$MOONRAKER_CONF" "update_manager pinozcam"; then
+        origin="$(git -C "$REPO" remote get-url origin 2>/dev/null || true)"
+        if [ -n "$origin" ]; then
+            edits=1
+        else
+            say "no [update_manager pinozcam]: $REPO is not a git clone with an 'origin' remote"
+        fi
+    fi
+    [ "$edits" -eq 1 ] || { say "moonraker.conf already has the PiNozCam sections"; return; }
+    backup "$MOONRAKER_CONF"
+    if ! section_present "$MOONRAKER_CONF" pinozcam; then
+        {
+            printf '\n%s\n[pinozcam]\n' "$MARK"
+            printf '# camera: a [webcam] name or a URL (empty: the first webcam). Options: docs/moonraker.md\n'
+            if [ "$WORKER_PYTHON" != "$HOME_DIR/pinozcam-env/bin/python" ]; then
+                printf 'worker_python: %s\n' "$WORKER_PYTHON"
+            fi
+        } >> "$MOONRAKER_CONF"
+        say "added [pinozcam] to $MOONRAKER_CONF"
+    fi
+    if [ -n "$origin" ]; then
+        local branch
+        branch="$(git -C "$REPO" rev-parse --abbrev-ref HEAD 2>/dev/null || echo main)"
+        {
+            printf '\n%s\n[update_manager pinozcam]\n' "$MARK"
+            printf 'type: git_repo\nchannel: dev\npath: %s\norigin: %s\nprimary_branch: %s\n' \
+                "$REPO" "$origin" "$branch"
+            if [ -x "$VENV/bin/python" ] && [ "$WORKER_PYTHON" = "$VENV/bin/python" ]; then
+                printf 'virtualenv: %s\nrequirements: moonraker_component/requirements.txt\n' "$VENV"
+            fi
+            printf 'managed_services: moonraker\n'
+        } >> "$MOONRAKER_CONF"
+        say "added [update_manager pinozcam] to $MOONRAKER_CONF"
+    fi
+}
+
+add_include() {
+    if [ ! -f "$PRINTER_CFG" ]; then
+        say "no $PRINTER_CFG: add [include pinozcam.cfg] to your Klipper config yourself"
+        return
+    fi
+    if grep -Eq '^\[include pinozcam\.cfg\]' "$PRINTER_CFG"; then
+        say "printer.cfg already includes pinozcam.cfg"
+        return
+    fi
+    backup "$PRINTER_CFG"
+    # At the top: an include must not land inside the SAVE_CONFIG block at the end.
+    local tmp
+    tmp="$(mktemp)"
+    { printf '[include pinozcam.cfg]\n'; cat "$PRINTER_CFG"; } > "$tmp"
+    cat "$tmp" > "$PRINTER_CFG"
+    rm -f "$tmp"
+    say "added [include pinozcam.cfg] to printer.cfg (run FIRMWARE_RESTART to load the macros)"
+}
+
+git_exclude() {  # git_exclude add|remove: keep a Moonraker git checkout "clean" for its updater
+    local exclude="$MR_DIR/../.git/info/exclude" entry="moonraker/components/pinozcam.py"
+    [ -d "$MR_DIR/../.git" ] || return 0
+    if [ "$1" = add ]; then
+        mkdir -p "$(dirname "$exclude")"
+        grep -qxF "$entry" "$exclude" 2>/dev/null || printf '%s\n' "$entry" >> "$exclude"
+    elif [ -f "$exclude" ]; then
+        local tmp
+        tmp="$(mktemp)"
+        grep -vxF "$entry" "$exclude" > "$tmp" || true
+        cat "$tmp" > "$exclude"
+        rm -f "$tmp"
+    fi
+}
+
+link() {  # link TARGET LINK: a symlink, keeping a backup of a real file in the way
+    local target="$1" name="$2"
+    if [ -e "$name" ] && [ ! -L "$name" ]; then
+        backup "$name"
+        rm -f "$name"
+    fi
+    ln -sfn "$target" "$name"
+}
+
+do_install() {
+    [ -d "$CONFIG_DIR" ] || die "no $CONFIG_DIR: is Klipper installed? (use --printer-data)"
+    [ -f "$MOONRAKER_CONF" ] || die "no $MOONRAKER_CONF (use --printer-data)"
+    find_moonraker_dir
+    install_package
+    link "$REPO/moonraker_component/pinozcam.py" "$MR_DIR/components/pinozcam.py"
+    say "linked the Moonraker component into $MR_DIR/components"
+    git_exclude add
+    link "$REPO/moonraker_component/pinozcam.cfg" "$CONFIG_DIR/pinozcam.cfg"
+    add_include
+    add_moonraker_sections
+    restart_moonraker
+    say "done. Check it with: $WORKER_PYTHON -m pinozcam_klipper.cli doctor --moonraker http://localhost:7125"
+}
+
+do_uninstall() {
+    find_moonraker_dir
+    git_exclude remove
+    if [ -L "$MR_DIR/components/pinozcam.py" ]; then
+        rm -f "$MR_DIR/components/pinozcam.py"
+        say "removed the component link from $MR_DIR/components"
+    fi
+    if [ -L "$CONFIG_DIR/pinozcam.cfg" ]; then
+        rm -f "$CONFIG_DIR/pinozcam.cfg"
+        say "removed $CONFIG_DIR/pinozcam.cfg"
+    fi
+    if [ -f "$PRINTER_CFG" ] && grep -Eq '^\[include pinozcam\.cfg\]' "$PRINTER_CFG"; then
+        backup "$PRINTER_CFG"
+        local tmp
+        tmp="$(mktemp)"
+        grep -Ev '^\[include pinozcam\.cfg\][[:space:]]*$' "$PRINTER_CFG" > "$tmp" || true
+        cat "$tmp" > "$PRINTER_CFG"
+        rm -f "$tmp"
+        say "removed [include pinozcam.cfg] from printer.cfg"
+    fi
+    if [ -f "$MOONRAKER_CONF" ] && { section_present "$MOONRAKER_CONF" pinozcam \
+            || section_present "$MOONRAKER_CONF" "update_manager pinozcam"; }; then
+        backup "$MOONRAKER_CONF"
+        remove_section "$MOONRAKER_CONF" "pinozcam"
+        remove_section "$MOONRAKER_CONF" "update_manager pinozcam"
+        say "removed [pinozcam] and [update_manager pinozcam] from moonraker.conf"
+    fi
+    restart_moonraker
+    say "uninstalled. Left in place: $VENV and $PRINTER_DATA/pinozcam (rm -rf them to remove all)"
+}
+
+if [ "$UNINSTALL" -eq 1 ]; then
+    do_uninstall
+else
+    do_install
+fi

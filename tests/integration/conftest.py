@@ -1,0 +1,56 @@
+"""Shared fixtures of the integration tests; the pieces live in tests/integration/moonraker_stack.py.
+
+``stack`` (session): a local camera showing a good print, a recording Discord server, a real
+klippy on the stand-in MCU with pinozcam.cfg included, a real Moonraker with the PiNozCam
+component (camera named through a Moonraker ``[webcam]``), and the real worker it started,
+all ready. Tests that print must leave the printer idle (``stack.end_print()``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.klippy_runner import klippy_missing_reason, running_klippy
+from tests.integration.moonraker_stack import (COMPONENT_DIR, MoonrakerProcess, Stack, free_port,
+                                               moonraker_missing_reason, moonraker_python,
+                                               pinozcam_section, write_moonraker_conf)
+from tests.servers import CameraServer, NotifyServer
+from tests.worker.helpers import GOOD
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    for reason in (klippy_missing_reason(), moonraker_missing_reason()):
+        if reason is not None:
+            pytest.skip(reason)
+    python = moonraker_python()
+    assert python is not None
+    # Short: unix socket paths (klippy's, Moonraker's) must fit a sockaddr_un.
+    workdir = Path(tempfile.mkdtemp(prefix="pz-"))
+    try:
+        with CameraServer([GOOD]) as camera, NotifyServer() as discord, \
+                running_klippy(workdir, extra_config=f"[include {COMPONENT_DIR / 'pinozcam.cfg'}]") as printer:
+            port = free_port()
+            # The camera is named through a Moonraker [webcam], as users do.
+            extra = (f"[webcam testcam]\nservice: mjpegstreamer-adaptive\n"
+                     f"snapshot_url: {camera.snapshot_url}\nstream_url: {camera.stream_url}\n\n"
+                     + pinozcam_section("testcam", discord.discord_webhook_url()))
+            conf = write_moonraker_conf(workdir / "mr" / "config" / "moonraker.conf", port=port,
+                                        klippy_socket=workdir / "klippy.sock", extra=extra)
+            moonraker = MoonrakerProcess(workdir / "mr", conf, port, python).start()
+            try:
+                moonraker.wait_ready()
+                moonraker.wait_worker_connected()
+                # The component has subscribed once it reports Klipper's state.
+                moonraker.wait_for("the component to see Klipper",
+                                   lambda: moonraker.status()["klippy_ready"])
+                yield Stack(camera, discord, printer, moonraker, workdir)
+            finally:
+                moonraker.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

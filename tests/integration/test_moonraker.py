@@ -1,0 +1,205 @@
+"""The PiNozCam Moonraker component with everything real around it.
+
+Real Moonraker 0.11, real klippy on the stand-in MCU (with pinozcam.cfg included), the real
+worker process, a local camera and a recording Discord server (the ``stack`` fixture of
+conftest.py). The camera shows a good print unless a test shows the fixture model's red patch.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from tests.integration.moonraker_stack import MoonrakerError, MoonrakerEvents, Stack
+from tests.worker.helpers import FAILING
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def events(stack: Stack):
+    listener = MoonrakerEvents(stack.moonraker.url)
+    try:
+        yield listener
+    finally:
+        listener.close()
+
+
+@pytest.fixture(autouse=True)
+def good_print_afterwards(stack: Stack):
+    yield
+    stack.end_print()
+
+
+def test_component_loads_and_finds_the_camera_and_macros(stack: Stack) -> None:
+    moonraker = stack.moonraker
+    info = moonraker.get("/server/info")
+    assert "pinozcam" in info["components"]
+    assert not [w for w in info["warnings"] if "pinozcam" in w]
+    status = moonraker.status()
+    assert status["worker"]["connected"] and status["enabled"]
+    # "camera: testcam" names a Moonraker [webcam]: its snapshot URL is what the worker reads.
+    assert status["camera_url"] == stack.camera.snapshot_url
+    assert status["model"]["classes"]
+    objects = moonraker.get("/printer/objects/list")["objects"]
+    for macro in ("PINOZCAM_PAUSE", "PINOZCAM_ENABLE", "PINOZCAM_DISABLE", "PINOZCAM_MUTE",
+                  "PINOZCAM_STATUS"):
+        assert f"gcode_macro {macro}" in objects
+
+
+def test_failure_during_a_print_pauses_alerts_and_asks(stack: Stack, events: MoonrakerEvents) -> None:
+    moonraker = stack.moonraker
+    stack.start_print()
+    stack.set_camera(FAILING)
+    stack.printer.api.subscribe({"print_stats": ["state"]})
+    stack.printer.api.wait_for_status("print_stats", lambda s: s.get("state") == "paused", timeout=30)
+
+    incident = events.wait("notify_pinozcam_incident", lambda p: p["event"] == "opened")
+    assert incident["action"] == "pause"
+    status = moonraker.wait_for("the action result", lambda: moonraker.status()["last_action"])
+    assert status["result"] == "done" and status["action"] == "pause"
+    assert status["incident_id"] == incident["incident_id"]
+    # The alert with the annotated picture reached "Discord".
+    stack.discord.wait_for_requests(1, timeout=15)
+    alert = stack.discord.discord_requests()[0]
+    assert alert.method == "POST" and b"\xff\xd8" in alert.body  # a JPEG in the form
+    # Mainsail/Fluidd dialog raised through Klipper.
+    responses = moonraker.gcode_responses()
+    assert any("action:prompt_begin" in r for r in responses)
+    assert any("action:prompt_footer_button False alarm" in r for r in responses)
+    # The incident's picture is served through Moonraker.
+    picture = moonraker.request("GET", "/server/pinozcam/incident_picture",
+                                params={"id": incident["incident_id"]})
+    assert picture.status_code == 200 and picture.content[:2] == b"\xff\xd8"
+    listed = moonraker.get("/server/pinozcam/incidents")["incidents"]
+    assert listed[0]["id"] == incident["incident_id"]
+
+    # The dialog's "False alarm: resume and mute" button.
+    moonraker.gcode("PINOZCAM_FALSE_ALARM")
+    stack.printer.api.wait_for_status("print_stats", lambda s: s.get("state") == "printing")
+    moonraker.wait_for("mute", lambda: (moonraker.status()["detector"] or {}).get("muted"))
+    moonraker.wait_for("the label", lambda: moonraker.get("/server/pinozcam/incidents")["incidents"][0]
+                       ["label"] == "false_alarm")
+
+
+def test_no_print_nothing_is_sent_to_klipper(stack: Stack, events: MoonrakerEvents) -> None:
+    moonraker = stack.moonraker
+    before = len(moonraker.gcode_responses())
+    last_action = moonraker.status()["last_action"]
+    stack.set_camera(FAILING)
+    for _ in range(3):  # more failure frames than max_failure_count
+        seen = len(events.of("notify_pinozcam_detection"))
+        moonraker.post("/server/pinozcam/detect_now")
+        detection = events.wait("notify_pinozcam_detection", after=seen)
+    assert detection["band"] != "ok"  # the picture does show a failure
+    assert not events.of("notify_pinozcam_incident")
+    assert stack.print_state() not in ("printing", "paused")
+    assert moonraker.gcode_responses()[before:] == []
+    assert moonraker.status()["last_action"] == last_action
+
+
+def test_worker_killed_during_a_print_is_back_quickly(stack: Stack) -> None:
+    moonraker = stack.moonraker
+    stack.start_print()
+    old = moonraker.status()["worker"]
+    os.kill(old["pid"], signal.SIGKILL)
+    status = moonraker.wait_for(
+        "the worker to be restarted and reconnected",
+        lambda: (s := moonraker.status())["worker"]["connected"] and s["worker"]["pid"] != old["pid"] and s,
+        timeout=10)
+    assert status["worker"]["restarts"] == old["restarts"] + 1
+    # The new worker was told the print is running.
+    moonraker.wait_for("the new worker to know the print",
+                       lambda: (moonraker.status()["detector"] or {}).get("print", {}).get("state")
+                       == "printing", timeout=10)
+    assert stack.print_state() == "printing"
+
+
+def test_macros_toggle_detection(stack: Stack) -> None:
+    moonraker = stack.moonraker
+    stack.start_print()
+
+    def worker_print_state() -> str:
+        return ((moonraker.status()["detector"] or {}).get("print") or {}).get("state", "")
+
+    moonraker.wait_for("the worker to watch", lambda: worker_print_state() == "printing")
+    moonraker.gcode("PINOZCAM_DISABLE")
+    moonraker.wait_for("detection off", lambda: not moonraker.status()["enabled"])
+    moonraker.wait_for("the worker to stop watching", lambda: worker_print_state() == "standby")
+    moonraker.wait_for("the answer", lambda: any("PiNozCam: detection disabled" in r
+                                                  for r in moonraker.gcode_responses()))
+    moonraker.gcode("PINOZCAM_ENABLE")
+    moonraker.wait_for("the worker to watch again", lambda: worker_print_state() == "printing")
+    assert moonraker.status()["enabled"]
+    moonraker.gcode("PINOZCAM_MUTE")
+    moonraker.wait_for("muted", lambda: (moonraker.status()["detector"] or {}).get("muted"))
+    moonraker.gcode("PINOZCAM_STATUS")
+    moonraker.wait_for("the status answer", lambda: any("PiNozCam: watching" in r
+                                                         for r in moonraker.gcode_responses()))
+
+
+def test_settings_locked_by_moonraker_conf_and_secrets_hidden(stack: Stack) -> None:
+    moonraker = stack.moonraker
+    settings = moonraker.get("/server/pinozcam/settings")
+    assert "camera" in settings["locked"] and "max_failure_count" in settings["locked"]
+    assert settings["settings"]["discord_webhook_url"] == "<redacted>"
+    assert "discord-secret-token" not in moonraker.request("GET", "/server/pinozcam/settings").text
+    with pytest.raises(MoonrakerError, match="moonraker.conf") as locked:
+        moonraker.post("/server/pinozcam/settings", {"settings": {"max_failure_count": 9}})
+    assert locked.value.status == 400
+    with pytest.raises(MoonrakerError, match="display_threshold") as bad:
+        moonraker.post("/server/pinozcam/settings", {"settings": {"display_threshold": 5}})
+    assert bad.value.status == 400
+
+    saved = moonraker.post("/server/pinozcam/settings", {"settings": {"escalate_after": 120}})
+    assert saved["saved"] == {"escalate_after": 120}
+    assert saved["settings"]["escalate_after"] == 120
+    moonraker.post("/server/pinozcam/settings", {"settings": {"escalate_after": None}})
+    assert moonraker.get("/server/pinozcam/settings")["saved"] == {}
+
+
+def test_snapshot_and_panel_through_moonraker(stack: Stack) -> None:
+    moonraker = stack.moonraker
+    snapshot = moonraker.request("GET", "/server/pinozcam/snapshot")
+    assert snapshot.status_code == 200
+    assert snapshot.headers["content-type"].startswith("image/jpeg")
+    assert snapshot.content[:2] == b"\xff\xd8"
+    panel = moonraker.request("GET", "/server/pinozcam/panel")
+    assert panel.status_code == 200 and "<html" in panel.text.lower()
+    assert panel.headers["content-type"].startswith("text/html")
+
+
+def _doctor(url: str, *extra: str) -> tuple[int, str]:
+    import argparse
+    import contextlib
+    import io
+
+    from pinozcam_klipper.commands import doctor
+
+    parser = argparse.ArgumentParser()
+    doctor.add_arguments(parser)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = doctor.run(parser.parse_args(["--moonraker", url, "--timeout", "10", *extra]))
+    return code, out.getvalue()
+
+
+def test_doctor_finds_a_healthy_installation_and_sends_a_test(stack: Stack) -> None:
+    before = len(stack.discord.discord_requests())
+    code, text = _doctor(stack.moonraker.url, "--send-test")
+    assert code == 0, text
+    for line in ("the pinozcam component is loaded", "the detector worker runs",
+                 "the camera gives pictures", "Klipper has the PiNozCam macros",
+                 "notifications configured: Discord", "test message sent to discord"):
+        assert line in text
+    assert len(stack.discord.discord_requests()) == before + 1
+
+
+def test_doctor_says_what_to_do_when_moonraker_is_unreachable(stack: Stack) -> None:
+    from tests.integration.moonraker_stack import free_port
+
+    code, text = _doctor(f"http://127.0.0.1:{free_port()}")
+    assert code == 1
+    assert "cannot reach Moonraker" in text and "->" in text

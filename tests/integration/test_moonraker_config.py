@@ -1,0 +1,134 @@
+"""[pinozcam] options a user gets wrong, and secrets from moonraker.secrets.
+
+A real Moonraker with no Klipper behind it (the component must not need one to start) and the
+real worker. Bad values leave Moonraker running with a warning that names the option; the
+component keeps working with the default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.moonraker_stack import (MoonrakerProcess, free_port, moonraker_missing_reason,
+                                               moonraker_python, pinozcam_section, write_moonraker_conf)
+from tests.servers import CameraServer
+from tests.worker.helpers import GOOD, MODEL
+
+pytestmark = pytest.mark.timeout(90)
+
+SECRET_URL = "http://127.0.0.1:9/api/webhooks/1/secret-webhook-token-xyz"
+
+
+@contextlib.contextmanager
+def _moonraker(section: str, secrets: str = "") -> Iterator[MoonrakerProcess]:
+    """A Moonraker (no Klipper behind it) with ``section`` in moonraker.conf; stopped on exit."""
+    reason = moonraker_missing_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    python = moonraker_python()
+    assert python is not None
+    workdir = Path(tempfile.mkdtemp(prefix="pzc-"))
+    try:
+        data = workdir / "mr"
+        data.mkdir()
+        if secrets:
+            (data / "moonraker.secrets").write_text(secrets)
+        port = free_port()
+        conf = write_moonraker_conf(data / "config" / "moonraker.conf", port=port,
+                                    klippy_socket=workdir / "no-klippy.sock", extra=section)
+        server = MoonrakerProcess(data, conf, port, python).start()
+        try:
+            server.wait_ready(klippy=False)
+            yield server
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def moonraker() -> Iterator[MoonrakerProcess]:
+    with CameraServer([GOOD]) as camera:
+        section = pinozcam_section(camera.snapshot_url, "{secrets.pinozcam.discord_webhook_url}",
+                                   preset="bogus", pause_macro='"PAUSE; G28"', enabled="maybe")
+        with _moonraker(section, f"[pinozcam]\ndiscord_webhook_url: {SECRET_URL}\n") as server:
+            server.wait_worker_connected()
+            yield server
+
+
+def test_bad_options_warn_and_fall_back_to_defaults(moonraker: MoonrakerProcess) -> None:
+    info = moonraker.get("/server/info")
+    assert "pinozcam" in info["components"]
+    warnings = " ".join(info["warnings"])
+    for option in ("preset", "pause_macro", "enabled"):
+        assert f"option '{option}'" in warnings
+    settings = moonraker.get("/server/pinozcam/settings")["settings"]
+    assert settings["preset"] == "webcam"           # the worker's default
+    assert settings["pause_macro"] == "PINOZCAM_PAUSE"
+    assert settings["enabled"] is True
+    status = moonraker.status()
+    assert status["worker"]["connected"]
+    assert any("preset" in w for w in status["warnings"])
+
+
+def test_secrets_reach_the_worker_and_never_come_back(moonraker: MoonrakerProcess) -> None:
+    settings = moonraker.get("/server/pinozcam/settings")
+    assert settings["settings"]["discord_webhook_url"] == "<redacted>"
+    for path in ("/server/pinozcam/settings", "/server/pinozcam/status", "/server/info"):
+        assert "secret-webhook-token" not in moonraker.request("GET", path).text
+
+
+def test_a_python_without_pinozcam_is_reported_with_what_to_do(tmp_path: Path) -> None:
+    python = Path(shutil.which("python3") or "/usr/bin/python3")
+    with _moonraker(pinozcam_section("http://127.0.0.1:9/snapshot", None, worker_python=python)) as server:
+        status = server.wait_for("the start failure", lambda: (s := server.status())["worker"]["problem"]
+                                 and s["worker"]["state"] == "error" and s)
+        assert "run install.sh or set worker_python" in status["worker"]["problem"]
+        assert any("did not start" in w for w in server.get("/server/info")["warnings"])
+
+
+def test_no_camera_waits_with_a_warning_until_the_ui_sets_one() -> None:
+    with CameraServer([GOOD]) as camera, \
+            _moonraker(pinozcam_section(None, None, model_path=None)) as server:
+        status = server.wait_for("the camera problem", lambda: (s := server.status())["worker"]["problem"] and s)
+        assert status["worker"]["state"] == "stopped" and "camera" in status["worker"]["problem"]
+        assert any("option 'camera'" in w for w in server.get("/server/info")["warnings"])
+
+        saved = server.post("/server/pinozcam/settings", {"settings": {"camera": camera.snapshot_url,
+                                                                       "model_path": str(MODEL)}})
+        assert saved["saved"]["camera"] == camera.snapshot_url
+        status = server.wait_worker_connected()
+        assert status["camera_url"] == camera.snapshot_url
+        assert not any("option 'camera'" in w for w in server.get("/server/info")["warnings"])
+
+
+def test_the_worker_does_not_outlive_a_killed_moonraker() -> None:
+    with CameraServer([GOOD]) as camera, _moonraker(pinozcam_section(camera.snapshot_url, None)) as server:
+        pid = server.wait_worker_connected()["worker"]["pid"]
+        assert server.proc is not None
+        server.proc.kill()
+        server.proc.wait(10)
+
+        def gone() -> bool:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            try:  # a zombie is gone too: its parent died, init reaps it
+                with open(f"/proc/{pid}/stat") as stat:
+                    return stat.read().split(") ", 1)[1].startswith("Z")
+            except FileNotFoundError:
+                return True
+
+        deadline = time.monotonic() + 10
+        while not gone():
+            assert time.monotonic() < deadline, "the worker outlived Moonraker"
+            time.sleep(0.05)

@@ -1,0 +1,145 @@
+"""install.sh against a temporary home and the real pip-installed Moonraker.
+
+The Moonraker of the test virtualenv (.venv-moonraker) is the "pip install" case: install.sh
+finds its package folder with its python and links the component into its components/. The
+test runs install.sh twice (the second run changes nothing), starts that Moonraker and checks it
+loads the component, then runs --uninstall and checks every file is as before.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.moonraker_stack import (ROOT, MoonrakerProcess, free_port, moonraker_missing_reason,
+                                               moonraker_python, write_moonraker_conf)
+
+pytestmark = pytest.mark.timeout(120)
+
+PRINTER_CFG = """[printer]
+kinematics: none
+max_velocity: 100
+max_accel: 1000
+
+#*# <---------------------- SAVE_CONFIG ---------------------->
+#*# DO NOT EDIT THIS BLOCK OR BELOW. The contents are auto-generated.
+"""
+
+
+def _components_dir(python: Path) -> Path:
+    out = subprocess.run([str(python), "-c", "import moonraker, os; print(os.path.dirname(moonraker.__file__))"],
+                         capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip()) / "components"
+
+
+@pytest.fixture
+def home() -> Iterator[Path]:
+    reason = moonraker_missing_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    python = moonraker_python()
+    assert python is not None
+    link = _components_dir(python) / "pinozcam.py"
+    if link.exists() or link.is_symlink():
+        pytest.skip(f"{link} exists already: not touching an installation this test did not make")
+    path = Path(tempfile.mkdtemp(prefix="pzi-"))
+    try:
+        yield path
+    finally:
+        # Whatever happened, leave the test virtualenv as it was.
+        if link.is_symlink() and Path(os.readlink(link)).resolve().is_relative_to(ROOT):
+            link.unlink()
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _install(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    python = moonraker_python()
+    command = ["bash", str(ROOT / "install.sh"), "--home", str(home), "--moonraker-python", str(python),
+               "--worker-python", sys.executable, "--no-restart", *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "HOME": str(home)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def test_help() -> None:
+    result = subprocess.run(["bash", str(ROOT / "install.sh"), "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for option in ("--home", "--printer-data", "--moonraker-python", "--uninstall"):
+        assert option in result.stdout
+
+
+def test_install_is_idempotent_loads_in_moonraker_and_uninstalls(home: Path) -> None:
+    python = moonraker_python()
+    assert python is not None
+    config = home / "printer_data" / "config"
+    port = free_port()
+    conf = write_moonraker_conf(config / "moonraker.conf", port=port, klippy_socket=home / "no-klippy.sock")
+    printer_cfg = config / "printer.cfg"
+    printer_cfg.write_text(PRINTER_CFG)
+    original_conf = conf.read_text()
+
+    _install(home)
+    assert printer_cfg.read_text().startswith("[include pinozcam.cfg]\n")
+    assert (config / "pinozcam.cfg").resolve() == ROOT / "moonraker_component" / "pinozcam.cfg"
+    assert "[pinozcam]" in conf.read_text()
+    assert f"worker_python: {sys.executable}" in conf.read_text()
+    link = _components_dir(python) / "pinozcam.py"
+    assert link.resolve() == ROOT / "moonraker_component" / "pinozcam.py"
+    backups = sorted(p.name for p in config.iterdir() if "pinozcam-backup" in p.name)
+    assert len(backups) == 2  # moonraker.conf and printer.cfg, before their first edit
+
+    snapshot = {p.name: p.read_text() for p in config.iterdir() if p.is_file()}
+    second = _install(home)
+    assert "already" in second.stdout
+    assert {p.name: p.read_text() for p in config.iterdir() if p.is_file()} == snapshot
+
+    moonraker = MoonrakerProcess(home / "printer_data", conf, port, python, with_component_dir=False)
+    moonraker.start()
+    try:
+        moonraker.wait_ready(klippy=False)
+        assert "pinozcam" in moonraker.get("/server/info")["components"]
+        status = moonraker.wait_for("the component to report", moonraker.status)
+        assert status["worker"]["state"] in ("stopped", "starting", "running", "connected", "error")
+    finally:
+        moonraker.stop()
+
+    _install(home, "--uninstall")
+    assert not link.exists() and not link.is_symlink()
+    assert not (config / "pinozcam.cfg").exists()
+    assert printer_cfg.read_text() == PRINTER_CFG
+    assert conf.read_text().rstrip() == original_conf.rstrip()
+
+
+def test_a_moonraker_git_checkout_stays_clean_for_its_updater(tmp_path: Path) -> None:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    checkout = tmp_path / "moonraker"
+    (checkout / "moonraker" / "components").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(checkout)], check=True)
+    config = tmp_path / "printer_data" / "config"
+    config.mkdir(parents=True)
+    (config / "moonraker.conf").write_text("[server]\n")
+    env = {**os.environ, "HOME": str(tmp_path)}
+    command = ["bash", str(ROOT / "install.sh"), "--home", str(tmp_path), "--worker-python", sys.executable,
+               "--no-restart"]
+
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    link = checkout / "moonraker" / "components" / "pinozcam.py"
+    assert link.resolve() == ROOT / "moonraker_component" / "pinozcam.py"
+    status = subprocess.run(["git", "-C", str(checkout), "status", "--porcelain"], capture_output=True,
+                            text=True, check=True)
+    assert status.stdout == ""  # the link is excluded, so Moonraker's updater sees no local change
+
+    result = subprocess.run(command + ["--uninstall"], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not link.is_symlink()
+    assert "pinozcam" not in (checkout / ".git" / "info" / "exclude").read_text()
