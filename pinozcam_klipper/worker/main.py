@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where incidents are kept (default: ~/.local/share/pinozcam)")
     parser.add_argument("--allow-remote", action="store_true",
                         help="allow listening on an address other than loopback")
+    parser.add_argument("--nice", type=int, default=10, metavar="N",
+                        help="lower the worker's CPU priority by N (default 10, 0 to keep it) so "
+                             "Klipper's own processes always come first")
     parser.add_argument("--no-auth-loopback-http", action="store_true",
                         help="serve /snapshot.jpg, /stream.mjpg and /healthz without the token "
                              "to clients on this machine")
@@ -54,10 +57,33 @@ def run_from_args(args: argparse.Namespace) -> int:
     except (ValueError, SettingsError) as exc:
         print(f"pinozcam worker: error: {exc}", file=sys.stderr)
         return 2
+    _yield_cpu_to_the_printer(args.nice, settings.model.cpu_share)
     try:
         return asyncio.run(_serve(settings, config))
     except KeyboardInterrupt:
         return 0
+
+
+def _yield_cpu_to_the_printer(nice: int, cpu_share: float) -> None:
+    """Keep the worker from competing with klippy and Moonraker for the CPU.
+
+    A lower priority means a busy Pi runs Klipper's host first and our checks a
+    little later, never the other way round. OpenCV's own thread pool (JPEG
+    decoding, resizing) is held to the same share as inference: by default it
+    would take every core for a few milliseconds each check.
+    """
+    import os
+
+    if nice > 0:
+        try:
+            os.nice(nice)
+        except OSError as exc:  # not permitted in some containers: run at normal priority
+            logger.warning("could not lower the worker's priority: %s", exc.strerror or exc)
+    import cv2
+
+    from ..detect.runtime import threads_for
+
+    cv2.setNumThreads(threads_for(cpu_share, os.cpu_count()))
 
 
 async def _serve(settings, config) -> int:
