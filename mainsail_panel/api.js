@@ -1,0 +1,215 @@
+// Moonraker access for the PiNozCam panel: HTTP endpoints and the websocket JSON-RPC.
+//
+// The panel is served by the component at /server/pinozcam/panel; its files live under
+// /server/pinozcam/panel/. Every URL is derived from this module's own URL, so the panel works
+// behind a reverse proxy that mounts Moonraker under a sub-path (Mainsail's and Fluidd's nginx
+// mount it at the root).
+//
+// Authentication, in the order tried (docs/panel.md):
+//   1. `?token=JWT` or `#token=JWT` (a Moonraker access token), `#apikey=KEY` (an API key),
+//      or a key saved in this browser through the panel's "API key" box;
+//   2. nothing: a Moonraker trusted client (the usual LAN setup, and Mainsail's own proxy).
+// The websocket gets a oneshot token (GET /access/oneshot_token) when a credential is known.
+
+const STORE_KEY = "pinozcam-panel-apikey";
+
+/** An error answer from Moonraker: HTTP status, message, and the option it names, if any. */
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+    const named = /option '([^']+)'/.exec(message || "");
+    this.option = named ? named[1] : null;
+  }
+}
+
+/** Where the API lives: {api: ".../server/pinozcam/", root: ".../", ws: "ws(s)://.../websocket"}. */
+export function endpoints(moduleUrl = import.meta.url) {
+  const api = new URL("../", moduleUrl);            // /server/pinozcam/panel/api.js -> /server/pinozcam/
+  const root = new URL("../../", api);               // -> /
+  const ws = new URL("websocket", root);
+  ws.protocol = ws.protocol === "https:" ? "wss:" : "ws:";
+  return { api: api.href, root: root.href, ws: ws.href };
+}
+
+/** Credentials from the page URL (query or fragment) or this browser's storage. */
+export function readCredentials(location = window.location, storage = window.localStorage) {
+  const query = new URLSearchParams(location.search);
+  const hash = new URLSearchParams((location.hash || "").replace(/^#/, ""));
+  const token = query.get("token") || hash.get("token") || "";
+  let apiKey = query.get("apikey") || hash.get("apikey") || "";
+  if (!apiKey && !token) {
+    try { apiKey = storage.getItem(STORE_KEY) || ""; } catch { apiKey = ""; }
+  }
+  return { token, apiKey };
+}
+
+/** Save (or with "" forget) an API key in this browser. */
+export function saveApiKey(key, storage = window.localStorage) {
+  try {
+    if (key) storage.setItem(STORE_KEY, key); else storage.removeItem(STORE_KEY);
+  } catch { /* storage disabled (private mode): the key lasts for this page only */ }
+}
+
+export class Moonraker {
+  constructor({ credentials = readCredentials(), urls = endpoints() } = {}) {
+    this.urls = urls;
+    this.credentials = credentials;
+    this.handlers = new Map();      // notification method -> [callback]
+    this.onConnection = () => {};   // (state: "connecting"|"open"|"closed"|"auth", detail)
+    this.ws = null;
+    this.nextId = 1;
+    this.pending = new Map();
+    this.retry = 1000;
+    this.closed = false;
+  }
+
+  headers() {
+    const h = {};
+    if (this.credentials.apiKey) h["X-Api-Key"] = this.credentials.apiKey;
+    else if (this.credentials.token) h["Authorization"] = `Bearer ${this.credentials.token}`;
+    return h;
+  }
+
+  url(path, params) {
+    const base = path.startsWith("/") ? this.urls.root : this.urls.api;
+    const url = new URL(path.replace(/^\//, ""), base);
+    for (const [k, v] of Object.entries(params || {})) if (v !== undefined && v !== null) url.searchParams.set(k, v);
+    return url.href;
+  }
+
+  async request(method, path, { params, body } = {}) {
+    const init = { method, headers: this.headers(), cache: "no-store" };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(this.url(path, params), init);
+    } catch (exc) {
+      throw new ApiError(0, `moonraker unreachable (${exc.message})`);
+    }
+    if (!response.ok) {
+      let message = response.statusText || `HTTP ${response.status}`;
+      try {
+        const data = await response.json();
+        message = (data.error && data.error.message) || message;
+      } catch { /* not JSON: keep the status text */ }
+      throw new ApiError(response.status, message);
+    }
+    return response;
+  }
+
+  /** GET a JSON endpoint; `path` relative to /server/pinozcam/ unless it starts with "/". */
+  async get(path, params) {
+    return (await (await this.request("GET", path, { params })).json()).result;
+  }
+
+  async post(path, body = {}) {
+    return (await (await this.request("POST", path, { body })).json()).result;
+  }
+
+  /**
+   * Call a Moonraker method over the websocket when it is open (an expected error, such as a
+   * rejected setting, then stays out of the browser console), else POST `path`.
+   */
+  async send(method, path, body = {}) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN && this.identified) return this.call(method, body);
+    return this.post(path, body);
+  }
+
+  /** A picture as an object URL (the caller revokes it), fetched with the credentials. */
+  async picture(path, params) {
+    const blob = await (await this.request("GET", path, { params })).blob();
+    return URL.createObjectURL(blob);
+  }
+
+  on(method, callback) {
+    if (!this.handlers.has(method)) this.handlers.set(method, []);
+    this.handlers.get(method).push(callback);
+  }
+
+  /** Open the websocket (reconnecting with backoff until close()). */
+  async connect() {
+    this.closed = false;
+    this.onConnection("connecting");
+    let url = this.urls.ws;
+    if (this.credentials.apiKey || this.credentials.token) {
+      try {
+        const oneshot = await this.get("/access/oneshot_token");
+        url += `?token=${encodeURIComponent(oneshot)}`;
+      } catch (exc) {
+        this.onConnection(exc.status === 401 ? "auth" : "closed", exc.message);
+        return this.scheduleReconnect();
+      }
+    }
+    const ws = new WebSocket(url);
+    this.ws = ws;
+    ws.onopen = async () => {
+      this.retry = 1000;
+      try {
+        const identity = { client_name: "PiNozCam panel", version: "1.0", type: "web",
+                           url: "https://github.com/pinozcam/pinozcam-klipper" };
+        await this.call("server.connection.identify", identity);
+        this.identified = true;
+        this.onConnection("open");
+      } catch (exc) {
+        this.onConnection("auth", exc.message);
+      }
+    };
+    ws.onmessage = (event) => this.dispatch(event.data);
+    ws.onclose = () => {
+      for (const { reject } of this.pending.values()) reject(new ApiError(0, "websocket closed"));
+      this.pending.clear();
+      if (this.ws === ws) { this.ws = null; this.identified = false; }
+      if (!this.closed) {
+        this.onConnection("closed");
+        this.scheduleReconnect();
+      }
+    };
+    ws.onerror = () => { /* onclose follows and reconnects */ };
+  }
+
+  scheduleReconnect() {
+    if (this.closed) return;
+    const wait = this.retry;
+    this.retry = Math.min(this.retry * 2, 15000);
+    setTimeout(() => { if (!this.closed && !this.ws) this.connect(); }, wait);
+  }
+
+  close() {
+    this.closed = true;
+    if (this.ws) this.ws.close();
+  }
+
+  call(method, params) {
+    return new Promise((resolve, reject) => {
+      if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
+        reject(new ApiError(0, "websocket not open"));
+        return;
+      }
+      const id = this.nextId++;
+      this.pending.set(id, { resolve, reject });
+      this.ws.send(JSON.stringify({ jsonrpc: "2.0", method, params, id }));
+    });
+  }
+
+  dispatch(raw) {
+    let message;
+    try { message = JSON.parse(raw); } catch { return; }
+    if (message.id !== undefined && this.pending.has(message.id)) {
+      const { resolve, reject } = this.pending.get(message.id);
+      this.pending.delete(message.id);
+      if (message.error) reject(new ApiError(message.error.code || 0, message.error.message));
+      else resolve(message.result);
+      return;
+    }
+    const callbacks = this.handlers.get(message.method);
+    if (!callbacks) return;
+    const param = Array.isArray(message.params) ? message.params[0] : message.params;
+    for (const callback of callbacks) {
+      try { callback(param); } catch (exc) { console.error("pinozcam panel:", exc); }
+    }
+  }
+}

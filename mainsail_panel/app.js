@@ -1,0 +1,327 @@
+// The PiNozCam panel: wires Moonraker (api.js) to the views (frame, charts, incidents, settings).
+
+import { Moonraker, saveApiKey } from "./api.js";
+import { FrameView } from "./frame.js";
+import { drawGauge, drawTimeline, TimelineStore } from "./charts.js";
+import { IncidentList } from "./incidents.js";
+import { SettingsForm } from "./settings.js";
+
+const ACTIVE = new Set(["printing", "paused"]);
+const $ = (selector) => document.querySelector(selector);
+
+class Panel {
+  constructor() {
+    this.api = new Moonraker();
+    this.status = null;
+    this.printState = null;   // unknown until the first status
+    this.frame = new FrameView($("#frame"));
+    this.timeline = new TimelineStore();
+    this.liveIncidents = [];
+    this.snapshot = { busy: false, last: 0 };
+    this.incidents = new IncidentList($("#incidents"), this.api, {
+      toast: (m, k) => this.toast(m, k), printState: () => this.printState || "standby",
+      unavailable: () => {
+        const worker = (this.status || {}).worker || {};
+        return worker.connected ? "" : `detector ${worker.state || "not connected"}`;
+      } });
+    this.incidents.onChange = () => this.showIncidentCount();
+    this.settings = new SettingsForm($("#settings"), this.api, {
+      toast: (m, k) => this.toast(m, k), onSaved: (data) => this.applySettings(data) });
+  }
+
+  async start() {
+    this.bindUi();
+    drawGauge($("#gauge"), null);
+    this.drawTimeline();
+    this.api.on("notify_pinozcam_status", (s) => this.onStatus(s));
+    this.api.on("notify_pinozcam_detection", (d) => this.onDetection(d));
+    this.api.on("notify_pinozcam_incident", (i) => this.onIncident(i));
+    this.api.on("notify_status_update", () => {});
+    this.api.onConnection = (state, detail) => this.onConnection(state, detail);
+    try {
+      this.onStatus(await this.api.get("status"));
+    } catch (exc) {
+      if (exc.status === 401 || exc.status === 403) { this.needLogin(); return; }
+      this.toast(`status: ${exc.message}`, "error");
+    }
+    this.api.connect();
+    await Promise.all([this.settings.load().then(() => this.settings.data && this.applySettings(this.settings.data)),
+                       this.incidents.load(), this.refreshSnapshot()]);
+    // Between prints the worker checks nothing, so its last picture may be old: ask for one check.
+    if (!ACTIVE.has(this.printState) && this.status && this.status.worker && this.status.worker.connected) {
+      this.api.send("server.pinozcam.detect_now", "detect_now").catch(() => {});
+    }
+    setInterval(() => this.tick(), 5000);
+    new ResizeObserver(() => this.drawTimeline()).observe($("#timeline"));
+    document.body.dataset.ready = "1";   // for tests and for the curious
+  }
+
+  bindUi() {
+    for (const tab of document.querySelectorAll("[data-tab]")) {
+      tab.addEventListener("click", () => this.showTab(tab.dataset.tab));
+    }
+    const tools = $("#frame-tools");
+    tools.querySelector('[data-action="detect-now"]').addEventListener("click", () => this.detectNow());
+    tools.querySelector('[data-action="edit-masks"]').addEventListener("click", () => this.frame.startEditing());
+    tools.querySelector('[data-action="mute"]').addEventListener("click", () => this.mute());
+    const maskTools = $("#mask-tools");
+    const on = (name, fn) => maskTools.querySelector(`[data-mask="${name}"]`).addEventListener("click", fn);
+    on("finish", () => { if (!this.frame.finishPolygon()) this.maskMessage("a shape needs 3 points at least", "error"); });
+    on("undo", () => this.frame.undo());
+    on("clear", () => this.frame.clearAll());
+    on("cancel", () => this.frame.stopEditing());
+    on("save", () => this.saveMasks());
+    this.frame.onEditChange = () => {
+      const editing = !!this.frame.editing;
+      maskTools.hidden = !editing;
+      tools.hidden = editing;
+      if (editing) {
+        const e = this.frame.editing;
+        this.maskMessage(`${e.polygons.length} shape(s)${e.current.length ? `, ${e.current.length} point(s) placed` : ""}`);
+      }
+    };
+    $("#auth-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      saveApiKey($("#auth-key").value.trim());
+      window.location.reload();
+    });
+  }
+
+  showTab(name) {
+    for (const tab of document.querySelectorAll("[data-tab]")) tab.setAttribute("aria-selected", String(tab.dataset.tab === name));
+    for (const panel of document.querySelectorAll("[data-tab-panel]")) panel.hidden = panel.dataset.tabPanel !== name;
+    if (name === "live") this.drawTimeline();
+    if (name === "incidents") this.incidents.load();
+  }
+
+  needLogin() {
+    $("#auth").hidden = false;
+    this.setConnection("login needed", "error");
+  }
+
+  onConnection(state, detail) {
+    if (state === "open") {
+      this.setConnection("live", "ok");
+      // Catch up on what happened while disconnected.
+      this.api.get("status").then((s) => this.onStatus(s)).catch(() => {});
+    } else if (state === "auth") {
+      this.needLogin();
+      if (detail) this.toast(detail, "error");
+    } else {
+      this.setConnection(state === "connecting" ? "connecting" : "reconnecting", "warn");
+    }
+  }
+
+  setConnection(text, kind) {
+    const pill = $("#connection");
+    pill.textContent = text;
+    pill.className = `pill ${kind}`;
+  }
+
+  // -- data in ----------------------------------------------------------------------------
+  onStatus(status) {
+    const wasConnected = !!(this.status && this.status.worker && this.status.worker.connected);
+    this.status = status;
+    if (!wasConnected && status.worker && status.worker.connected && document.body.dataset.ready) {
+      // The detector is (back): what needed it can be fetched now.
+      this.incidents.load();
+      this.refreshSnapshot();
+    }
+    const detector = status.detector || {};
+    const print = detector.print || {};
+    const state = status.print_state || print.state || "standby";
+    const file = print.file || "";
+    // A print started (another file, or a start seen after an idle state): a new timeline.
+    // The first status after a (re)load has no previous state, so a reload keeps the timeline.
+    if (ACTIVE.has(state) && (this.timeline.file !== file || (this.printState !== null && !ACTIVE.has(this.printState)))) {
+      this.timeline.printStarted(file);
+    }
+    if (state !== this.printState && this.printState !== null) this.incidents.render();  // resume/cancel buttons follow the print
+    this.printState = state;
+    this.renderHealth(status);
+    document.querySelector('[data-action="mute"]').disabled = !ACTIVE.has(state) || !!detector.muted;
+    if (!this.lastDetectionAt && typeof detector.severity === "number") drawGauge($("#gauge"), detector.severity);
+    $("#timeline-file").textContent = this.timeline.file || (ACTIVE.has(state) ? file : "no print running");
+    const warnings = status.warnings || [];
+    const box = $("#warnings");
+    box.hidden = !warnings.length;
+    box.replaceChildren(...warnings.map((w) => Object.assign(document.createElement("div"), { textContent: w })));
+    this.drawTimeline();
+  }
+
+  onDetection(detection) {
+    this.lastDetectionAt = Date.now();
+    this.frame.detection(detection);
+    drawGauge($("#gauge"), detection.severity);
+    $("#band-dot").className = `dot ${detection.band}`;
+    $("#engine-state").textContent = `${detection.engine_state || ""} · ${detection.failures_in_window ?? 0} failure frame(s) in the window`;
+    if (ACTIVE.has(this.printState)) {
+      this.timeline.add((detection.time ? detection.time * 1000 : Date.now()), detection.severity);
+      this.drawTimelineSoon();
+    }
+    this.refreshSnapshot({ afterCheck: true });
+  }
+
+  onIncident(message) {
+    const incident = message.incident || {};
+    if (message.event === "opened") {
+      this.liveIncidents.push({ t: (incident.opened_at ? incident.opened_at * 1000 : Date.now()), id: message.incident_id, band: incident.band });
+      this.toast(`incident opened: ${message.action || "alert"} (severity ${(incident.severity || 0).toFixed(2)})`, "error");
+    }
+    this.incidents.load();
+    this.drawTimeline();
+  }
+
+  applySettings(data) {
+    const settings = data.settings || {};
+    this.frame.setMasks(settings.masks || []);
+    if (typeof settings.failure_box_hold === "number") this.frame.holdMs = settings.failure_box_hold * 1000;
+  }
+
+  // -- views ------------------------------------------------------------------------------
+  renderHealth(status) {
+    const d = status.detector || {};
+    const worker = status.worker || {};
+    const camera = d.camera || {};
+    const print = d.print || {};
+    const model = d.model || status.model || {};
+    const num = (v, digits = 0) => (typeof v === "number" ? v.toFixed(digits) : "–");
+    const rows = [
+      ["Detection", status.enabled ? (d.muted ? "on, muted this print" : "on") : "off (PINOZCAM_DISABLE)", status.enabled ? (d.muted ? "warn" : "ok") : "warn"],
+      ["Worker", `${worker.state || "?"}${worker.restarts ? `, ${worker.restarts} restart(s)` : ""}${worker.problem ? `: ${worker.problem}` : ""}`,
+       worker.state === "connected" ? "ok" : worker.state === "error" ? "error" : "warn"],
+      ["Camera", `${camera.state || "unknown"}${camera.message && camera.message !== camera.state ? `: ${camera.message}` : ""}`, camera.state === "ok" ? "ok" : "warn"],
+      ["Inference", `${num(d.inference_ms, 1)} ms`, ""],
+      ["Checks", `${num(d.checks_per_minute)} / min${d.dropped_frames ? `, ${d.dropped_frames} dropped` : ""}`, ""],
+      ["Print", `${status.print_state || "?"}${print.file ? ` · ${print.file}` : ""}${typeof print.progress === "number" ? ` · ${Math.round(print.progress * 100)}%` : ""}`, ""],
+      ["Model", model.name ? `${model.name} ${model.version || ""}` : "–", ""],
+    ];
+    if (status.last_action) {
+      const a = status.last_action;
+      rows.push(["Last action", `${a.action} ${a.result}${a.reason ? `: ${a.reason}` : ""}`, a.result === "done" ? "ok" : "error"]);
+    }
+    const list = $("#health");
+    list.replaceChildren();
+    for (const [name, value, kind] of rows) {
+      const dt = document.createElement("dt");
+      dt.textContent = name;
+      const dd = document.createElement("dd");
+      dd.textContent = value;
+      dd.dataset.health = name.toLowerCase().replace(/\s+/g, "-");
+      if (kind) dd.className = kind;
+      list.append(dt, dd);
+    }
+  }
+
+  drawTimeline() {
+    const svg = $("#timeline");
+    if (!svg || svg.closest("[hidden]")) return;
+    const fromList = (this.incidents.incidents || []).filter((i) => typeof i.opened_at === "number")
+      .map((i) => ({ t: i.opened_at * 1000, id: i.id, band: i.band }));
+    const seen = new Set(fromList.map((i) => i.id));
+    drawTimeline(svg, this.timeline.points, [...fromList, ...this.liveIncidents.filter((i) => !seen.has(i.id))]);
+  }
+
+  drawTimelineSoon() {
+    if (this.timelineTimer) return;
+    this.timelineTimer = setTimeout(() => { this.timelineTimer = null; this.drawTimeline(); }, 500);
+  }
+
+  showIncidentCount() {
+    const open = (this.incidents.incidents || []).filter((i) => i.state === "open").length;
+    const count = $("#incident-count");
+    count.hidden = !this.incidents.incidents.length;
+    count.textContent = open ? `${open} open` : String(this.incidents.incidents.length);
+    count.classList.toggle("open", open > 0);
+    this.drawTimeline();
+  }
+
+  /** Why no picture can be had now (then none is asked for: it would only fail), or "". */
+  noPictureReason() {
+    const status = this.status || {};
+    const worker = status.worker || {};
+    if (!worker.connected) return `detector ${worker.state || "not connected"}${worker.problem ? `: ${worker.problem}` : ""}`;
+    const camera = (status.detector || {}).camera || {};
+    if (camera.state && camera.state !== "ok" && camera.message !== "no frame yet") return `camera ${camera.state}: ${camera.message || ""}`;
+    return "";
+  }
+
+  async refreshSnapshot({ afterCheck = false } = {}) {
+    if (this.snapshot.busy || document.visibilityState === "hidden") return;
+    const reason = afterCheck ? "" : this.noPictureReason();
+    if (reason) {
+      $("#frame-placeholder").hidden = false;
+      $("#frame-placeholder").textContent = `no picture: ${reason}`;
+      return;
+    }
+    this.snapshot.busy = true;
+    try {
+      this.frame.showPicture(await this.api.picture("snapshot", { t: Date.now() }));
+      $("#frame-placeholder").hidden = true;
+    } catch (exc) {
+      $("#frame-placeholder").hidden = false;
+      $("#frame-placeholder").textContent = `no picture: ${exc.message}`;
+    } finally {
+      this.snapshot.busy = false;
+      this.snapshot.last = Date.now();
+    }
+  }
+
+  tick() {
+    // Between checks (no print running) the picture is refreshed slowly; the websocket may be
+    // down, so the status is polled then too.
+    if (Date.now() - (this.lastDetectionAt || 0) > 5000) this.refreshSnapshot();
+    if (!this.api.ws) this.api.get("status").then((s) => this.onStatus(s)).catch(() => {});
+    this.drawTimeline();
+  }
+
+  // -- actions ----------------------------------------------------------------------------
+  async detectNow() {
+    try {
+      await this.api.send("server.pinozcam.detect_now", "detect_now");
+      $("#frame-hint").textContent = "checking…";
+      setTimeout(() => { $("#frame-hint").textContent = ""; }, 2000);
+    } catch (exc) {
+      this.toast(`check now: ${exc.message}`, "error");
+    }
+  }
+
+  async mute() {
+    try {
+      await this.api.send("server.pinozcam.mute", "mute", { muted: true });
+      this.toast("muted until this print ends", "ok");
+    } catch (exc) {
+      this.toast(`mute: ${exc.message}`, "error");
+    }
+  }
+
+  maskMessage(text, kind = "") {
+    const out = $("#mask-message");
+    out.textContent = text;
+    out.className = `group-message ${kind}`;
+  }
+
+  async saveMasks() {
+    const masks = this.frame.editedMasks();
+    try {
+      const data = await this.api.send("server.pinozcam.post_settings", "settings", { settings: { masks: masks.length ? masks : null } });
+      this.frame.stopEditing();
+      this.applySettings(data);
+      this.settings.fill(data);
+      this.toast(masks.length ? `${masks.length} mask(s) saved` : "masks removed", "ok");
+    } catch (exc) {
+      this.maskMessage(exc.message, "error");
+    }
+  }
+
+  toast(message, kind = "") {
+    const box = $("#toast");
+    box.textContent = message;
+    box.className = `toast ${kind}`;
+    box.hidden = false;
+    clearTimeout(this.toastTimer);
+    this.toastTimer = setTimeout(() => { box.hidden = true; }, 4000);
+  }
+}
+
+new Panel().start();

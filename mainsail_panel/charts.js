@@ -1,0 +1,131 @@
+// The severity gauge and the severity timeline, drawn as SVG (crisp at any size, no library).
+
+export const WARNING_ABOVE = 0.33;  // pinozcam_klipper/engine/assess.py
+export const FAILURE_ABOVE = 0.66;
+const SVG = "http://www.w3.org/2000/svg";
+
+function el(name, attrs = {}, parent = null, text = null) {
+  const node = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== null) node.textContent = text;
+  if (parent) parent.appendChild(node);
+  return node;
+}
+
+export function bandOf(severity) {
+  return severity > FAILURE_ABOVE ? "failure" : severity > WARNING_ABOVE ? "warning" : "ok";
+}
+
+/** A point on the gauge's half circle (value 0 at the left, 1 at the right). */
+function polar(cx, cy, r, value) {
+  const angle = Math.PI * (1 - Math.min(Math.max(value, 0), 1));
+  return [cx + r * Math.cos(angle), cy - r * Math.sin(angle)];
+}
+
+function arc(cx, cy, r, from, to) {
+  const [x1, y1] = polar(cx, cy, r, from);
+  const [x2, y2] = polar(cx, cy, r, to);
+  return `M ${x1.toFixed(2)} ${y1.toFixed(2)} A ${r} ${r} 0 0 1 ${x2.toFixed(2)} ${y2.toFixed(2)}`;
+}
+
+/** Draw the gauge into `svg` (viewBox 0 0 200 120) for `severity` in 0..1 (null: unknown). */
+export function drawGauge(svg, severity) {
+  svg.setAttribute("viewBox", "0 0 200 118");
+  svg.replaceChildren();
+  const cx = 100, cy = 100, r = 80;
+  el("path", { d: arc(cx, cy, r, 0, WARNING_ABOVE), class: "zone ok" }, svg);
+  el("path", { d: arc(cx, cy, r, WARNING_ABOVE, FAILURE_ABOVE), class: "zone warning" }, svg);
+  el("path", { d: arc(cx, cy, r, FAILURE_ABOVE, 1), class: "zone failure" }, svg);
+  const known = typeof severity === "number" && Number.isFinite(severity);
+  if (known) {
+    el("path", { d: arc(cx, cy, r, 0, Math.max(severity, 0.004)), class: `fill ${bandOf(severity)}` }, svg);
+    const [mx, my] = polar(cx, cy, r, severity);
+    el("circle", { cx: mx.toFixed(2), cy: my.toFixed(2), r: 9, class: `marker ${bandOf(severity)}` }, svg);
+  }
+  el("text", { x: cx, y: cy - 14, class: "value" }, svg, known ? severity.toFixed(2) : "–");
+  el("text", { x: cx, y: cy + 12, class: `band ${known ? bandOf(severity) : ""}` }, svg,
+     known ? bandOf(severity).toUpperCase() : "NO DATA");
+}
+
+/**
+ * Draw the timeline into `svg` at its current size: severity `points` ({t: ms, s: 0..1}),
+ * `incidents` ({t: ms, id, band}), thresholds, and a time axis from the first point to `now`.
+ */
+export function drawTimeline(svg, points, incidents, now = Date.now()) {
+  const width = Math.max(svg.clientWidth || 600, 200);
+  const height = Math.max(svg.clientHeight || 150, 100);
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.replaceChildren();
+  const left = 30, right = 8, top = 8, bottom = 20;
+  const w = width - left - right, h = height - top - bottom;
+  const start = points.length ? Math.min(points[0].t, now - 60000) : now - 60000;
+  const span = Math.max(now - start, 1);
+  const x = (t) => left + ((t - start) / span) * w;
+  const y = (s) => top + (1 - Math.min(Math.max(s, 0), 1)) * h;
+
+  el("rect", { x: left, y: y(1), width: w, height: y(FAILURE_ABOVE) - y(1), class: "area failure" }, svg);
+  el("rect", { x: left, y: y(FAILURE_ABOVE), width: w, height: y(WARNING_ABOVE) - y(FAILURE_ABOVE), class: "area warning" }, svg);
+  for (const [value, kind] of [[WARNING_ABOVE, "warning"], [FAILURE_ABOVE, "failure"]]) {
+    el("line", { x1: left, x2: left + w, y1: y(value), y2: y(value), class: `threshold ${kind}` }, svg);
+    el("text", { x: left - 4, y: y(value) + 4, class: "axis y" }, svg, value.toFixed(2));
+  }
+  el("text", { x: left - 4, y: y(0) + 4, class: "axis y" }, svg, "0");
+  el("text", { x: left - 4, y: y(1) + 8, class: "axis y" }, svg, "1");
+  el("line", { x1: left, x2: left + w, y1: y(0), y2: y(0), class: "baseline" }, svg);
+  const minutes = span / 60000;
+  const stepMin = [1, 2, 5, 10, 15, 30, 60, 120, 240].find((m) => minutes / m <= 6) || 480;
+  for (let m = 0; m <= minutes; m += stepMin) {
+    const t = now - m * 60000;
+    el("line", { x1: x(t), x2: x(t), y1: y(0), y2: y(0) + 4, class: "tick" }, svg);
+    el("text", { x: x(t), y: height - 4, class: "axis x" }, svg, m === 0 ? "now" : `-${m >= 60 ? (m / 60) + "h" : m + "m"}`);
+  }
+  for (const incident of incidents) {
+    if (incident.t < start || incident.t > now) continue;
+    const g = el("g", { class: `incident-marker ${incident.band || "failure"}` }, svg);
+    el("line", { x1: x(incident.t), x2: x(incident.t), y1: y(1), y2: y(0), class: "marker" }, g);
+    el("path", { d: `M ${x(incident.t) - 5} ${y(1)} h 10 l -5 7 z`, class: "flag" }, g);
+    el("title", {}, g, `incident ${incident.id}`);
+  }
+  if (points.length) {
+    const line = points.map((p) => `${x(p.t).toFixed(1)},${y(p.s).toFixed(1)}`).join(" ");
+    el("polygon", { points: `${x(points[0].t).toFixed(1)},${y(0)} ${line} ${x(points[points.length - 1].t).toFixed(1)},${y(0)}`, class: "severity-fill" }, svg);
+    el("polyline", { points: line, class: "severity" }, svg);
+    const last = points[points.length - 1];
+    el("circle", { cx: x(last.t), cy: y(last.s), r: 3, class: `last ${bandOf(last.s)}` }, svg);
+  } else {
+    el("text", { x: left + w / 2, y: top + h / 2, class: "empty" }, svg, "severity is recorded while a print runs");
+  }
+}
+
+/** Severity history of one print, kept in this browser so a reload does not lose it. */
+export class TimelineStore {
+  constructor(storage = window.localStorage, key = "pinozcam-panel-timeline", max = 3000) {
+    this.storage = storage;
+    this.key = key;
+    this.max = max;
+    this.file = "";
+    this.points = [];
+    try {
+      const saved = JSON.parse(storage.getItem(key) || "null");
+      if (saved && Array.isArray(saved.points)) { this.file = saved.file || ""; this.points = saved.points; }
+    } catch { /* unreadable: start empty */ }
+  }
+
+  /** A new print (another file, or a start after an end) clears the history. */
+  printStarted(file) {
+    this.file = file || "";
+    this.points = [];
+    this.save();
+  }
+
+  add(t, severity) {
+    this.points.push({ t, s: severity });
+    if (this.points.length > this.max) this.points.splice(0, this.points.length - this.max);
+    // Checks can come several times a second: write to storage at most every 2 s.
+    if (!this.saving) this.saving = setTimeout(() => { this.saving = null; this.save(); }, 2000);
+  }
+
+  save() {
+    try { this.storage.setItem(this.key, JSON.stringify({ file: this.file, points: this.points })); } catch { /* full or disabled */ }
+  }
+}

@@ -1,0 +1,274 @@
+"""The Mainsail / Fluidd panel (mainsail_panel/) in a real browser against the real stack.
+
+Debian's Chromium driven by Playwright's Python API (no browser download): the panel page served
+by the component, talking to the real Moonraker (websocket notifications, HTTP endpoints), the
+real worker and the local camera (conftest.py's ``stack``). Screenshots at desktop and phone
+width are kept under ``artifacts/panel/`` (``PINOZCAM_PANEL_ARTIFACTS`` moves them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.moonraker_stack import (MoonrakerProcess, Stack, free_port, moonraker_missing_reason,
+                                               moonraker_python)
+from tests.worker.helpers import FAILING, GOOD, MODEL
+
+playwright_sync = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+expect = playwright_sync.expect
+expect.set_options(timeout=20_000)
+
+pytestmark = pytest.mark.timeout(120)
+
+CHROMIUM = os.environ.get("PINOZCAM_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("PINOZCAM_PANEL_ARTIFACTS", ROOT / "artifacts" / "panel"))
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+TIMEOUT_MS = 20_000
+#: Options the tests change, and their defaults, put back afterwards (the stack is shared).
+DEFAULTS = {"preset": "webcam", "masks": []}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium")
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class PanelPage:
+    """One browser page on the panel; records console errors and uncaught exceptions."""
+
+    def __init__(self, browser: Any, stack: Stack, viewport: dict[str, int]) -> None:
+        self.stack = stack
+        self.context = browser.new_context(viewport=viewport)
+        self.context.set_default_timeout(TIMEOUT_MS)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None)
+        self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+
+    def open(self) -> Any:
+        self.page.goto(self.stack.moonraker.url + "/server/pinozcam/panel")
+        self.page.wait_for_selector("body[data-ready]", state="attached")
+        expect(self.page.locator("#connection")).to_have_text("live")
+        return self.page
+
+    def tab(self, name: str) -> None:
+        self.page.click(f'.tabs [data-tab="{name}"]')
+        expect(self.page.locator(f"#tab-{name}")).to_be_visible()
+
+    def screenshot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def assert_fits_width(self) -> None:
+        overflow = self.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page is {overflow} px wider than the window"
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def panel(browser: Any, stack: Stack) -> Iterator[Any]:
+    """A factory of panel pages; every page must end with no console errors."""
+    pages: list[PanelPage] = []
+
+    def make(viewport: dict[str, int] = DESKTOP) -> PanelPage:
+        pages.append(PanelPage(browser, stack, viewport))
+        return pages[-1]
+
+    try:
+        yield make
+        for page in pages:
+            assert page.errors == [], "\n".join(page.errors)
+    finally:
+        for page in pages:
+            page.close()
+        stack.end_print()
+        # The worker merges each configure onto its settings, so a removed option would keep its
+        # value there: set the defaults explicitly, then drop them from the saved UI values.
+        stack.moonraker.post("/server/pinozcam/settings", {"settings": DEFAULTS})
+        stack.moonraker.post("/server/pinozcam/settings", {"settings": {k: None for k in DEFAULTS}})
+
+
+def test_boxes_timeline_and_incident_during_a_failing_print(stack: Stack, panel: Any) -> None:
+    view = panel()
+    page = view.open()
+    expect(page.locator('#health [data-health="worker"]')).to_contain_text("connected")
+    stack.start_print()
+    expect(page.locator('#health [data-health="camera"]')).to_contain_text("ok")
+    # Checks while printing draw the severity timeline.
+    page.wait_for_function("(document.querySelector('#timeline .severity')?.getAttribute('points') || '')"
+                           ".split(' ').length >= 4")
+    stack.set_camera(FAILING)
+    # The fixture model boxes the red patch: the overlay draws it, the print is paused.
+    expect(page.locator("#overlay .box.failure").first).to_be_visible()
+    stack.printer.api.subscribe({"print_stats": ["state"]})
+    stack.printer.api.wait_for_status("print_stats", lambda s: s.get("state") == "paused", timeout=30)
+    expect(page.locator("#timeline .incident-marker").first).to_be_attached()
+    expect(page.locator("#gauge .band")).to_have_text("FAILURE")
+    expect(page.locator('#health [data-health="print"]')).to_contain_text("paused")
+    view.screenshot("desktop-live-incident")
+
+    view.tab("incidents")
+    card = page.locator(".incident.open").first
+    expect(card.locator("img.thumb")).to_have_js_property("complete", True)
+    assert card.locator("img.thumb").evaluate("img => img.naturalWidth") > 0
+    resume = card.locator('[data-action="resume"]')
+    expect(resume).to_be_enabled()
+    view.screenshot("desktop-incidents")
+    incident_id = card.get_attribute("data-incident")
+    card.locator('[data-action="false_alarm"]').click()
+    stack.moonraker.wait_for("the label", lambda: stack.moonraker.get("/server/pinozcam/incidents")
+                             ["incidents"][0]["label"] == "false_alarm")
+    assert stack.moonraker.get("/server/pinozcam/incidents")["incidents"][0]["id"] == incident_id
+    stack.set_camera(GOOD)
+    page.locator(f'[data-incident="{incident_id}"] [data-action="resume"]').click()
+    stack.printer.api.wait_for_status("print_stats", lambda s: s.get("state") == "printing", timeout=30)
+
+
+def test_settings_change_survives_a_reload_and_errors_show_at_the_field(stack: Stack, panel: Any) -> None:
+    view = panel()
+    page = view.open()
+    view.tab("settings")
+    detection = page.locator('[data-group="detection"]')
+    # Set in moonraker.conf by the fixture: shown, locked.
+    expect(page.locator("#setting-max_failure_count")).to_be_disabled()
+    expect(page.locator('[data-field="max_failure_count"] .lock')).to_be_visible()
+
+    page.fill("#setting-score_threshold", "abc")
+    detection.locator("[data-save]").click()
+    expect(page.locator("#setting-score_threshold-error")).to_contain_text("not a number")
+    page.fill("#setting-score_threshold", "5")
+    detection.locator("[data-save]").click()
+    # The worker's own message, naming the option, next to the field.
+    expect(page.locator("#setting-score_threshold-error")).to_contain_text("score_threshold")
+    view.screenshot("desktop-settings-error")
+
+    page.fill("#setting-score_threshold", "")
+    page.select_option("#setting-preset", "strict")
+    detection.locator("[data-save]").click()
+    expect(detection.locator(".group-message")).to_have_text("saved")
+    assert stack.moonraker.get("/server/pinozcam/settings")["settings"]["preset"] == "strict"
+
+    page.reload()
+    page.wait_for_selector("body[data-ready]", state="attached")
+    view.tab("settings")
+    expect(page.locator("#setting-preset")).to_have_value("strict")
+
+
+def test_a_drawn_mask_reaches_the_worker(stack: Stack, panel: Any) -> None:
+    view = panel()
+    page = view.open()
+    expect(page.locator("#frame")).to_have_class("frame has-picture")
+    page.click('[data-action="edit-masks"]')
+    box = page.locator("#overlay").bounding_box()
+    assert box is not None
+    corners = [(0.1, 0.1), (0.4, 0.1), (0.4, 0.45)]
+    for x, y in corners:
+        page.mouse.click(box["x"] + x * box["width"], box["y"] + y * box["height"])
+    page.mouse.click(box["x"] + 0.1 * box["width"] + 2, box["y"] + 0.1 * box["height"] + 1)  # the first point closes it
+    expect(page.locator("#overlay polygon.mask")).to_have_count(1)
+    view.screenshot("desktop-mask-editor")
+    page.click('[data-mask="save"]')
+    expect(page.locator("#mask-tools")).to_be_hidden()
+
+    masks = stack.moonraker.wait_for("the mask in the worker's settings",
+                                     lambda: stack.moonraker.get("/server/pinozcam/settings")["settings"]["masks"])
+    assert len(masks) == 1 and len(masks[0]) == 3
+    for (x, y), (want_x, want_y) in zip(masks[0], corners):
+        assert abs(x - want_x) < 0.01 and abs(y - want_y) < 0.01
+    page.reload()
+    page.wait_for_selector("body[data-ready]", state="attached")
+    expect(page.locator("#overlay polygon.mask")).to_have_count(1)
+
+
+def test_phone_width(stack: Stack, panel: Any) -> None:
+    view = panel(PHONE)
+    page = view.open()
+    expect(page.locator("#frame")).to_have_class("frame has-picture")
+    view.assert_fits_width()
+    view.screenshot("phone-live")
+    view.tab("incidents")
+    view.assert_fits_width()
+    view.screenshot("phone-incidents")
+    view.tab("settings")
+    view.assert_fits_width()
+    view.screenshot("phone-settings")
+    # The test button reports per channel (the recording Discord server answers).
+    page.click('[data-action="test-notification"]')
+    expect(page.locator('[data-group="notify"] .group-message')).to_contain_text("discord")
+
+
+def _lan_address() -> str | None:
+    """This machine's address on a non-loopback interface (what a LAN browser would use)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks a route
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+def test_login_required_api_key_in_the_url(browser: Any, tmp_path: Path) -> None:
+    """Moonraker trusting only 127.0.0.1: from the LAN address the panel asks for a key, and
+    ``#apikey=`` gets it connected (HTTP with X-Api-Key, websocket through a oneshot token)."""
+    python = moonraker_python()
+    address = _lan_address()
+    if python is None or moonraker_missing_reason() is not None:
+        pytest.skip("no Moonraker virtualenv")
+    if address is None:
+        pytest.skip("no non-loopback address to reach Moonraker as an untrusted client")
+    port = free_port()
+    conf = tmp_path / "mr" / "config" / "moonraker.conf"
+    conf.parent.mkdir(parents=True)
+    # No camera: the worker waits for one; the page and the login are what is tested.
+    conf.write_text(f"[server]\nhost: 0.0.0.0\nport: {port}\nklippy_uds_address: {tmp_path}/none.sock\n\n"
+                    "[authorization]\ntrusted_clients:\n  127.0.0.1/32\n\n"
+                    "[machine]\nprovider: none\nvalidate_service: False\n\n"
+                    f"[pinozcam]\ncamera: http://127.0.0.1:9/none.jpg\nworker_python: {sys.executable}\n"
+                    f"model_path: {MODEL}\n")
+    moonraker = MoonrakerProcess(tmp_path / "mr", conf, port, python).start()
+    context = browser.new_context(viewport=DESKTOP)
+    try:
+        moonraker.wait_ready(klippy=False)
+        key = moonraker.get("/access/api_key")  # from 127.0.0.1: trusted
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        panel_url = f"http://{address}:{port}/server/pinozcam/panel"
+        page.goto(panel_url)
+        expect(page.locator("#auth")).to_be_visible()
+        expect(page.locator("#connection")).to_have_text("login needed")
+        assert all("401" in e for e in errors), errors  # the browser logs the refused request
+        errors.clear()
+        page.goto("about:blank")
+        page.goto(f"{panel_url}#apikey={key}")
+        expect(page.locator("#connection")).to_have_text("live")
+        expect(page.locator('#health [data-health="worker"]')).to_contain_text("connected")
+        page.click('.tabs [data-tab="incidents"]')
+        expect(page.locator("#incidents")).to_contain_text("No incidents")
+        assert errors == []
+    finally:
+        context.close()
+        moonraker.stop()
