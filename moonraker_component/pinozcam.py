@@ -411,11 +411,20 @@ class Pinozcam:
         return worker, own
 
     def _worker_settings(self) -> dict[str, Any]:
-        """What the worker gets: UI-saved values under moonraker.conf's, camera resolved."""
+        """What the worker gets: UI-saved values under moonraker.conf's, camera resolved.
+
+        This is the complete set: the worker takes its own defaults for every option left out.
+        """
         merged = {k: v for k, v in self.ui_options.items() if k not in OWN_OPTIONS}
         merged.update(self.file_options)
         merged["camera"] = self.camera_url
         return merged
+
+    def _configure_message(self) -> dict[str, Any]:
+        """``configure`` with ``replace``: an option removed from the saved values (reset to its
+        default from the UI) must go back to the default in the worker too, not keep the value
+        an earlier ``configure`` gave it, as a merge would."""
+        return {"type": "configure", "settings": self._worker_settings(), "replace": True}
 
     def _own_value(self, name: str) -> Any:
         if name in self.locked or name not in self.ui_options:
@@ -623,7 +632,7 @@ class Pinozcam:
         self.ws = ws
         self.pending.add("configure", None)
         self._send({"type": "hello", "protocol": PROTOCOL, "client": "moonraker", "role": "adapter"})
-        self._send({"type": "configure", "settings": self._worker_settings()})
+        self._send(self._configure_message())
         self._send_print_state(force=True)
         self._set_worker("connected", None)
         logger.info("pinozcam worker connected")
@@ -722,7 +731,7 @@ class Pinozcam:
         option = message.get("option")
         if option and self._drop_bad_option(str(option), str(message.get("message"))):
             self.pending.add("configure", None)
-            self._send({"type": "configure", "settings": self._worker_settings()})
+            self._send(self._configure_message())
         else:
             self._warn("configure", f"the worker refused the settings: {message.get('message')}")
 
@@ -1024,8 +1033,7 @@ class Pinozcam:
             self._notify_status()
             return
         try:
-            reply = await self._request({"type": "configure", "settings": self._worker_settings()},
-                                        "configure")
+            reply = await self._request(self._configure_message(), "configure")
         except Exception:
             self.ui_options, self.camera_url = old_ui, old_camera
             raise
@@ -1047,7 +1055,13 @@ class Pinozcam:
         request = tornado.httpclient.HTTPRequest(
             f"http://{self.process.address}/snapshot.jpg",
             headers={"Authorization": f"Bearer {self.process.token}"}, request_timeout=15)
-        response = await tornado.httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
+        try:
+            response = await tornado.httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
+        except (OSError, tornado.httpclient.HTTPClientError) as exc:
+            # raise_error=False covers answers only: a refused connection, a connection the
+            # worker closed (it was killed or restarts) or a timeout still raise.
+            logger.debug("pinozcam snapshot from the worker failed: %s", exc)
+            raise self._fail("the detector worker is not reachable (restarting?)", 503) from None
         if response.code != 200:
             raise self._fail(f"no picture from the worker ({response.code})", 503)
         return response.body

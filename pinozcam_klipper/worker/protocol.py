@@ -62,7 +62,11 @@ class Hello:
 
 @dataclass(frozen=True)
 class Configure:
+    """``settings`` go on top of the current ones; with ``replace`` they are the whole set
+    (every option left out takes its default)."""
+
     settings: Mapping[str, Any]
+    replace: bool = False
 
 
 @dataclass(frozen=True)
@@ -221,7 +225,7 @@ def _parse_fields(kind: str, f: _Fields) -> ClientMessage:
         settings = f.data.get("settings")
         if not isinstance(settings, Mapping):
             raise _bad("settings", "a mapping of options", settings)
-        return Configure(dict(settings))
+        return Configure(dict(settings), f.flag("replace", False))
     if kind == "print_state":
         return PrintState(
             state=f.text("state", required=True, choices=PRINT_STATES),

@@ -370,7 +370,10 @@ class Worker:
 
     def _on_configure(self, client: Client, message: Configure) -> None:
         try:
-            new = self.settings.replace(message.settings)
+            # replace: the client sent its complete settings, so an option it left out goes back
+            # to its default (a merge would keep the value from an earlier configure).
+            new = Settings.from_mapping(message.settings) if message.replace \
+                else self.settings.replace(message.settings)
         except SettingsError as exc:
             client.send(error_message("invalid_option", str(exc), option=exc.option, request="configure"))
             return

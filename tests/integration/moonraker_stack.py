@@ -174,8 +174,13 @@ class MoonrakerProcess:
     def status(self) -> dict[str, Any]:
         return self.get("/server/pinozcam/status")
 
-    def gcode_responses(self, count: int = 200) -> list[str]:
-        return [item["message"] for item in self.get("/server/gcode_store", count=count)["gcode_store"]]
+    def gcode_responses(self, count: int = 200, *, since: float | None = None) -> list[str]:
+        """Klipper's latest console lines; ``since`` (a ``time.time()``): only those from then on.
+
+        Use ``since`` to see only what one test caused: the stack, and its console, are shared.
+        """
+        items = self.get("/server/gcode_store", count=count)["gcode_store"]
+        return [item["message"] for item in items if since is None or item["time"] >= since]
 
     def wait_for(self, what: str, probe: Callable[[], Any], timeout: float = 30.0) -> Any:
         """Poll ``probe()`` until it returns something truthy (errors count as not yet)."""
@@ -277,6 +282,20 @@ class Stack:
             self.moonraker.gcode("CANCEL_PRINT")
         self.moonraker.wait_for("the print to end", lambda: self.moonraker.status()["print_state"]
                                 in ("standby", "cancelled", "complete"))
+
+
+def established_connections(port: int) -> int:
+    """TCP connections to 127.0.0.1:``port`` the kernel has set up (accepted or not), from
+    /proc/net/tcp: a connection shows here even while the process listening there is stopped."""
+    count = 0
+    with open("/proc/net/tcp", encoding="ascii") as table:
+        next(table)  # the header
+        for line in table:
+            fields = line.split()
+            address, state = fields[1], fields[3]
+            if address == f"0100007F:{port:04X}" and state == "01":  # 127.0.0.1, ESTABLISHED
+                count += 1
+    return count
 
 
 def pinozcam_section(camera: str | None, discord_url: str | None, **extra: Any) -> str:

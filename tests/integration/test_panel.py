@@ -36,7 +36,7 @@ ARTIFACTS = Path(os.environ.get("PINOZCAM_PANEL_ARTIFACTS", ROOT / "artifacts" /
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 TIMEOUT_MS = 20_000
-#: Options the tests change, and their defaults, put back afterwards (the stack is shared).
+#: Options the tests change; each is reset (posted as null) afterwards, as the stack is shared.
 DEFAULTS = {"preset": "webcam", "masks": []}
 
 
@@ -103,9 +103,7 @@ def panel(browser: Any, stack: Stack) -> Iterator[Any]:
         for page in pages:
             page.close()
         stack.end_print()
-        # The worker merges each configure onto its settings, so a removed option would keep its
-        # value there: set the defaults explicitly, then drop them from the saved UI values.
-        stack.moonraker.post("/server/pinozcam/settings", {"settings": DEFAULTS})
+        # Dropped from the saved values, they go back to their defaults in the worker too.
         stack.moonraker.post("/server/pinozcam/settings", {"settings": {k: None for k in DEFAULTS}})
 
 

@@ -54,7 +54,9 @@ def test_binary_and_oversize_messages_are_refused() -> None:
 
 def test_good_messages() -> None:
     assert parse_message('{"type": "hello", "protocol": 1}') == Hello("1")
-    assert isinstance(parse_message('{"type": "configure", "settings": {"preset": "strict"}}'), Configure)
+    assert parse_message('{"type": "configure", "settings": {"preset": "strict"}}') == \
+        Configure({"preset": "strict"}, False)
+    assert parse_message('{"type": "configure", "settings": {}, "replace": true}') == Configure({}, True)
     assert parse_message('{"type": "feedback", "frame_id": 4, "label": "false_alarm"}') == \
         Feedback("false_alarm", None, 4)
     assert parse_message('{"type": "action_result", "incident_id": "a", "result": "done"}') == \
