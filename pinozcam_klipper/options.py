@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -98,8 +99,9 @@ def _number(name: str, value: Any, kind: type) -> float | int:
             number = float(value)
     except (TypeError, ValueError, OverflowError):
         raise SettingsError(name, value, f"a number ({kind.__name__})") from None
-    if kind is float and number != number:  # NaN
-        raise SettingsError(name, value, "a number")
+    if kind is float and not math.isfinite(number):
+        # inf would, e.g., keep an incident open forever: no option means "infinite".
+        raise SettingsError(name, value, "a finite number")
     return number
 
 

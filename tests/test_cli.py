@@ -202,3 +202,22 @@ def test_the_console_script_is_installed():
     result = subprocess.run([sys.executable, "-m", "pinozcam_klipper.cli", "--version"],
                             capture_output=True, text=True, check=True)
     assert result.stdout.startswith("pinozcam-klipper ")
+
+
+def test_png_frames_are_read_like_jpegs(tmp_path, capsys):
+    png = tmp_path / "failure.png"
+    assert cv2.imwrite(str(png), frame(red=True))
+
+    assert main(["detect", str(png), "--model", MODEL, "--json"]) == 0
+
+    assert json_lines(capsys.readouterr().out)[0]["band"] == "failure"
+
+
+def test_replay_refuses_a_frame_rate_that_is_not_positive(tmp_path, capsys):
+    _print_recording(tmp_path / "print", normal=2, failing=0)
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["replay", str(tmp_path / "print"), "--fps", "-1", "--model", MODEL])
+
+    assert exit_info.value.code == 2
+    assert "not a number > 0" in capsys.readouterr().err

@@ -77,6 +77,34 @@ def list_images(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
+def read_image(path: Path):
+    """A BGR frame from an image file: JPEG through the detector's strict decoder, other
+    formats (PNG, BMP, WebP) through OpenCV. Raises ``ImageError`` (or ``OSError``)."""
+    import cv2
+    import numpy as np
+
+    from ..detect import ImageError, decode_jpeg
+
+    data = path.read_bytes()
+    if data[:2] == b"\xff\xd8":
+        return decode_jpeg(data)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    if image is None:
+        raise ImageError(f"not a readable image ({len(data)} bytes)")
+    return image
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a number > 0")
+    return value
+
+
 _TIME_IN_NAME = re.compile(r"(?:^|[_\-])t(\d+(?:\.\d+)?)(?=[_\-.]|$)")
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ._common import (CommandError, add_settings_arguments, list_images, load_detector,
-                      load_settings, print_json, run_guarded)
+                      load_settings, print_json, read_image, run_guarded)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..detect import ImageError, decode_jpeg
+    from ..detect import ImageError
     from ..pipeline import FrameAnalyser
 
     settings = load_settings(args)
@@ -36,7 +36,7 @@ def _run(args: argparse.Namespace) -> int:
     failed = 0
     for path in images:
         try:
-            frame = decode_jpeg(path.read_bytes())
+            frame = read_image(path)
         except (OSError, ImageError) as exc:
             failed += 1
             message = exc.strerror if isinstance(exc, OSError) else str(exc)

@@ -13,7 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-from ._common import CommandError, add_settings_arguments, load_detector, load_settings, run_guarded
+from ._common import (CommandError, add_settings_arguments, load_detector, load_settings,
+                      read_image, run_guarded)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ..detect import ImageError, decode_jpeg
+    from ..detect import ImageError
     from ..evaluation import (auroc, average_precision, draw_pr_curve, image_level,
                               image_score, load_yolo_dataset)
     from ..pipeline import FrameAnalyser
@@ -53,7 +54,7 @@ def _run(args: argparse.Namespace) -> int:
     unreadable = 0
     for item in tqdm(dataset, unit="image", file=sys.stderr, disable=not sys.stderr.isatty()):
         try:
-            frame = decode_jpeg(item.path.read_bytes())
+            frame = read_image(item.path)
         except (OSError, ImageError):
             unreadable += 1
             predictions.append(())

@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from ._common import (VIDEO_SUFFIXES, CommandError, add_settings_arguments, list_images,
-                      load_detector, load_settings, print_json, run_guarded, time_from_name)
+                      load_detector, load_settings, positive_float, print_json, read_image,
+                      run_guarded, time_from_name)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="DIR|VIDEO", help="a folder of frames or a video file")
-    parser.add_argument("--fps", type=float, default=None,
+    parser.add_argument("--fps", type=positive_float, default=None,
                         help="frame rate when the file names carry no time (default 1; videos: their own)")
     parser.add_argument("--json", action="store_true", help="one JSON line per event, then a summary")
     parser.add_argument("--out", metavar="DIR", help="also write every annotated frame here")
@@ -40,7 +41,7 @@ class _Frame:
 
 
 def _frames_from_folder(folder: Path, fps: float | None) -> tuple[int, Iterator[_Frame]]:
-    from ..detect import ImageError, decode_jpeg
+    from ..detect import ImageError
 
     paths = list_images([folder])
     if not paths:
@@ -53,7 +54,7 @@ def _frames_from_folder(folder: Path, fps: float | None) -> tuple[int, Iterator[
     def frames() -> Iterator[_Frame]:
         for path, when in zip(paths, times):
             try:
-                yield _Frame(path.name, float(when), decode_jpeg(path.read_bytes()))
+                yield _Frame(path.name, float(when), read_image(path))
             except (OSError, ImageError) as exc:
                 yield _Frame(path.name, float(when), None, str(exc))
 

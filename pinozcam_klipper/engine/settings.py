@@ -40,7 +40,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..options import SettingsError, option
-from .masks import MASKS_ACCEPTED, Polygon, parse_masks
+from .masks import MASKS_ACCEPTED, Polygon, masked_fraction, parse_masks
+
+#: Masks may hide at most this share of the picture.
+MAX_MASKED_FRACTION = 0.9
 
 __all__ = ["DetectionSettings", "ResolvedDetection", "Preset", "PRESETS", "ACTIONS", "Action"]
 
@@ -148,6 +151,11 @@ class DetectionSettings:
             masks = parse_masks(self.masks)
         except ValueError as exc:
             raise SettingsError("masks", self.masks, str(exc)) from None
+        if masks and masked_fraction(masks) > MAX_MASKED_FRACTION:
+            # Detection would silently stop; almost certainly a mask drawn the wrong way round.
+            raise SettingsError("masks", self.masks,
+                                f"masks that leave at least {1 - MAX_MASKED_FRACTION:.0%} of the "
+                                f"picture visible (these hide {masked_fraction(masks):.0%})")
         object.__setattr__(self, "masks", masks)
 
     def resolved(self) -> ResolvedDetection:

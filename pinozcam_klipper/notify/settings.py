@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..options import REDACTED, SettingsError, option, section_to_dict
@@ -27,10 +28,17 @@ def _token(value: object) -> str:
     return text
 
 
+_CHAT_ID = re.compile(r"-?\d+|@[A-Za-z][A-Za-z0-9_]{3,}")
+
+
 def _chat_id(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ValueError("a chat id (a number, or @channelname)")
-    return str(value).strip()
+    text = str(value).strip()
+    # A typo here would only show up as Telegram's "chat not found" at the first failure.
+    if text and not _CHAT_ID.fullmatch(text):
+        raise ValueError("a chat id: a number such as 123456789 or -100123456789, or @channelname")
+    return text
 
 
 def _api_base(value: object) -> str:

@@ -123,3 +123,16 @@ def test_direct_construction_checks_preset_and_parses_masks():
 def test_every_option_is_documented():
     for field in dataclasses.fields(DetectionSettings):
         assert field.metadata["doc"], field.name
+
+
+def test_masks_hiding_almost_the_whole_picture_are_refused():
+    # Detection would silently stop: almost always a polygon drawn around the wrong area.
+    with pytest.raises(SettingsError) as error:
+        load_section(DetectionSettings, {"masks": "0,0 1,0 1,1 0,1"})
+    assert error.value.option == "masks" and "visible" in str(error.value)
+
+
+def test_an_infinite_time_window_is_refused():
+    with pytest.raises(SettingsError) as error:
+        load_section(DetectionSettings, {"consider_time": "inf"})
+    assert error.value.option == "consider_time"

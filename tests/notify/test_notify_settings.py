@@ -58,3 +58,15 @@ def test_filter_redacts_args_and_tracebacks(caplog: pytest.LogCaptureFixture) ->
         log.removeFilter(redacting)
     assert "SECRET" not in caplog.text
     assert "posting to <redacted>" in caplog.text and "RuntimeError: failed <redacted>" in caplog.text
+
+
+@pytest.mark.parametrize("chat_id", ["abc", "12ab", "@x", "-"])
+def test_a_malformed_telegram_chat_id_is_refused(chat_id):
+    with pytest.raises(SettingsError) as error:
+        load_section(NotifySettings, {"telegram_chat_id": chat_id})
+    assert error.value.option == "telegram_chat_id"
+
+
+@pytest.mark.parametrize("chat_id", ["123456789", "-100123456789", "@my_printer_channel"])
+def test_telegram_chat_ids_in_every_documented_form_are_taken(chat_id):
+    assert load_section(NotifySettings, {"telegram_chat_id": chat_id}).telegram_chat_id == chat_id
