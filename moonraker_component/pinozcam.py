@@ -13,8 +13,9 @@ most once per incident. Nothing heavy is imported here: only the standard
 library and tornado enter Moonraker's process.
 
 Endpoints (all under ``/server/pinozcam``): ``status``, ``settings`` (GET,
-POST), ``snapshot``, ``incidents``, ``incident_picture``, ``feedback``,
-``detect_now``, ``test_notification``, ``panel`` (+ the panel's files).
+POST), ``snapshot`` (``?raw=1``: the camera's frame without drawing),
+``history``, ``incidents``, ``incident_picture``, ``feedback``, ``detect_now``,
+``test_notification``, ``panel`` (+ the panel's files).
 Websocket notifications: ``notify_pinozcam_status``,
 ``notify_pinozcam_detection``, ``notify_pinozcam_incident``. Remote methods
 for macros: ``pinozcam_enable``, ``pinozcam_disable``, ``pinozcam_mute``,
@@ -56,9 +57,12 @@ OWN_OPTIONS = ("enabled", "camera", "worker_python", "pause_macro", "cancel_macr
 SECRET_OPTIONS = ("discord_webhook_url", "telegram_bot_token")
 REDACTED = "<redacted>"
 PRINT_STATES = ("printing", "paused", "standby", "complete", "cancelled", "error")
+RUNNING_STATES = ("printing", "paused")
 #: What the component watches in Klipper (copied, never shared with Moonraker's cache).
 SUBSCRIPTION: dict[str, Optional[list[str]]] = {
     "print_stats": ["state", "filename", "info", "total_duration"],
+    # Set by PINOZCAM_PAUSE to Klipper's configured idle timeout once it has raised it.
+    "gcode_macro PINOZCAM_PAUSE": ["restore_idle_timeout"],
     "virtual_sdcard": ["progress", "is_active"],
     "pause_resume": ["is_paused"],
     "webhooks": ["state", "state_message"],
@@ -347,6 +351,8 @@ class Pinozcam:
         self.locked = set(self.file_options) | {k for k in OWN_OPTIONS if config.has_option(k)}
         self.ui_options: dict[str, Any] = {}
         self.enabled = self.own.enabled
+        # PINOZCAM_DISABLE during a print: off until that print ends (then back to ``enabled``).
+        self.off_for_this_print = False
         self.camera_url = ""
         self.process: Optional[WorkerProcess] = None
         self.ws: Optional[tornado.websocket.WebSocketClientConnection] = None
@@ -363,8 +369,10 @@ class Pinozcam:
         self.printer: dict[str, dict[str, Any]] = {}
         self.klippy_ready = False
         self._last_print_state: dict[str, Any] = {}
-        self._acted: collections.OrderedDict[tuple[str, str], tuple[str, str]] = collections.OrderedDict()
-        self._acting: set[tuple[str, str]] = set()
+        # Requests already carried out, by request_id (or (incident, action) from older workers).
+        self._acted: collections.OrderedDict[tuple[str, ...], tuple[str, str]] = collections.OrderedDict()
+        self._acting: set[tuple[str, ...]] = set()
+        self._restoring_idle_timeout = False
         self._closing = False
         self._wake = asyncio.Event()
         self._supervisor: Optional[asyncio.Task[None]] = None
@@ -460,6 +468,7 @@ class Pinozcam:
             ("/server/pinozcam/status", ["GET"], self._ep_status),
             ("/server/pinozcam/settings", ["GET", "POST"], self._ep_settings),
             ("/server/pinozcam/incidents", ["GET"], self._ep_incidents),
+            ("/server/pinozcam/history", ["GET"], self._ep_history),
             ("/server/pinozcam/feedback", ["POST"], self._ep_feedback),
             ("/server/pinozcam/detect_now", ["POST"], self._ep_detect_now),
             ("/server/pinozcam/mute", ["POST"], self._ep_mute),
@@ -692,6 +701,10 @@ class Pinozcam:
                 self._resolve("status", message)
         elif kind == "hello":
             self.model = message.get("model")
+        elif kind == "history":
+            # Also sent unasked after hello: any fresh history answers every asker.
+            while self.pending.queues.get("history"):
+                self._resolve("history", message)
         elif kind == "detection":
             self.server.send_event("pinozcam:detection", {k: v for k, v in message.items() if k != "type"})
         elif kind == "incident":
@@ -721,7 +734,8 @@ class Pinozcam:
 
     def _on_worker_error(self, message: dict[str, Any]) -> None:
         request = message.get("request")
-        reply = {"configure": "configure", "feedback": "feedback_saved"}.get(str(request))
+        reply = {"configure": "configure", "feedback": "feedback_saved",
+                 "history": "history"}.get(str(request))
         if reply is not None:
             self._resolve(reply, message)
             return
@@ -764,9 +778,11 @@ class Pinozcam:
         self.printer = {name: copy.deepcopy(result.get(name) or {}) for name in SUBSCRIPTION}
         self.klippy_ready = True
         self._send_print_state(force=True)
+        self._restore_idle_timeout_if_due()
 
     def _on_klippy_gone(self) -> None:
         self.klippy_ready = False
+        self._print_ended()  # Klipper shut down or went away: whatever printed has ended
         self._send_print_state()
 
     def _on_printer_update(self, status: dict[str, Any], eventtime: float) -> None:
@@ -775,8 +791,45 @@ class Pinozcam:
             if name in SUBSCRIPTION and isinstance(values, dict):
                 self.printer.setdefault(name, {}).update(copy.deepcopy(values))
                 changed = True
+        new_state = (status.get("print_stats") or {}).get("state")
+        if new_state is not None and new_state not in RUNNING_STATES:
+            # Only a reported change ends the print: a DISABLE from a print's start gcode can
+            # come before the update that says the print started.
+            self._print_ended()
         if changed:
             self._send_print_state()
+        if new_state is not None or "gcode_macro PINOZCAM_PAUSE" in status:
+            self._restore_idle_timeout_if_due()
+
+    def _print_ended(self) -> None:
+        if self.off_for_this_print:
+            self.off_for_this_print = False
+            logger.info("pinozcam: the print ended; detection is on again")
+            self._notify_status()
+
+    def _restore_idle_timeout_if_due(self) -> None:
+        """PINOZCAM_PAUSE raised the idle timeout (so the heaters stay on while paused) and left
+        Klipper's configured value in its ``restore_idle_timeout``: once the print is no longer
+        paused (resumed, cancelled, ended), put that value back. Nothing if it did not raise it.
+
+        Called on changes of the print state or of that variable only. The last update may be
+        stale, so ``_PINOZCAM_RESTORE_IDLE_TIMEOUT`` checks both again inside Klipper, in line
+        with other gcode (a PINOZCAM_PAUSE queued just before it is never undone)."""
+        configured = self.printer.get("gcode_macro PINOZCAM_PAUSE", {}).get("restore_idle_timeout")
+        if (not isinstance(configured, (int, float)) or isinstance(configured, bool) or configured <= 0
+                or not self.klippy_ready or self.print_state() == "paused" or self._restoring_idle_timeout):
+            return
+        self._restoring_idle_timeout = True
+        asyncio.ensure_future(self._restore_idle_timeout())
+
+    async def _restore_idle_timeout(self) -> None:
+        kapis = self.server.lookup_component("klippy_apis")
+        try:
+            await kapis.run_gcode("_PINOZCAM_RESTORE_IDLE_TIMEOUT")
+        except self.server.error as exc:
+            logger.warning("pinozcam: could not restore the idle timeout: %s", exc)
+        finally:
+            self._restoring_idle_timeout = False
 
     def print_state(self) -> str:
         """Klipper's print_stats.state as the component sees it ("error" if Klipper is gone mid-print)."""
@@ -803,7 +856,7 @@ class Pinozcam:
         return {
             "type": "print_state",
             # Detection off: the worker is told nothing prints, so it does not check at all.
-            "state": self.print_state() if self.enabled else "standby",
+            "state": self.print_state() if self.watching() else "standby",
             "file": str(stats.get("filename") or "")[:1024],
             "progress": min(max(float(progress), 0.0), 1.0) if isinstance(progress, (int, float)) else None,
             "layer": whole(info.get("current_layer")),
@@ -824,11 +877,16 @@ class Pinozcam:
 
     # -- actions ------------------------------------------------------------------------
     async def _on_action_request(self, message: dict[str, Any]) -> None:
+        """Carry out each request once: a repeat (same ``request_id``, e.g. after a reconnect)
+        only gets the first answer again. Each new request (a second Telegram Pause after a
+        resume) has a new id and is acted on. Workers without request ids: once per
+        (incident, action)."""
         incident_id = str(message.get("incident_id") or "")
         action = str(message.get("action") or "")
-        key = (incident_id, action)
+        request_id = message.get("request_id")
+        key: tuple[str, ...] = ("request", str(request_id)) if request_id else (incident_id, action)
         if key in self._acting:
-            return
+            return  # the first copy answers when it is done
         if key not in self._acted:
             self._acting.add(key)
             try:
@@ -839,31 +897,35 @@ class Pinozcam:
                 self._acted.popitem(last=False)
             result, reason = self._acted[key]
             self.last_action = {"incident_id": incident_id, "action": action, "result": result,
-                                "reason": reason, "time": time.time()}
+                                "reason": reason, "time": time.time(), "request_id": request_id}
             log = logger.info if result == "done" else logger.warning
             log("pinozcam: %s for incident %s: %s %s", action, incident_id, result, reason)
             self._notify_status()
-        # Once per incident: a repeated request (after a reconnect) only gets the answer again.
         result, reason = self._acted[key]
-        self._send({"type": "action_result", "incident_id": incident_id, "result": result,
-                    "action": action, "reason": reason})
+        answer = {"type": "action_result", "incident_id": incident_id, "result": result,
+                  "action": action, "reason": reason}
+        if request_id:
+            answer["request_id"] = request_id
+        self._send(answer)
 
     async def _carry_out(self, action: str) -> tuple[str, str]:
         """Do ``action`` on Klipper if the print allows it; ("done"|"failed", why)."""
-        state = self.print_state()
-        if not self.enabled:
-            return "failed", "detection is disabled (PINOZCAM_DISABLE)"
+        if not self.watching():
+            return "failed", f"detection is disabled ({self._disabled_text()})"
         if action == "mute":
             self._send({"type": "mute", "muted": True})
             return "done", "muted until the print ends"
         allowed = {"pause": ("printing",), "cancel": ("printing", "paused"), "resume": ("paused",)}
         if action not in allowed:
             return "failed", f"unknown action {action!r}"
+        kapis = self.server.lookup_component("klippy_apis")
+        # Ask Klipper, not the last update: a request can race the end of the print (a Telegram
+        # press as the print is cancelled), and gcode must never reach an idle printer.
+        state = await self._fresh_print_state(kapis)
         if state not in allowed[action]:
             return "failed", f"the printer is {state}, not {' or '.join(allowed[action])}"
         macro = {"pause": str(self._own_value("pause_macro")),
                  "cancel": str(self._own_value("cancel_macro")), "resume": "RESUME"}[action]
-        kapis = self.server.lookup_component("klippy_apis")
         try:
             await kapis.run_gcode(macro)
         except self.server.error as exc:
@@ -876,6 +938,18 @@ class Pinozcam:
             if self._own_value("prompt"):
                 await self._raise_prompt(kapis)
         return "done", f"ran {macro.split()[0]}"
+
+    async def _fresh_print_state(self, kapis: Any) -> str:
+        """print_stats.state asked of Klipper now ("error" when Klipper cannot answer)."""
+        if not self.klippy_ready:
+            return self.print_state()
+        try:
+            query = await kapis.query_objects({"print_stats": ["state"]}, None)
+        except self.server.error as exc:
+            logger.debug("pinozcam: cannot query print_stats: %s", exc)
+            return "error"
+        state = str(((query or {}).get("print_stats") or {}).get("state") or "standby")
+        return state if state in PRINT_STATES else "standby"
 
     async def _raise_prompt(self, kapis: Any) -> None:
         """A Mainsail/Fluidd dialog: Resume, Cancel, or False alarm (resume and mute)."""
@@ -903,15 +977,38 @@ class Pinozcam:
     # -- remote methods (macros) ----------------------------------------------------------
     async def _rm_enable(self) -> None:
         self.enabled = True
+        self.off_for_this_print = False
         self._send_print_state(force=True)
         self._notify_status()
         await self._respond("detection enabled")
 
     async def _rm_disable(self) -> None:
-        self.enabled = False
+        """During a print: off until that print ends (a slicer's start gcode must not switch
+        detection off for every later print). While idle: off until PINOZCAM_ENABLE."""
+        kapis = self.server.lookup_component("klippy_apis")
+        # Klipper's own answer: from a print's start gcode, the last update may still say standby.
+        if await self._fresh_print_state(kapis) in RUNNING_STATES:
+            self.off_for_this_print = True
+        else:
+            self.enabled = False
         self._send_print_state(force=True)
         self._notify_status()
-        await self._respond("detection disabled")
+        await self._respond(f"detection disabled {self._disabled_text()}")
+
+    def watching(self) -> bool:
+        """Whether detection is on now (the option and the macros together)."""
+        return self.enabled and not self.off_for_this_print
+
+    def disabled_until(self) -> Optional[str]:
+        """None while watching; else "print_end" or "enable" (what turns detection back on)."""
+        if self.watching():
+            return None
+        return "enable" if not self.enabled else "print_end"
+
+    def _disabled_text(self) -> str:
+        if self.disabled_until() == "print_end":
+            return "until this print ends (or PINOZCAM_ENABLE)"
+        return "until PINOZCAM_ENABLE"
 
     async def _rm_mute(self) -> None:
         if self._send({"type": "mute", "muted": True}):
@@ -930,8 +1027,8 @@ class Pinozcam:
         await self._respond("marked as a false alarm; muted until this print ends")
 
     def status_line(self) -> str:
-        if not self.enabled:
-            return "detection disabled"
+        if not self.watching():
+            return f"detection disabled {self._disabled_text()}"
         if self.worker_state != "connected":
             return f"worker {self.worker_state}: {self._problem_text()}"
         status = self.worker_status
@@ -945,7 +1042,8 @@ class Pinozcam:
     def status(self) -> dict[str, Any]:
         """The status endpoint's body (also sent as ``notify_pinozcam_status``)."""
         return {
-            "enabled": self.enabled,
+            "enabled": self.watching(),
+            "disabled_until": self.disabled_until(),
             "print_state": self.print_state(),
             "klippy_ready": self.klippy_ready,
             "camera_url": redact_url(self.camera_url),
@@ -1028,7 +1126,7 @@ class Pinozcam:
             # Nothing to check them with: save them; the worker checks them when it starts
             # (a rejected one is dropped with a warning). This is how a camera gets fixed.
             await self.db.insert("settings", self._saveable_ui())
-            self.enabled = self._own_value("enabled")
+            self._set_enabled_option()
             self._wake.set()
             self._notify_status()
             return
@@ -1042,18 +1140,27 @@ class Pinozcam:
             raise self._fail(str(reply.get("message")), 400)
         await self.db.insert("settings", self._saveable_ui())
         if "enabled" in changes:
-            self.enabled = self._own_value("enabled")
+            self._set_enabled_option()
             self._send_print_state(force=True)
         if self.restart_needed and self.process is not None:
             self._restart_requested = True
             await self.process.stop()
         self._notify_status()
 
+    def _set_enabled_option(self) -> None:
+        """The ``enabled`` option was saved: it wins over the macros' switches."""
+        self.enabled = self._own_value("enabled")
+        if self.enabled:
+            self.off_for_this_print = False
+
     async def _ep_snapshot(self, web_request: WebRequest) -> bytes:
         if self.ws is None or self.process is None:
             raise self._fail(f"the detector worker is not connected ({self._problem_text()})", 503)
+        # raw=1: the camera's frame as it came, for viewers that draw the boxes themselves.
+        raw = str(web_request.get("raw", "")).strip().lower() in ("1", "true", "yes", "on")
+        query = "?raw=1" if raw else ""
         request = tornado.httpclient.HTTPRequest(
-            f"http://{self.process.address}/snapshot.jpg",
+            f"http://{self.process.address}/snapshot.jpg{query}",
             headers={"Authorization": f"Bearer {self.process.token}"}, request_timeout=15)
         try:
             response = await tornado.httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
@@ -1071,6 +1178,13 @@ class Pinozcam:
         reply = await self._request({"type": "list_incidents", "limit": max(1, min(limit, 1000))},
                                     "incidents")
         return {"incidents": reply.get("incidents", [])}
+
+    async def _ep_history(self, web_request: WebRequest) -> dict[str, Any]:
+        """The worker's severity history of the current (or last) print, asked for now."""
+        reply = await self._request({"type": "history"}, "history")
+        if reply.get("type") == "error":
+            raise self._fail(str(reply.get("message")), 503)
+        return {k: v for k, v in reply.items() if k != "type"}
 
     def _incident_dir(self) -> Path:
         configured = self.file_options.get("incident_dir") or self.ui_options.get("incident_dir")

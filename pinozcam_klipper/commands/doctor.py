@@ -23,7 +23,8 @@ __all__ = ["add_arguments", "run", "Report", "Finding", "diagnose"]
 
 #: Seconds to wait for the one check doctor asks for (the camera's own timeout is 5 s by default).
 CAMERA_WAIT = 12.0
-MACROS = ("PINOZCAM_PAUSE", "PINOZCAM_ENABLE", "PINOZCAM_DISABLE", "PINOZCAM_MUTE", "PINOZCAM_STATUS")
+MACROS = ("PINOZCAM_PAUSE", "PINOZCAM_ENABLE", "PINOZCAM_DISABLE", "PINOZCAM_MUTE", "PINOZCAM_STATUS",
+          "_PINOZCAM_RESTORE_IDLE_TIMEOUT")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -221,7 +222,11 @@ async def _checks(rpc: _Rpc, report: Report, send_test: bool, detections: _Detec
 def _check_worker(status: dict[str, Any], report: Report) -> None:
     worker = status.get("worker") or {}
     if not status.get("enabled"):
-        report.warn("detection is disabled", "run PINOZCAM_ENABLE, or set enabled: True")
+        if status.get("disabled_until") == "print_end":
+            report.warn("detection is disabled until this print ends (PINOZCAM_DISABLE)",
+                        "run PINOZCAM_ENABLE to watch this print too")
+        else:
+            report.warn("detection is disabled", "run PINOZCAM_ENABLE, or set enabled: True")
     if not worker.get("connected"):
         problem = worker.get("problem") or worker.get("state")
         report.fail(f"the detector worker is not running: {problem}",

@@ -6,8 +6,10 @@ tensors look like (:class:`TensorInfo`) and runs one input tensor at a time
 API: ``litert`` (``ai-edge-litert``, fast on x86 and ARM) and ``tflite``
 (``tflite-runtime``, the fallback where LiteRT has no wheel). Another runtime
 plugs in by adding an opener to :data:`BACKENDS`. A back-end whose package is
-missing is reported as a :class:`ModelError` naming the install command, never
-an ImportError.
+missing is reported as a :class:`RuntimeMissingError` (a :class:`ModelError`)
+naming the install command, never an ImportError. Errors about the model file
+name the file; whoever knows the file came from the user's ``model_path``
+prefixes them with :func:`~.errors.blame_option`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .errors import ModelError
+from .errors import ModelError, RuntimeMissingError
 
 __all__ = ["TensorInfo", "Backend", "BACKENDS", "open_backend", "read_model_file",
            "threads_for"]
@@ -123,19 +125,19 @@ def _open_litert(model: bytes, threads: int, source: str) -> Backend:
     try:
         module = importlib.import_module("ai_edge_litert.interpreter")
     except ImportError:
-        raise ModelError(f"the LiteRT runtime is not installed: run `{LITERT_INSTALL}`") from None
+        raise RuntimeMissingError(f"the LiteRT runtime is not installed: run `{LITERT_INSTALL}`") from None
     return _InterpreterBackend("litert", module.Interpreter, model, threads, source)
 
 
 def _open_tflite(model: bytes, threads: int, source: str) -> Backend:
     # tflite-runtime 2.14 crashes under NumPy 2 without saying why.
     if int(np.__version__.split(".")[0]) >= 2:
-        raise ModelError(f"tflite-runtime needs numpy<2 (found {np.__version__}): run "
+        raise RuntimeMissingError(f"tflite-runtime needs numpy<2 (found {np.__version__}): run "
                          f"`{TFLITE_INSTALL}` or use the LiteRT runtime (`{LITERT_INSTALL}`)")
     try:
         module = importlib.import_module("tflite_runtime.interpreter")
     except ImportError:
-        raise ModelError(f"tflite-runtime is not installed: run `{TFLITE_INSTALL}`") from None
+        raise RuntimeMissingError(f"tflite-runtime is not installed: run `{TFLITE_INSTALL}`") from None
     return _InterpreterBackend("tflite", module.Interpreter, model, threads, source)
 
 
@@ -161,7 +163,7 @@ def open_backend(model: bytes, runtime: str, threads: int, source: str = "the mo
     for name, opener in BACKENDS.items():
         if _installed(name):
             return opener(model, threads, source)
-    raise ModelError(f"no TFLite runtime is installed: run `{LITERT_INSTALL}` "
+    raise RuntimeMissingError(f"no TFLite runtime is installed: run `{LITERT_INSTALL}` "
                      f"(or `{TFLITE_INSTALL}` where LiteRT has no wheel)")
 
 

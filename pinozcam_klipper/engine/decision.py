@@ -27,6 +27,9 @@ Rules
   incident opens; the open incident, if any, then closes at the next call.
 - :meth:`DecisionEngine.mute` silences the rest of the print: incidents still
   open and close (for the record) but request no action and never escalate.
+- :meth:`DecisionEngine.update_settings` swaps the settings mid-print and keeps
+  the window, warm-up and the open incident: every rule uses the new values
+  from the next call on (see the method for what that means for an incident).
 """
 
 from __future__ import annotations
@@ -139,6 +142,21 @@ class DecisionEngine:
     @property
     def settings(self) -> ResolvedDetection:
         return self._settings
+
+    def update_settings(self, settings: DetectionSettings | ResolvedDetection) -> None:
+        """Use ``settings`` from now on, keeping the print's state (window, warm-up, incident).
+
+        From the next :meth:`observe` or :meth:`tick`: ``consider_time`` expires
+        the window anew; ``max_failure_count`` decides the next opening (a window
+        that already holds enough opens an incident at the next counted failure
+        frame); ``action`` is what the *next* incident requests. An incident
+        already open keeps the action it requested (a pause stays requested;
+        nothing is undone), but escalates only while ``escalate_after`` > 0 and
+        the new ``action`` is not ``notify``. A warm-up already over stays over;
+        one still running uses the new warm-up values. A resume grace already
+        running keeps its end; ``resume_grace`` applies to the next resume.
+        """
+        self._settings = settings.resolved() if isinstance(settings, DetectionSettings) else settings
 
     # -- printer events ---------------------------------------------------------------
 
@@ -289,8 +307,9 @@ class DecisionEngine:
             logger.info("incident %d closed", incident.incident_id)
             return [self._event("closed", incident, None, now, self._last_severity)]
         delay = self._settings.escalate_after
-        if (delay > 0 and incident.action == "pause" and not incident.escalated
-                and not incident.resumed and not self._muted and self._printer_paused and now - incident.opened_at >= delay):
+        if (delay > 0 and incident.action == "pause" and self._settings.action != "notify"
+                and not incident.escalated and not incident.resumed and not self._muted
+                and self._printer_paused and now - incident.opened_at >= delay):
             incident.escalated = True
             logger.info("incident %d escalated: still paused after %gs, cancelling",
                         incident.incident_id, delay)

@@ -6,9 +6,12 @@ Pure: no OctoPrint import. :class:`ActionGate` is asked before any call to
 
 - nothing happens when no print runs (pause and cancel need a print that is
   printing or paused; resume needs a paused print);
-- each (incident, action) is carried out at most once: a repeated request
-  (the worker repeats a pending one to a client that reconnects) is answered
-  with the first result, never acted on twice;
+- each request is carried out at most once: a repeated request (the worker
+  repeats a pending one, with the same ``request_id``, to a client that
+  reconnects) is answered with the first result, never acted on twice. A new
+  request (a new ``request_id``: e.g. a second Telegram Pause after a resume)
+  is a new decision. Requests without a ``request_id`` (an older worker) are
+  deduplicated on (incident, action);
 - pausing a print that is already paused is "done" without a second pause.
 """
 
@@ -52,21 +55,30 @@ class ActionRecord:
     reason: str = ""
     acted: bool = False
     time: float = field(default_factory=time.time)
+    request_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"incident_id": self.incident_id, "action": self.action, "result": self.result,
-                "reason": self.reason, "acted": self.acted, "time": round(self.time, 3)}
+                "reason": self.reason, "acted": self.acted, "time": round(self.time, 3),
+                "request_id": self.request_id}
+
+
+def _key(incident_id: str, action: str, request_id: str) -> tuple[str, ...]:
+    return ("request", request_id) if request_id else ("incident", incident_id, action)
 
 
 class ActionGate:
     """Decides, then remembers, what was done for each incident; not thread-safe (one caller)."""
 
     def __init__(self) -> None:
-        self._done: OrderedDict[tuple[str, str], ActionRecord] = OrderedDict()
+        self._done: OrderedDict[tuple[str, ...], ActionRecord] = OrderedDict()
 
-    def decide(self, incident_id: str, action: str, flags: PrinterFlags) -> Decision:
-        """Whether to carry out ``action`` for ``incident_id`` given the printer's ``flags``."""
-        previous = self._done.get((incident_id, action))
+    def decide(self, incident_id: str, action: str, flags: PrinterFlags, request_id: str = "") -> Decision:
+        """Whether to carry out ``action`` for ``incident_id`` given the printer's ``flags``.
+
+        ``request_id``: the worker's id of the request ("" from a worker that sends none).
+        """
+        previous = self._done.get(_key(incident_id, action, request_id))
         if previous is not None:
             return Decision(False, previous.result, previous.reason or f"already {previous.result}")
         if action not in PRINTER_ACTIONS:
@@ -81,11 +93,11 @@ class ActionGate:
         return Decision(True)
 
     def record(self, incident_id: str, action: str, result: str, reason: str = "",
-               *, acted: bool = False) -> ActionRecord:
-        """Remember the outcome; later requests for the same incident and action get it back."""
-        entry = ActionRecord(incident_id, action, result, reason, acted)
+               *, acted: bool = False, request_id: str = "") -> ActionRecord:
+        """Remember the outcome; a repeat of the same request gets it back."""
+        entry = ActionRecord(incident_id, action, result, reason, acted, request_id=request_id)
         if action in PRINTER_ACTIONS:
-            self._done[(incident_id, action)] = entry
+            self._done[_key(incident_id, action, request_id)] = entry
             while len(self._done) > _REMEMBERED:
                 self._done.popitem(last=False)
         return entry

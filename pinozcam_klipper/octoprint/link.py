@@ -23,6 +23,7 @@ from typing import Any
 import websockets
 from websockets.exceptions import InvalidHandshake, WebSocketException
 
+from ..worker.logs import guard_library_loggers
 from ..worker.protocol import PROTOCOL_VERSION, TRANSPORT_MAX_BYTES
 
 __all__ = ["WorkerLink"]
@@ -75,6 +76,7 @@ class WorkerLink:
         """Start the link thread; returns once its loop runs."""
         if self._thread is not None:
             raise RuntimeError("the link is already started")
+        guard_library_loggers()  # websockets' DEBUG lines would show the token
         self._thread = threading.Thread(target=self._thread_main, name="pinozcam-link", daemon=True)
         self._thread.start()
         self._started.wait(5)

@@ -13,7 +13,9 @@ as ``action_result``. Settings live in OctoPrint's settings system
 HTTP (all need a logged-in user or an API key):
 ``GET /api/plugin/pinozcam`` the status; ``POST /api/plugin/pinozcam`` commands
 ``detect_now``, ``mute`` (``muted``), ``feedback`` (``incident_id``, ``label``),
-``restart_worker``; ``GET /plugin/pinozcam/snapshot.jpg`` the latest annotated picture.
+``restart_worker``; ``GET /plugin/pinozcam/snapshot.jpg`` the latest annotated picture
+(``?raw=1``: the camera's picture with nothing drawn). The status carries the
+print's severity ``history`` (asked of the worker again at each status read).
 """
 
 from __future__ import annotations
@@ -236,12 +238,13 @@ class PinozcamPlugin(octoprint.plugin.StartupPlugin,
     def _on_action_request(self, message: dict[str, Any]) -> None:
         incident_id = str(message.get("incident_id") or "")
         action = str(message.get("action") or "")
+        request_id = str(message.get("request_id") or "")
         printer = self._printer
         with self._gate_lock:
             flags = PrinterFlags(printing=printer.is_printing(),
                                  paused=printer.is_paused() or printer.is_pausing(),
                                  cancelling=printer.is_cancelling())
-            decision = self._gate.decide(incident_id, action, flags)
+            decision = self._gate.decide(incident_id, action, flags, request_id)
             acted = False
             result, reason = decision.result, decision.reason
             if decision.act:
@@ -252,7 +255,7 @@ class PinozcamPlugin(octoprint.plugin.StartupPlugin,
                     acted, result, reason = True, "done", ""
                 except Exception as exc:  # noqa: BLE001 - the worker must hear that it failed
                     result, reason = "failed", f"octoprint refused: {exc}"[:300]
-            self._gate.record(incident_id, action, result, reason, acted=acted)
+            self._gate.record(incident_id, action, result, reason, acted=acted, request_id=request_id)
         if acted:
             self._logger.info("%s the print for incident %s (requested by %s)",
                               {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}[action],
@@ -260,8 +263,11 @@ class PinozcamPlugin(octoprint.plugin.StartupPlugin,
         else:
             self._logger.info("did not %s for incident %s: %s", action, incident_id, reason or result)
         if self._link is not None:
-            self._link.send({"type": "action_result", "incident_id": incident_id, "action": action,
-                             "result": result, "reason": reason})
+            answer = {"type": "action_result", "incident_id": incident_id, "action": action,
+                      "result": result, "reason": reason}
+            if request_id:
+                answer["request_id"] = request_id  # the worker matches the answer to its request
+            self._link.send(answer)
             # The incident list shows the action's state: ask for it again now it changed.
             self._link.send({"type": "list_incidents", "limit": 20})
 
@@ -273,6 +279,9 @@ class PinozcamPlugin(octoprint.plugin.StartupPlugin,
         return {"detect_now": [], "mute": [], "feedback": ["incident_id", "label"], "restart_worker": []}
 
     def on_api_get(self, request: Any) -> Any:
+        if self._link is not None:
+            # The tab polls this: the next read shows the history as of now.
+            self._link.send({"type": "history"})
         return flask.jsonify(self.status())
 
     def on_api_command(self, command: str, data: dict[str, Any]) -> Any:
@@ -316,7 +325,8 @@ class PinozcamPlugin(octoprint.plugin.StartupPlugin,
         if address is None:
             return flask.make_response("the pinozcam worker is not running\n", 503)
         try:
-            reply = httpx.get(f"http://{address}/snapshot.jpg", timeout=_SNAPSHOT_TIMEOUT,
+            raw = "?raw=1" if flask.request.args.get("raw", "0") not in ("0", "false", "") else ""
+            reply = httpx.get(f"http://{address}/snapshot.jpg{raw}", timeout=_SNAPSHOT_TIMEOUT,
                               headers={"Authorization": f"Bearer {self._token}"})
         except httpx.HTTPError as exc:
             return flask.make_response(f"the pinozcam worker did not answer: {type(exc).__name__}\n", 503)

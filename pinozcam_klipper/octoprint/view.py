@@ -1,7 +1,7 @@
 """What the plugin knows about the worker, for its status endpoint and tab.
 
 No OctoPrint import. :class:`WorkerView` folds worker messages (``status``,
-``detection``, ``incident``, ``incidents``, ``configured``, ``error``) into one
+``detection``, ``incident``, ``incidents``, ``history``, ``configured``, ``error``) into one
 JSON-ready dict, under a lock: the link thread writes, OctoPrint's request
 threads read.
 """
@@ -28,6 +28,7 @@ class WorkerView:
         self._incidents: list[dict[str, Any]] = []
         self._errors: deque[dict[str, Any]] = deque(maxlen=_ERRORS_KEPT)
         self._configured: dict[str, Any] | None = None
+        self._history: dict[str, Any] | None = None
 
     def update(self, message: dict[str, Any]) -> None:
         """Fold one worker message in."""
@@ -43,11 +44,17 @@ class WorkerView:
                     "band": message.get("band"), "engine_state": message.get("engine_state"),
                     "failures_in_window": message.get("failures_in_window"),
                     "boxes": len(message.get("boxes") or ()), "incident_id": message.get("incident_id"),
+                    "display_threshold": message.get("display_threshold"),
+                    "shown_boxes": sum(1 for b in message.get("boxes") or ()
+                                       if isinstance(b, dict) and (b.get("score") or 0)
+                                       >= (message.get("display_threshold") or 0)),
                 }
                 if self._status is not None:
                     # Keep the tab's severity live between the worker's 10 s status messages.
                     self._status.update(severity=message.get("severity"), band=message.get("band"),
                                         engine_state=message.get("engine_state"))
+            elif kind == "history":
+                self._history = {k: v for k, v in message.items() if k != "type"}
             elif kind == "incidents":
                 self._incidents = list(message.get("incidents") or [])[:_INCIDENTS_KEPT]
             elif kind == "incident":
@@ -67,7 +74,8 @@ class WorkerView:
         with self._lock:
             return {"status": self._status, "last_detection": self._detection,
                     "detections": self._detections, "incidents": list(self._incidents),
-                    "configured": self._configured, "errors": list(self._errors)}
+                    "configured": self._configured, "errors": list(self._errors),
+                    "history": self._history}
 
     @property
     def detections(self) -> int:

@@ -84,9 +84,14 @@ class Alerts:
         self._start_poller()
 
     def incident_alert(self, kind: str, record: dict[str, Any], picture: bytes | None,
-                       *, reason: str = "") -> None:
-        """Queue the alert for ``kind`` (opened, escalated, unconfirmed) of ``record``."""
-        action = record.get("action") or "pause"
+                       *, reason: str = "", action: str = "") -> None:
+        """Queue the alert for ``kind`` (opened, escalated, unconfirmed) of ``record``.
+
+        The failure area is the onset frame's (``record["failure_area"]``); the
+        failure count is the engine's latest for the incident (``record["failures"]``).
+        ``action``: the action an ``unconfirmed`` alert is about (default: the incident's).
+        """
+        action = action or record.get("action") or "pause"
         kind_value, title = _KINDS[kind]
         printed = record.get("print") or {}
         message = f"Incident {record['id']}"
@@ -95,11 +100,22 @@ class Alerts:
         alert = Alert(kind=kind_value, title=title.format(action=action), file=printed.get("file") or "",
                       progress=printed.get("progress"), layer=printed.get("layer"),
                       total_layers=printed.get("total_layers"), severity=record.get("severity"),
+                      failure_area=record.get("failure_area"), failure_count=record.get("failures"),
                       action=record.get("action") or "", message=message, image=picture)
         markup = alert_keyboard(record["id"]) if self._buttons else None
         self._unfinished.add(id(alert))
         self._all_finished.clear()
         self._notifier.submit(alert, reply_markup=markup)
+
+    def info_alert(self, title: str, message: str, print_info: dict[str, Any],
+                   picture: bytes | None = None) -> None:
+        """Queue a plain INFO alert (no buttons) about the print in ``print_info``."""
+        alert = Alert(kind=AlertKind.INFO, title=title, file=print_info.get("file") or "",
+                      progress=print_info.get("progress"), layer=print_info.get("layer"),
+                      total_layers=print_info.get("total_layers"), message=message, image=picture)
+        self._unfinished.add(id(alert))
+        self._all_finished.clear()
+        self._notifier.submit(alert)
 
     async def close(self, timeout: float) -> None:
         """Stop the poller; give queued alerts ``timeout`` seconds to go out."""

@@ -147,6 +147,7 @@ class IncidentStore:
             "id": incident_id, "kind": kind, "state": "open" if kind == "incident" else "closed",
             "opened_at": now, "closed_at": None if kind == "incident" else now,
             "severity": event.get("severity"), "band": event.get("band"),
+            "failure_area": event.get("failure_area"), "failures": event.get("failures"),
             "action": event.get("action"), "action_state": None, "label": None,
             "engine_id": event.get("incident_id"), "print": dict(print_info),
             "classes": list(classes), "frames": frames, "detections": detections,

@@ -1,7 +1,7 @@
-"""The latest annotated picture, for ``/snapshot.jpg`` and ``/stream.mjpg``.
+"""The latest picture, for ``/snapshot.jpg`` (``?raw=1``: undrawn) and ``/stream.mjpg``.
 
-Each check publishes its annotated JPEG here; stream clients wait for the next
-one. Only the newest picture is kept: a slow reader skips pictures instead of
+Each check publishes its annotated JPEG, and the camera's own JPEG, here;
+stream clients wait for the next one. Only the newest picture is kept: a slow reader skips pictures instead of
 queueing them.
 """
 
@@ -17,13 +17,16 @@ class LiveView:
 
     def __init__(self) -> None:
         self.latest: bytes | None = None
+        self.latest_raw: bytes | None = None  # the same frame as the camera gave it, nothing drawn
         self.frame_id = 0
         self.version = 0
         self.stream_viewers = 0
         self._changed = asyncio.Event()
 
-    def publish(self, jpeg: bytes, frame_id: int) -> None:
+    def publish(self, jpeg: bytes, frame_id: int, *, raw: bytes | None = None) -> None:
+        """``jpeg``: the annotated picture; ``raw``: the camera's JPEG of the same frame."""
         self.latest = jpeg
+        self.latest_raw = raw
         self.frame_id = frame_id
         self.version += 1
         changed, self._changed = self._changed, asyncio.Event()

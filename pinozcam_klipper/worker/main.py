@@ -57,6 +57,9 @@ def run_from_args(args: argparse.Namespace) -> int:
     except (ValueError, SettingsError) as exc:
         print(f"pinozcam worker: error: {exc}", file=sys.stderr)
         return 2
+    from .logs import guard_library_loggers
+
+    guard_library_loggers()  # -vv must not log the token or configure payloads
     _yield_cpu_to_the_printer(args.nice, settings.model.cpu_share)
     try:
         return asyncio.run(_serve(settings, config))

@@ -18,7 +18,7 @@ __all__ = [
     "PROTOCOL_VERSION", "MAX_MESSAGE_BYTES", "TRANSPORT_MAX_BYTES", "PRINT_STATES", "ACTIONS",
     "FEEDBACK_LABELS", "ProtocolError", "ClientMessage", "Auth", "Hello", "Configure",
     "PrintState", "DetectNow", "Mute", "Feedback", "ActionResult", "StatusRequest", "ListIncidents",
-    "parse_message", "error_message",
+    "HistoryRequest", "parse_message", "error_message",
 ]
 
 #: The protocol version; a client whose major version differs is refused.
@@ -112,10 +112,13 @@ class Feedback:
 
 @dataclass(frozen=True)
 class ActionResult:
+    """``request_id`` echoes the ``action_request`` answered ("" from an older adapter)."""
+
     incident_id: str
     result: str
     action: str = ""
     reason: str = ""
+    request_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,8 +131,13 @@ class ListIncidents:
     limit: int = 50
 
 
+@dataclass(frozen=True)
+class HistoryRequest:
+    pass
+
+
 ClientMessage = (Auth | Hello | Configure | PrintState | DetectNow | Mute | Feedback
-                 | ActionResult | StatusRequest | ListIncidents)
+                 | ActionResult | StatusRequest | ListIncidents | HistoryRequest)
 
 
 def _bad(name: str, expected: str, value: Any) -> ProtocolError:
@@ -252,11 +260,14 @@ def _parse_fields(kind: str, f: _Fields) -> ClientMessage:
             result=f.text("result", required=True, choices=("done", "failed")),
             action=f.text("action", choices=ACTIONS + ("",)),
             reason=f.text("reason", max_len=1024),
+            request_id=f.text("request_id", max_len=128),
         )
     if kind == "status":
         return StatusRequest()
     if kind == "list_incidents":
         return ListIncidents(f.integer("limit", lo=1, hi=1000) or 50)
+    if kind == "history":
+        return HistoryRequest()
     raise ProtocolError("unknown_type", f"unknown message type {kind[:40]!r}", option="type")
 
 

@@ -1,5 +1,9 @@
 """The worker's plain HTTP routes: ``/healthz``, ``/snapshot.jpg``, ``/stream.mjpg``.
 
+``/snapshot.jpg`` is the latest annotated picture; ``/snapshot.jpg?raw=1`` the
+same frame exactly as the camera gave it, with nothing drawn (viewers draw the
+boxes of the ``detection`` message over it).
+
 All three need the token (``Authorization: Bearer T`` or ``?token=T``) unless
 the worker runs with ``--no-auth-loopback-http`` and the request comes from
 the same machine (loopback address or unix socket).
@@ -59,13 +63,14 @@ class HttpRoutes:
         if not self._authorized(request):
             responder.send(401, b"token required\n", headers={"WWW-Authenticate": "Bearer"})
             return
-        await route(responder)
+        await route(request, responder)
 
-    async def _healthz(self, responder: HttpResponder) -> None:
+    async def _healthz(self, request: HttpRequest, responder: HttpResponder) -> None:
         body = json.dumps(self._worker.health()).encode()
         responder.send(200, body, "application/json")
 
-    async def _snapshot(self, responder: HttpResponder) -> None:
+    async def _snapshot(self, request: HttpRequest, responder: HttpResponder) -> None:
+        raw = request.query.get("raw", "0").lower() not in ("0", "false", "no")
         live = self._worker.live
         if live.latest is None:
             self._worker.request_frame()
@@ -75,9 +80,10 @@ class HttpRoutes:
                 responder.send(503, b"no picture from the camera yet\n")
                 return
         assert live.latest is not None
-        responder.send(200, live.latest, "image/jpeg")
+        picture = live.latest_raw if raw and live.latest_raw is not None else live.latest
+        responder.send(200, picture, "image/jpeg")
 
-    async def _stream(self, responder: HttpResponder) -> None:
+    async def _stream(self, request: HttpRequest, responder: HttpResponder) -> None:
         live = self._worker.live
         responder.start_stream(f"multipart/x-mixed-replace; boundary={BOUNDARY}")
         live.stream_viewers += 1

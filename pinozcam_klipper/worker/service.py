@@ -10,6 +10,12 @@ Sampling policy: every ``fast_check_interval`` while printing with severity up
 (a warning or failure frame, or failures counting, and no incident open yet),
 every ``check_interval`` while printing or paused, or while someone watches
 ``/stream.mjpg``; no checks otherwise unless a client sends ``detect_now``.
+
+Safety rules kept here: every ``action_request`` carries a fresh
+``request_id`` (a repeat of the same request keeps it), and a Telegram button
+acts only on the open incident of the current print. While printing, a camera
+that is not ok for ``camera_alert_after`` seconds gets one alert per outage
+(and one when it is back), so a print never runs unwatched in silence.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -30,17 +37,21 @@ from .. import __version__
 from ..camera import CameraError, Frame, FrameSource, open_camera
 from ..camera.settings import CameraSettings
 from ..engine import DecisionEngine, EngineState, IncidentEvent, Verdict
+from ..detect.errors import ModelError, blame_option
 from ..pipeline import FrameAnalyser
 from ..settings import Settings, SettingsError
 from .alerts import Alerts
 from .clients import CLOSE_PROTOCOL, Client, ClientHub
 from .config import WorkerConfig
+from .history import PrintHistory
 from .http_front import front_connection_factory
 from .incidents import IncidentStore, SavedFrame
 from .live import LiveView
+from .logs import guard_library_loggers
+from .outage import OutageWatch
 from .protocol import (PROTOCOL_VERSION, TRANSPORT_MAX_BYTES, ActionResult, Configure, DetectNow,
-                       Feedback, Hello, ListIncidents, Mute, PrintState, StatusRequest, error_message,
-                       major)
+                       Feedback, Hello, HistoryRequest, ListIncidents, Mute, PrintState, StatusRequest,
+                       error_message, major)
 from .routes import HttpRoutes
 from .watcher import Check, Watcher
 
@@ -57,7 +68,13 @@ _TICK_EVERY = 1.0
 class _PendingAction:
     incident_id: str
     action: str
+    source: str
+    request_id: str
     timer: asyncio.Task[None]
+
+
+def _new_request_id() -> str:
+    return secrets.token_hex(8)
 
 
 class Worker:
@@ -72,8 +89,10 @@ class Worker:
         self.config = config
         self._detector = detector
         self._engine = DecisionEngine(settings.detection)
-        self._engine_stale = False  # detection settings changed mid-print: new engine at next start
         self._print = PrintState("standby")
+        self._print_started: float | None = None  # unix time the current (or last) print started
+        self._history = PrintHistory()
+        self._outage = OutageWatch()
         self._verdict: Verdict | None = None
         self._muted = False
         self._recent: deque[Check] = deque(maxlen=max(4, settings.worker.incident_context_frames + 1))
@@ -106,10 +125,17 @@ class Worker:
         loaded = self.store.load()
         if loaded:
             logger.info("reloaded %d incident record(s)", loaded)
+        guard_library_loggers()
         if self._detector is None:
             from ..detect import Detector
 
-            self._detector = await asyncio.to_thread(Detector.load, self.settings.model)
+            try:
+                self._detector = await asyncio.to_thread(Detector.load, self.settings.model)
+            except ModelError as exc:
+                if not self.settings.model.model_path:
+                    raise  # the shipped model: not an option the user can fix by dropping it
+                # Adapters read "option 'model_path'" and drop the bad value instead of crash-looping.
+                raise blame_option(exc, "model_path") from None
         self._camera = _open_camera(self.settings.camera)
         self._watcher = Watcher(camera=self._camera, analyser=FrameAnalyser(self.settings, self._detector),
                                 interval=self._interval, on_check=self._on_check,
@@ -209,13 +235,17 @@ class Worker:
         verdict = self._engine.observe(check.analysis.assessment, now)
         self._verdict = verdict
         self._camera_error = None
-        self.live.publish(check.annotated, check.frame_id)
+        self.live.publish(check.annotated, check.frame_id, raw=check.frame.jpeg)
         before = list(self._recent)
         self._recent.append(check)
+        if self._print.state in ("printing", "paused"):
+            self._history.add_point(check.wall_time, verdict.severity, verdict.band)
+        # Every box down to the decode floor goes out; viewers draw those >= display_threshold.
         message = {"type": "detection", "frame_id": check.frame_id, "time": round(check.wall_time, 3),
                    "reason": check.reason, **check.analysis.to_dict(), "severity": round(verdict.severity, 4),
                    "band": verdict.band, "engine_state": verdict.state.value,
-                   "failures_in_window": verdict.failures_in_window, "incident_id": self._open_id}
+                   "failures_in_window": verdict.failures_in_window, "incident_id": self._open_id,
+                   "display_threshold": self._engine.settings.display_threshold}
         self._hub.broadcast(message)
         if verdict.events:
             await self._handle_events(verdict.events, check, before)
@@ -234,9 +264,35 @@ class Worker:
             verdict = self._engine.tick(time.monotonic())
             if verdict is not None:
                 await self._handle_events(verdict.events, self._recent[-1] if self._recent else None, [])
+            self._watch_camera(time.monotonic())
             if time.monotonic() - last_status >= _STATUS_EVERY:
                 last_status = time.monotonic()
                 self._hub.broadcast(self._status())
+
+    def _watch_camera(self, now: float) -> None:
+        """Alert when the camera has not been ok for ``camera_alert_after`` s of printing, and
+        when it is back (see :class:`.outage.OutageWatch`)."""
+        health = self._camera_health()
+        change = self._outage.update(camera_ok=health.get("state") == "ok",
+                                     printing=self._print.state == "printing",
+                                     delay=self.settings.worker.camera_alert_after, now=now)
+        if change == "lost":
+            logger.warning("camera %s for %.0f s while printing: alerting", health.get("state"),
+                           self._outage.bad_for(now))
+            self._info_alert("Camera offline", "camera offline: the print is not being watched. "
+                             f"{str(health.get('message') or '')[:300]}")
+        elif change == "back":
+            logger.info("camera back: the print is watched again")
+            self._info_alert("Camera back", "camera back: the print is watched again")
+
+    def _info_alert(self, title: str, message: str) -> None:
+        if self._alerts is not None:
+            self._alerts.info_alert(title, message, self._print_info())
+
+    def _print_info(self) -> dict[str, Any]:
+        info = {k: v for k, v in self._print.to_dict().items() if k != "objects"}
+        info["started"] = self._print_started
+        return info
 
     # -- incidents ----------------------------------------------------------------------
     async def _handle_events(self, events: tuple[IncidentEvent, ...], check: Check | None,
@@ -247,8 +303,10 @@ class Worker:
             elif event.kind == "escalated" and self._open_id is not None:
                 record = self.store.add_event(self._open_id, {"time": time.time(), "event": "escalated",
                                                               "action": event.action},
-                                              action=event.action, severity=event.severity)
+                                              action=event.action, severity=event.severity,
+                                              failures=event.failures)
                 if record is not None:
+                    self._history.add_incident(record["id"], time.time(), "escalated", event.action)
                     self._hub.broadcast(self._incident_message("escalated", record, event.action))
                     if event.action:
                         self._request_action(record["id"], event.action, "engine")
@@ -261,19 +319,21 @@ class Worker:
                 if pending is not None:
                     pending.timer.cancel()
                 if record is not None:
+                    self._history.add_incident(record["id"], time.time(), "closed", None)
                     self._hub.broadcast(self._incident_message("closed", record, None))
 
     async def _incident_opened(self, event: IncidentEvent, check: Check | None, before: list[Check]) -> None:
         if check is None:
             return  # the engine opens incidents only on frames; nothing to record without one
-        band = check.analysis.assessment.band
-        info = {k: v for k, v in self._print.to_dict().items() if k != "objects"}
+        assessment = check.analysis.assessment
         record = self.store.open(
             now=check.wall_time, onset=_saved(check), before=[_saved(c) for c in before],
-            annotated_jpeg=check.annotated, print_info=info, classes=self._model_classes(),
-            event={"incident_id": event.incident_id, "severity": round(event.severity, 4), "band": band,
+            annotated_jpeg=check.annotated, print_info=self._print_info(), classes=self._model_classes(),
+            event={"incident_id": event.incident_id, "severity": round(event.severity, 4),
+                   "band": assessment.band, "failure_area": round(assessment.failure_area, 6),
                    "action": event.action, "failures": event.failures, "frame_id": check.frame_id})
         self._open_id = record["id"]
+        self._history.add_incident(record["id"], check.wall_time, "opened", event.action)
         self._hub.broadcast(self._incident_message("opened", record, event.action))
         latency = time.monotonic() - check.received
         self.incident_latencies.append(latency)
@@ -288,35 +348,42 @@ class Worker:
                 "incident": self.store.summary(record)}
 
     def _request_action(self, incident_id: str, action: str, source: str) -> None:
-        """Ask the adapters to act; alert if none confirms within ``action_confirm_timeout``."""
+        """Ask the adapters to act, as a new request (a new ``request_id``, so adapters that
+        already carried out an earlier request for this incident act again); alert if none
+        confirms a pause or cancel within ``action_confirm_timeout``."""
+        request_id = _new_request_id()
         sent = self._hub.broadcast({"type": "action_request", "incident_id": incident_id,
-                                    "action": action, "source": source}, role="adapter")
+                                    "action": action, "source": source, "request_id": request_id},
+                                   role="adapter")
         self.store.add_event(incident_id, {"time": time.time(), "event": "action_requested",
-                                           "action": action, "source": source, "clients": sent},
+                                           "action": action, "source": source, "clients": sent,
+                                           "request_id": request_id},
                              action_state="requested")
         if action not in ("pause", "cancel"):
             return
         old = self._pending.pop(incident_id, None)
         if old is not None:
             old.timer.cancel()
-        timer = asyncio.create_task(self._confirm_or_alert(incident_id, action))
-        self._pending[incident_id] = _PendingAction(incident_id, action, timer)
+        timer = asyncio.create_task(self._confirm_or_alert(incident_id, action, request_id))
+        self._pending[incident_id] = _PendingAction(incident_id, action, source, request_id, timer)
 
-    async def _confirm_or_alert(self, incident_id: str, action: str) -> None:
+    async def _confirm_or_alert(self, incident_id: str, action: str, request_id: str) -> None:
         await asyncio.sleep(self.settings.worker.action_confirm_timeout)
-        self._pending.pop(incident_id, None)
+        pending = self._pending.get(incident_id)
+        if pending is not None and pending.request_id == request_id:
+            del self._pending[incident_id]
         record = self.store.add_event(incident_id, {"time": time.time(), "event": "action_unconfirmed",
                                                     "action": action}, action_state="unconfirmed")
         logger.warning("no client confirmed %s for incident %s", action, incident_id)
         if record is not None:
-            await self._alert("unconfirmed", record, None, reason="no client confirmed it")
+            await self._alert("unconfirmed", record, None, reason="no client confirmed it", action=action)
 
     async def _alert(self, kind: str, record: dict[str, Any], check: Check | None,
-                     reason: str = "") -> None:
+                     reason: str = "", action: str = "") -> None:
         if self._alerts is None or (self._muted and kind in ("opened", "escalated")):
             return
         picture = check.annotated if check is not None else self.live.latest
-        self._alerts.incident_alert(kind, record, picture, reason=reason)
+        self._alerts.incident_alert(kind, record, picture, reason=reason, action=action)
 
     def _model_classes(self) -> list[str]:
         info = getattr(self._detector, "info", None)
@@ -331,8 +398,11 @@ class Worker:
                 client.send(self._incident_message("open", record, record.get("action")))
                 pending = self._pending.get(self._open_id)
                 if pending is not None and client.role == "adapter":
+                    # The same request again (same request_id): an adapter that already ran it
+                    # answers its first result instead of acting twice.
                     client.send({"type": "action_request", "incident_id": pending.incident_id,
-                                 "action": pending.action, "source": "engine", "repeat": True})
+                                 "action": pending.action, "source": pending.source,
+                                 "request_id": pending.request_id, "repeat": True})
 
     async def _on_message(self, client: Client, message: Any) -> None:
         if isinstance(message, Hello):
@@ -352,6 +422,8 @@ class Worker:
             self._on_feedback(client, message)
         elif isinstance(message, ActionResult):
             self._on_action_result(client, message)
+        elif isinstance(message, HistoryRequest):
+            client.send(self._history.message())
         elif isinstance(message, ListIncidents):
             records = self.store.records()[-message.limit:]
             client.send({"type": "incidents", "incidents": [self.store.summary(r) for r in reversed(records)]})
@@ -367,6 +439,7 @@ class Worker:
         info = getattr(self._detector, "info", None)
         client.send({"type": "hello", "protocol": PROTOCOL_VERSION, "worker": __version__,
                      "model": info.to_dict() if info is not None else None})
+        client.send(self._history.message())
 
     def _on_configure(self, client: Client, message: Configure) -> None:
         try:
@@ -386,10 +459,8 @@ class Worker:
                 (old.worker.incident_dir, old.worker.incident_dir_max_mb):
             restart_needed.append("incident_dir")
         if new.detection != old.detection:
-            if self._print.state in _ENDED:
-                self._engine = DecisionEngine(new.detection)
-            else:
-                self._engine_stale = True
+            # At once, mid-print too: the window and an open incident are kept (see update_settings).
+            self._engine.update_settings(new.detection)
         if new.camera != old.camera and self._watcher is not None:
             old_camera, self._camera = self._camera, _open_camera(new.camera)
             self._watcher.camera = self._camera
@@ -410,11 +481,11 @@ class Worker:
         old = self._print
         events: tuple[IncidentEvent, ...] = ()
         was_running = old.state in ("printing", "paused")
+        new_print = False
         if message.state in ("printing", "paused"):
             new_print = not was_running or bool(message.file and message.file != old.file)
             if new_print:
                 events = self._engine.print_started(now, file=message.file or None)
-                self._refresh_engine(now, start_print=True, file=message.file or None)
                 self._muted = False
             if message.state == "paused" and old.state != "paused":
                 self._engine.paused(now)
@@ -422,10 +493,16 @@ class Worker:
                 self._engine.resumed(now)
         elif was_running:
             events = self._engine.print_ended(now)
-            self._refresh_engine(now, start_print=False, file=None)
             self._muted = False
         self._engine.set_layer(message.layer)
         self._print = message
+        if new_print:
+            # Closing a leftover incident (below) still belongs to the old print's history.
+            if events:
+                await self._handle_events(events, self._recent[-1] if self._recent else None, [])
+                events = ()
+            self._print_started = time.time()
+            self._history.start(message.file, self._print_started)
         if message.state != old.state:
             logger.info("print state: %s", message.state)
             self._verdict = None
@@ -435,17 +512,6 @@ class Worker:
         self._watcher.poke()
         if message.state != old.state or message.file != old.file:
             self._hub.broadcast(self._status())
-
-    def _refresh_engine(self, now: float, *, start_print: bool, file: str | None) -> None:
-        """Detection settings changed during the last print: apply them now that it ended or restarted.
-
-        Call after the old engine has closed its incident (``print_started``/``print_ended``).
-        """
-        if not self._engine_stale:
-            return
-        self._engine, self._engine_stale = DecisionEngine(self.settings.detection), False
-        if start_print:
-            self._engine.print_started(now, file=file)
 
     def _set_muted(self, muted: bool) -> None:
         if muted and not self._muted:
@@ -487,33 +553,53 @@ class Worker:
         action = message.action or (pending.action if pending else record.get("action") or "")
         self.store.add_event(message.incident_id, {"time": time.time(), "event": "action_result",
                                                    "action": action, "result": message.result,
-                                                   "reason": message.reason, "client": client.name},
+                                                   "reason": message.reason, "client": client.name,
+                                                   "request_id": message.request_id},
                              action_state=message.result)
-        if pending is not None and (not message.action or message.action == pending.action):
+        # With a request_id, only the answer to the pending request settles it (a late answer to
+        # an earlier request must not); an older adapter without one is matched on the action.
+        answers_pending = pending is not None and (
+            message.request_id == pending.request_id if message.request_id
+            else not message.action or message.action == pending.action)
+        if answers_pending:
+            assert pending is not None
             pending.timer.cancel()
             del self._pending[message.incident_id]
             if message.result == "failed":
-                asyncio.ensure_future(self._alert("unconfirmed", record, None,
+                asyncio.ensure_future(self._alert("unconfirmed", record, None, action=pending.action,
                                                   reason=message.reason or "the printer refused"))
 
     async def _on_button(self, action: str, incident_id: str) -> str:
-        """A Telegram button press from the configured chat."""
+        """A Telegram button press from the configured chat.
+
+        Printer actions are taken only for the incident open now, in the current print: a
+        button on an older alert must never pause or cancel whatever prints now. Mute
+        works from any alert of the current print. Each accepted press is a new request.
+        """
+        record = self.store.get(incident_id)
+        running = self._print.state in ("printing", "paused")
+        if record is None or not running or (record.get("print") or {}).get("started") != self._print_started:
+            return "This alert is from an earlier print: nothing was done."
         if action == "mute":
             self._set_muted(True)
             return "Muted until this print ends."
-        if self.store.get(incident_id) is None:
-            return "That incident is no longer known."
+        if record.get("state") != "open" or incident_id != self._open_id:
+            return "This incident is closed: nothing was done."
         self._request_action(incident_id, action, "telegram")
         return f"Asked the printer to {action}."
 
     # -- status ---------------------------------------------------------------------------
+    def _camera_health(self) -> dict[str, Any]:
+        monitor = getattr(self._camera, "health", None)
+        health: dict[str, Any] = monitor.to_dict() if monitor is not None else {
+            "state": "offline", "message": self._camera_error or "no camera", "since": 0.0}
+        if self._camera_error and health.get("state") == "ok":
+            health = {**health, "state": "offline", "message": self._camera_error}
+        return health
+
     def _status(self) -> dict[str, Any]:
         watcher = self._watcher
-        monitor = getattr(self._camera, "health", None)
-        health = monitor.to_dict() if monitor is not None else {
-            "state": "offline", "message": self._camera_error or "no camera", "since": 0.0}
-        if health is not None and self._camera_error and health.get("state") == "ok":
-            health = {**health, "state": "offline", "message": self._camera_error}
+        health = self._camera_health()
         info = getattr(self._detector, "info", None)
         record = self.store.get(self._open_id) if self._open_id else None
         verdict = self._verdict

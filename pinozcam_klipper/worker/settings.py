@@ -26,3 +26,7 @@ class WorkerSettings:
                                          "stream after the last failure frame.")
     alert_buttons: bool = option(True, doc="Telegram alerts carry Pause / Resume / Cancel / Mute "
                                            "buttons, read by polling the bot's updates.")
+    camera_alert_after: float = option(60.0, minval=0.0, maxval=86400.0,
+                                       doc="Seconds the camera may be offline, frozen or dark during "
+                                           "a print before an alert says the print is not watched "
+                                           "(one per outage, and one when it is back); 0: never.")

@@ -177,6 +177,7 @@ class Watcher:
 
     def _analyse(self, frame: Frame, analyser: FrameAnalyser, frame_id: int) -> tuple[FrameAnalysis, bytes]:
         image = frame.bgr
+        frame.jpeg  # noqa: B018 - encode a turned frame here, off the event loop (raw snapshot)
         analysis = analyser.analyse(image)
         now = time.monotonic()
         drawn = analysis

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 
 import numpy as np
@@ -172,3 +173,35 @@ def test_guess_from_output_shape(outputs, fmt, count):
         assert spec is None
     else:
         assert (spec.format, len(spec.classes), spec.input.std) == (fmt, count, (255.0,) * 3)
+
+
+# -- errors about the user's model_path name the option (adapters drop the bad value) ----------
+
+def _user_model_error(path) -> str:
+    from pinozcam_klipper.detect.errors import blame_option
+
+    with pytest.raises(ModelError) as exc:
+        try:
+            load(path)
+        except ModelError as error:
+            raise blame_option(error, "model_path") from None
+    return assert_one_line(exc)
+
+
+@pytest.mark.parametrize("content", [None, b"garbage, not a model at all" * 10])
+def test_a_bad_user_model_is_blamed_on_model_path(tmp_path, content):
+    path = tmp_path / "mine.tflite"
+    if content is not None:
+        path.write_bytes(content)
+    text = _user_model_error(path)
+    assert re.match(r"option '(\w+)': ", text).group(1) == "model_path"
+    assert str(path) in text
+
+
+def test_a_missing_runtime_is_not_blamed_on_model_path():
+    from pinozcam_klipper.detect.errors import RuntimeMissingError, blame_option
+
+    missing = RuntimeMissingError("no TFLite runtime is installed: run `pip install ai-edge-litert`")
+    assert blame_option(missing, "model_path") is missing
+    assert isinstance(missing, ModelError)
+    assert str(blame_option(ModelError("x\ny"), "model_path")) == "option 'model_path': x y"

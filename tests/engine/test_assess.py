@@ -1,3 +1,4 @@
+import dataclasses
 """assess_frame: kept boxes, failure area of their union, masks, severity and band."""
 
 import json
@@ -6,6 +7,7 @@ import math
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
+from pinozcam_klipper.engine.masks import parse_masks
 from pinozcam_klipper.engine import (Box, DetectionSettings, assess_frame, band_for,
                                      failure_coverage)
 
@@ -83,7 +85,10 @@ def test_a_box_across_a_mask_edge_counts_its_visible_part():
 
 
 def test_a_fully_masked_frame_has_no_failure_area():
-    frame = assess_frame([box(0, 0, W, H)], W, H, detection(masks="0,0 1,0 1,1 0,1"))
+    # Settings refuse such masks; the assessment must still not divide by zero if handed one.
+    everything = dataclasses.replace(detection().resolved(),
+                                     masks=parse_masks("0,0 1,0 1,1 0,1"))
+    frame = assess_frame([box(0, 0, W, H)], W, H, everything)
     assert frame.failure_area == 0.0
 
 

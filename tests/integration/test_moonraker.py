@@ -262,6 +262,24 @@ def test_snapshot_and_panel_through_moonraker(stack: Stack) -> None:
     assert panel.headers["content-type"].startswith("text/html")
 
 
+def test_raw_snapshot_is_the_camera_frame_and_history_comes_from_the_worker(stack: Stack) -> None:
+    moonraker = stack.moonraker
+    stack.set_camera(FAILING)
+    # The worker looks at the camera between prints only when asked (or watched).
+    moonraker.post("/server/pinozcam/detect_now")
+    raw = moonraker.wait_for("the failing frame, undrawn", lambda: (r := moonraker.request(
+        "GET", "/server/pinozcam/snapshot", params={"raw": 1})).content == FAILING and r)
+    assert raw.headers["content-type"].startswith("image/jpeg")
+    annotated = moonraker.request("GET", "/server/pinozcam/snapshot")
+    assert annotated.status_code == 200 and annotated.content != FAILING  # the boxes are drawn
+
+    history = moonraker.get("/server/pinozcam/history")
+    assert "type" not in history
+    assert set(history) >= {"print", "points", "incidents", "thresholds"}
+    assert 0 < history["thresholds"]["warning"] < history["thresholds"]["failure"] <= 1
+    assert all(len(point) == 3 for point in history["points"])
+
+
 def _doctor(url: str, *extra: str) -> tuple[int, str]:
     import argparse
     import contextlib

@@ -132,3 +132,23 @@ def test_the_worker_does_not_outlive_a_killed_moonraker() -> None:
         while not gone():
             assert time.monotonic() < deadline, "the worker outlived Moonraker"
             time.sleep(0.05)
+
+
+def test_a_bad_model_saved_from_the_ui_is_dropped_and_the_shipped_model_used(tmp_path: Path) -> None:
+    """The worker names the option its model load failed on; the component forgets the saved
+    value (with a warning) and the worker comes back on the shipped model."""
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"this is not a model")
+    with CameraServer([GOOD]) as camera, \
+            _moonraker(pinozcam_section(camera.snapshot_url, None, model_path=None)) as server:
+        first = server.wait_worker_connected()
+        shipped = first["model"]
+        assert shipped and shipped["path"] != str(junk)
+        server.post("/server/pinozcam/settings", {"settings": {"model_path": str(junk)}})
+        status = server.wait_for(
+            "the worker back without the bad model",
+            lambda: (s := server.status())["worker"]["connected"] and s["worker"]["pid"] != first["worker"]["pid"]
+            and any("option 'model_path'" in w for w in s["warnings"]) and s, timeout=60)
+        assert status["model"]["path"] == shipped["path"]
+        assert "model_path" not in server.get("/server/pinozcam/settings")["saved"]
+        assert any("option 'model_path'" in w for w in server.get("/server/info")["warnings"])

@@ -98,6 +98,8 @@ def test_the_plugin_watches_octoprints_webcam_and_serves_the_annotated_picture(
     reply = api.http.get("/plugin/pinozcam/snapshot.jpg")
     assert reply.status_code == 200, reply.text
     assert reply.headers["content-type"] == "image/jpeg" and reply.content[:2] == b"\xff\xd8"
+    raw = api.http.get("/plugin/pinozcam/snapshot.jpg?raw=1")
+    assert raw.status_code == 200 and raw.content == GOOD  # the camera's own picture, nothing drawn
     # The tab's pieces are served.
     assert api.http.get("/plugin/pinozcam/static/js/pinozcam_panel.js").status_code == 200
 
@@ -161,6 +163,12 @@ def test_a_failure_during_a_print_pauses_it_once_through_octoprint(
             lambda: (s := printer.plugin_status())["status"]["print"]["state"] == "paused" and s, 20)
         [action] = status["actions"]
         assert action["action"] == "pause" and action["result"] == "done" and action["acted"]
+        assert action["request_id"]  # the worker's id of the request, echoed in action_result
+        history = wait_until("the print's history in the tab",
+                             lambda: (h := printer.plugin_status()["history"]) and h["incidents"] and h, 20)
+        assert history["print"]["file"].endswith("pinozcam_test.gcode")
+        assert history["points"][-1][2] == "failure"
+        assert status["last_detection"]["display_threshold"] is not None
 
         # Failure frames go on while paused: still one pause, one incident.
         seen = _detections(printer)

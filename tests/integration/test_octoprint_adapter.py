@@ -94,6 +94,18 @@ def test_each_incident_pauses_at_most_once() -> None:
     assert [h["incident_id"] for h in gate.history()] == ["i1"]
 
 
+def test_a_new_request_for_the_same_incident_acts_again_a_repeat_does_not() -> None:
+    gate = ActionGate()
+    assert gate.decide("i1", "pause", PRINTING, "r1").act
+    gate.record("i1", "pause", "done", acted=True, request_id="r1")
+    # The worker repeats r1 after a reconnect: answered with the first result, no second pause.
+    repeat = gate.decide("i1", "pause", PRINTING, "r1")
+    assert not repeat.act and repeat.result == "done"
+    # The user resumed by hand and pressed Pause on the alert again: a new request pauses.
+    assert gate.decide("i1", "pause", PRINTING, "r2").act
+    assert gate.history()[-1]["request_id"] == "r1"
+
+
 def test_pause_of_a_paused_print_and_resume_of_a_running_one() -> None:
     gate = ActionGate()
     paused = gate.decide("i1", "pause", PAUSED)

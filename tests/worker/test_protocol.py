@@ -84,3 +84,14 @@ def test_any_text_parses_or_raises_protocol_error(raw: str) -> None:
         parse_message(raw)
     except ProtocolError as exc:
         assert exc.code and exc.message
+
+
+def test_history_request_and_action_result_with_its_request_id() -> None:
+    from pinozcam_klipper.worker.protocol import HistoryRequest
+
+    assert parse_message('{"type": "history"}') == HistoryRequest()
+    result = parse_message(json.dumps({"type": "action_result", "incident_id": "i", "result": "done",
+                                       "action": "pause", "request_id": "r1"}))
+    assert isinstance(result, ActionResult) and result.request_id == "r1"
+    old = parse_message('{"type": "action_result", "incident_id": "i", "result": "done"}')
+    assert isinstance(old, ActionResult) and old.request_id == ""

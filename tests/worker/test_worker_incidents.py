@@ -33,9 +33,11 @@ async def test_failure_frames_open_one_incident_that_asks_to_pause(
         assert incident["incident"]["state"] == "open"
         request = await expect(ws, "action_request")
         assert request == {"type": "action_request", "incident_id": incident["incident_id"],
-                           "action": "pause", "source": "engine"}
+                           "action": "pause", "source": "engine", "request_id": request["request_id"]}
+        assert request["request_id"]
         await ws.send(json.dumps({"type": "action_result", "incident_id": incident["incident_id"],
-                                  "action": "pause", "result": "done"}))
+                                  "action": "pause", "result": "done",
+                                  "request_id": request["request_id"]}))
         # Several more failure frames: the open incident absorbs them, nothing opens twice.
         later: list = []
         for _ in range(5):
@@ -76,7 +78,8 @@ async def test_telegram_button_from_the_right_chat_only(
         seen: list = []
         request = await expect(ws, "action_request", seen=seen)
         assert request == {"type": "action_request", "incident_id": incident["incident_id"],
-                           "action": "cancel", "source": "telegram"}
+                           "action": "cancel", "source": "telegram", "request_id": request["request_id"]}
+        assert request["request_id"] != first["request_id"]
         assert not [m for m in seen if m["type"] == "action_request"]
         answered = await requests_matching(bot, lambda r: r.route.endswith("/answerCallbackQuery"), 2)
         answers = [r.json()["text"] for r in answered]
@@ -89,6 +92,7 @@ async def test_reconnecting_client_gets_state_at_once(worker: Worker, camera: Ca
         await ws.send(json.dumps({"type": "configure", "settings": {"action_confirm_timeout": 300}}))
         await expect(ws, "configured")
         incident = await _open_incident(ws, camera, [])
+        first = await expect(ws, "action_request")
     async with await connect(worker) as again:
         status = json.loads(await again.recv())
         assert status["type"] == "status"
@@ -98,6 +102,7 @@ async def test_reconnecting_client_gets_state_at_once(worker: Worker, camera: Ca
         assert current["type"] == "incident" and current["event"] == "open"
         repeat = json.loads(await again.recv())
         assert repeat["type"] == "action_request" and repeat["repeat"] is True
+        assert repeat["request_id"] == first["request_id"]  # the same request, not a new one
 
 
 async def test_feedback_and_export(worker: Worker, camera: CameraServer, tmp_path: Path) -> None:

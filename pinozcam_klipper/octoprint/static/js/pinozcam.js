@@ -19,6 +19,7 @@ $(function () {
         self.problems = ko.observableArray([]);
         self.cameraText = ko.observable("");
         self.snapshot = ko.observable("");
+        self.chart = ko.observable(panel.historyChart(null, 300, 60));
         self.visible = false;
         self.timer = null;
 
@@ -34,6 +35,7 @@ $(function () {
                 self.status(data.status);
                 self.connected(data.connected);
                 self.incidents(panel.incidentRows(data.incidents));
+                self.chart(panel.historyChart(data.history, 300, 60));
                 self.actions(data.actions || []);
                 self.problems(data.settings_problems || []);
                 self.cameraText(data.camera.url ? data.camera.url + " (" + data.camera.source + ")"

@@ -34,6 +34,25 @@
         });
     }
 
+    /**
+     * The print's severity history as SVG polyline points in a width x height box (time left to
+     * right, severity 0 at the bottom), and the y of the warning and failure lines.
+     */
+    function historyChart(history, width, height) {
+        var points = (history && history.points) || [];
+        var thresholds = (history && history.thresholds) || {warning: 0.33, failure: 0.66};
+        var y = function (severity) { return (height - severity * height).toFixed(1); };
+        var chart = {line: "", warningY: y(thresholds.warning), failureY: y(thresholds.failure),
+                     text: points.length ? "" : "no print yet"};
+        if (!points.length) { return chart; }
+        var first = points[0][0], span = Math.max(points[points.length - 1][0] - first, 1);
+        chart.line = points.map(function (p) {
+            return ((p[0] - first) / span * width).toFixed(1) + "," + y(p[1]);
+        }).join(" ");
+        chart.text = (history.print && history.print.file) || "";
+        return chart;
+    }
+
     function snapshotUrl() {
         return SNAPSHOT + "?t=" + Date.now();
     }
@@ -43,6 +62,7 @@
         severityText: severityText,
         bandClass: bandClass,
         incidentRows: incidentRows,
-        snapshotUrl: snapshotUrl
+        snapshotUrl: snapshotUrl,
+        historyChart: historyChart
     };
 })(window);

@@ -1,0 +1,191 @@
+"""What the component does on Klipper: actions asked by the worker (engine and Telegram buttons),
+the idle timeout around PINOZCAM_PAUSE, and how long PINOZCAM_DISABLE lasts.
+
+Everything real (the ``stack`` fixture of conftest.py); Telegram is a local Bot API server
+(``BotServer``) that the stack's worker is pointed at through the settings API for this module.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.moonraker_stack import SLOW_PRINT, MoonrakerEvents, Stack
+from tests.worker.helpers import BOT_TOKEN, CHAT_ID, FAILING, BotServer
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def bot(stack: Stack) -> Iterator[BotServer]:
+    """Telegram (with button presses) for the stack's worker while this module runs."""
+    with BotServer() as server:
+        stack.moonraker.post("/server/pinozcam/settings", {"settings": {
+            "telegram_bot_token": BOT_TOKEN, "telegram_chat_id": CHAT_ID,
+            "telegram_api_base": server.telegram_api_base}})
+        try:
+            yield server
+        finally:
+            stack.moonraker.post("/server/pinozcam/settings", {"settings": {
+                "telegram_bot_token": None, "telegram_chat_id": None, "telegram_api_base": None}})
+
+
+@pytest.fixture
+def events(stack: Stack) -> Iterator[MoonrakerEvents]:
+    listener = MoonrakerEvents(stack.moonraker.url)
+    try:
+        yield listener
+    finally:
+        listener.close()
+
+
+@pytest.fixture(autouse=True)
+def idle_afterwards(stack: Stack) -> Iterator[None]:
+    yield
+    stack.end_print()
+    if not stack.moonraker.status()["enabled"]:
+        stack.moonraker.gcode("PINOZCAM_ENABLE")
+
+
+def _wait_klipper(stack: Stack, state: str) -> None:
+    stack.printer.api.subscribe({"print_stats": ["state"]})
+    stack.printer.api.wait_for_status("print_stats", lambda s: s.get("state") == state, timeout=30)
+
+
+def _paused_by_the_engine(stack: Stack, events: MoonrakerEvents) -> str:
+    """Start a print, show a failure; return the incident once the component has paused."""
+    moonraker = stack.moonraker
+    seen = len(events.of("notify_pinozcam_incident"))
+    stack.start_print()
+    stack.set_camera(FAILING)
+    _wait_klipper(stack, "paused")
+    incident = events.wait("notify_pinozcam_incident", lambda p: p["event"] == "opened", after=seen)
+    moonraker.wait_for("the pause to be reported", lambda: (a := moonraker.status()["last_action"])
+                       and a["incident_id"] == incident["incident_id"] and a["result"] == "done")
+    return str(incident["incident_id"])
+
+
+def _answers(bot: BotServer) -> list[str]:
+    return [str(r.json().get("text")) for r in bot.telegram_requests("answerCallbackQuery")]
+
+
+def test_a_second_telegram_pause_after_a_resume_pauses_again(stack: Stack, bot: BotServer,
+                                                               events: MoonrakerEvents) -> None:
+    """Each press is a new request: the component must not answer it from the first pause."""
+    moonraker = stack.moonraker
+    incident = _paused_by_the_engine(stack, events)
+    moonraker.gcode("RESUME")
+    _wait_klipper(stack, "printing")
+    moonraker.wait_for("the component to see the resume", lambda: moonraker.status()["print_state"] == "printing")
+
+    first = moonraker.status()["last_action"]
+    bot.press(f"pz:pause:{incident}", CHAT_ID)
+    _wait_klipper(stack, "paused")
+    action = moonraker.wait_for("the second pause to be reported",
+                                lambda: (a := moonraker.status()["last_action"]) and a != first and a)
+    assert action["action"] == "pause" and action["result"] == "done"
+    assert action["request_id"] and action["request_id"] != first["request_id"]
+
+
+def test_a_request_when_the_print_has_ended_sends_no_gcode(stack: Stack, bot: BotServer,
+                                                             events: MoonrakerEvents) -> None:
+    """A Telegram press that races the end of the print: the worker still thinks the print is
+    paused (Moonraker is stopped, so nobody told it), Klipper has already cancelled it."""
+    moonraker = stack.moonraker
+    incident = _paused_by_the_engine(stack, events)
+    pid = moonraker.proc.pid if moonraker.proc else 0
+    answered = len(_answers(bot))
+    before = time.time()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        stack.printer.api.call("gcode/script", {"script": "CANCEL_PRINT"})
+        _wait_klipper(stack, "cancelled")
+        bot.press(f"pz:resume:{incident}", CHAT_ID)
+        # Answered: the worker has sent the request (Moonraker reads it once it runs again).
+        moonraker.wait_for("the worker to take the press", lambda: len(_answers(bot)) > answered)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    action = moonraker.wait_for("the answer to the press",
+                                lambda: (a := moonraker.status()["last_action"]) and a["action"] == "resume" and a)
+    assert action["result"] == "failed"
+    assert "the printer is cancelled" in action["reason"] or "the printer is standby" in action["reason"]
+    # RESUME on a printer that is not paused would have answered "Print is not paused".
+    assert not [r for r in moonraker.gcode_responses(since=before) if "not paused" in r]
+    assert stack.print_state() == "cancelled"
+
+
+def _idle_timeout_lines(stack: Stack, since: float) -> list[str]:
+    return [r for r in stack.moonraker.gcode_responses(since=since) if "idle_timeout: Timeout set" in r]
+
+
+def test_pinozcam_pause_gives_the_idle_timeout_back_on_resume_and_cancel(stack: Stack) -> None:
+    """PINOZCAM_PAUSE keeps the heaters on while paused (an hour), not for every later idle."""
+    moonraker = stack.moonraker
+    started = time.time()
+    stack.start_print()
+    moonraker.gcode("PINOZCAM_PAUSE")
+    _wait_klipper(stack, "paused")
+    assert _idle_timeout_lines(stack, started) == ["// idle_timeout: Timeout set to 3600.00 s"]
+    moonraker.gcode("RESUME")
+    # The stand-in printer has no [idle_timeout]: Klipper's default, 600 s, comes back.
+    moonraker.wait_for("the idle timeout back after resume",
+                       lambda: _idle_timeout_lines(stack, started)[1:] == ["// idle_timeout: Timeout set to 600.00 s"])
+
+    moonraker.gcode("PINOZCAM_PAUSE")
+    _wait_klipper(stack, "paused")
+    moonraker.gcode("CANCEL_PRINT")
+    moonraker.wait_for("the idle timeout back after cancel",
+                       lambda: _idle_timeout_lines(stack, started)[2:] == [
+                           "// idle_timeout: Timeout set to 3600.00 s", "// idle_timeout: Timeout set to 600.00 s"])
+    # Only what PINOZCAM_PAUSE raised is put back: a print without it changes nothing.
+    second = time.time()
+    stack.start_print()
+    stack.end_print()
+    moonraker.gcode("PINOZCAM_STATUS")  # a console line after the end, to know it is all in
+    moonraker.wait_for("the status line", lambda: any("PiNozCam:" in r for r in moonraker.gcode_responses(since=second)))
+    assert _idle_timeout_lines(stack, second) == []
+
+
+def _worker_print_state(stack: Stack) -> str:
+    return str(((stack.moonraker.status()["detector"] or {}).get("print") or {}).get("state", ""))
+
+
+def test_disable_in_a_start_gcode_lasts_for_that_print_only(stack: Stack) -> None:
+    moonraker = stack.moonraker
+    (stack.printer.sdcard_dir / "unwatched.gcode").write_text(
+        "PINOZCAM_DISABLE\n" + (stack.printer.sdcard_dir / SLOW_PRINT).read_text())
+    moonraker.gcode("SDCARD_PRINT_FILE FILENAME=unwatched.gcode")
+    status = moonraker.wait_for("detection off for this print",
+                                lambda: (s := moonraker.status())["disabled_until"] and s)
+    assert status["disabled_until"] == "print_end" and not status["enabled"]
+    assert stack.print_state() == "printing"
+    moonraker.wait_for("the worker to be told nothing prints", lambda: _worker_print_state(stack) == "standby")
+    started = time.time()
+    moonraker.gcode("PINOZCAM_STATUS")
+    moonraker.wait_for("the status answer", lambda: any(
+        "detection disabled until this print ends" in r for r in moonraker.gcode_responses(since=started)))
+
+    stack.end_print()
+    status = moonraker.wait_for("detection on again", lambda: (s := moonraker.status())["enabled"] and s)
+    assert status["disabled_until"] is None
+    stack.start_print()
+    moonraker.wait_for("the next print to be watched", lambda: _worker_print_state(stack) == "printing")
+
+
+def test_disable_while_idle_lasts_until_enable(stack: Stack) -> None:
+    moonraker = stack.moonraker
+    moonraker.gcode("PINOZCAM_DISABLE")
+    status = moonraker.wait_for("detection off", lambda: (s := moonraker.status())["disabled_until"] and s)
+    assert status["disabled_until"] == "enable"
+    stack.start_print()
+    stack.end_print()
+    stack.start_print()
+    assert moonraker.status()["disabled_until"] == "enable"
+    assert _worker_print_state(stack) == "standby"
+    moonraker.gcode("PINOZCAM_ENABLE")
+    moonraker.wait_for("the print to be watched", lambda: _worker_print_state(stack) == "printing")
+    assert moonraker.status()["disabled_until"] is None
