@@ -8,8 +8,12 @@
 // Authentication, in the order tried (docs/panel.md):
 //   1. `?token=JWT` or `#token=JWT` (a Moonraker access token), `#apikey=KEY` (an API key),
 //      or a key saved in this browser through the panel's "API key" box;
-//   2. nothing: a Moonraker trusted client (the usual LAN setup, and Mainsail's own proxy).
+//   2. the Moonraker login of a front end on the same origin (Fluidd's, read from this
+//      origin's storage: the panel inside Fluidd's iframe, or a tab next to it), re-read at
+//      every (re)connect and after a 401 because the front end refreshes it;
+//   3. nothing: a Moonraker trusted client (the usual LAN setup, and Mainsail's own proxy).
 // The websocket gets a oneshot token (GET /access/oneshot_token) when a credential is known.
+// Credentials are never logged nor shown.
 
 const STORE_KEY = "pinozcam-panel-apikey";
 
@@ -32,16 +36,65 @@ export function endpoints(moduleUrl = import.meta.url) {
   return { api: api.href, root: root.href, ws: ws.href };
 }
 
-/** Credentials from the page URL (query or fragment) or this browser's storage. */
-export function readCredentials(location = window.location, storage = window.localStorage) {
+/**
+ * Storage keys under which front ends on this origin keep their Moonraker access token:
+ * Fluidd `user-token-<md5 of its API URL>` (src/store/auth/helpers.ts); Mainsail has no
+ * Moonraker login in its releases, its proposed one uses `mainsail_moonraker_access_token`.
+ */
+const FRONTEND_TOKEN_KEYS = [/^user-token-[0-9a-f]{32}$/, /^mainsail_moonraker_access_token(_.*)?$/];
+
+/** The payload of a JWT, or null when `token` is not one. */
+export function jwtPayload(token) {
+  const parts = String(token || "").split(".");
+  if (parts.length !== 3) return null;
+  try {
+    const b64 = parts[1].replace(/-/g, "+").replace(/_/g, "/");
+    const payload = JSON.parse(atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4)));
+    return payload && typeof payload === "object" ? payload : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Unexpired Moonraker access tokens that front ends on this origin keep in `storages`
+ * (localStorage, sessionStorage), freshest first. `now`: Unix seconds.
+ */
+export function frontendTokens(storages = [window.localStorage, window.sessionStorage], now = Date.now() / 1000) {
+  const found = [];
+  for (const storage of storages) {
+    let keys;
+    try { keys = Array.from({ length: storage.length }, (_, i) => storage.key(i)); } catch { continue; }
+    for (const key of keys) {
+      if (!key || !FRONTEND_TOKEN_KEYS.some((re) => re.test(key))) continue;
+      let token;
+      try { token = storage.getItem(key); } catch { continue; }
+      const payload = jwtPayload(token);
+      // A refresh token is no access token; an expired one would only earn a 401.
+      if (!payload || payload.token_type === "refresh" || (typeof payload.exp === "number" && payload.exp <= now + 5)) continue;
+      if (!found.some((f) => f.token === token)) found.push({ token, exp: payload.exp || 0 });
+    }
+  }
+  return found.sort((a, b) => b.exp - a.exp).map((f) => f.token);
+}
+
+/**
+ * Credentials from the page URL (query or fragment), this browser's saved key, or the login of
+ * a front end on this origin: {token, apiKey, source: "url"|"saved"|"frontend"|"", more}
+ * (`more`: further front-end tokens to try when this one is refused).
+ */
+export function readCredentials(location = window.location, storage = window.localStorage,
+                                tokens = () => frontendTokens()) {
   const query = new URLSearchParams(location.search);
   const hash = new URLSearchParams((location.hash || "").replace(/^#/, ""));
   const token = query.get("token") || hash.get("token") || "";
-  let apiKey = query.get("apikey") || hash.get("apikey") || "";
-  if (!apiKey && !token) {
-    try { apiKey = storage.getItem(STORE_KEY) || ""; } catch { apiKey = ""; }
-  }
-  return { token, apiKey };
+  const apiKey = query.get("apikey") || hash.get("apikey") || "";
+  if (token || apiKey) return { token, apiKey, source: "url", more: [] };
+  let saved = "";
+  try { saved = storage.getItem(STORE_KEY) || ""; } catch { saved = ""; }
+  if (saved) return { token: "", apiKey: saved, source: "saved", more: [] };
+  const [first = "", ...more] = tokens();
+  return { token: first, apiKey: "", source: first ? "frontend" : "", more };
 }
 
 /** Save (or with "" forget) an API key in this browser. */
@@ -52,9 +105,11 @@ export function saveApiKey(key, storage = window.localStorage) {
 }
 
 export class Moonraker {
-  constructor({ credentials = readCredentials(), urls = endpoints() } = {}) {
+  constructor({ credentials = null, urls = endpoints() } = {}) {
     this.urls = urls;
-    this.credentials = credentials;
+    this.reread = credentials ? () => credentials : () => readCredentials();
+    this.credentials = this.reread();
+    this.refused = new Set();        // front-end tokens Moonraker refused
     this.handlers = new Map();      // notification method -> [callback]
     this.onConnection = () => {};   // (state: "connecting"|"open"|"closed"|"auth", detail)
     this.ws = null;
@@ -78,7 +133,37 @@ export class Moonraker {
     return url.href;
   }
 
-  async request(method, path, { params, body } = {}) {
+  /**
+   * After a 401 with a front end's token: take the next unrefused one that front ends keep now
+   * (one may have refreshed it meanwhile). False when none is left.
+   */
+  nextCredentials(refused) {
+    if (refused) this.refused.add(refused);
+    const fresh = this.reread();
+    const pool = fresh.source === "frontend" ? [fresh.token, ...fresh.more] : [];
+    const candidates = [...new Set([...pool, ...this.credentials.more])].filter((t) => t && !this.refused.has(t));
+    if (!candidates.length) return false;
+    this.credentials = { token: candidates[0], apiKey: "", source: "frontend", more: candidates.slice(1) };
+    return true;
+  }
+
+  async request(method, path, options = {}) {
+    const used = this.credentials;
+    try {
+      return await this.requestOnce(method, path, options);
+    } catch (exc) {
+      if (exc.status !== 401 || used.source !== "frontend") throw exc;
+      // Another request may have moved on already; else try the next token, and with none
+      // left, no credential at all (a trusted client needs none, and a token another
+      // Moonraker signed would only be refused).
+      if (this.credentials === used && !this.nextCredentials(used.token)) {
+        this.credentials = { token: "", apiKey: "", source: "", more: [] };
+      }
+      return this.request(method, path, options);
+    }
+  }
+
+  async requestOnce(method, path, { params, body } = {}) {
     const init = { method, headers: this.headers(), cache: "no-store" };
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
@@ -134,6 +219,9 @@ export class Moonraker {
   async connect() {
     this.closed = false;
     this.onConnection("connecting");
+    // A front end's token expires within the hour and the front end refreshes it: take the
+    // freshest one it keeps now.
+    if (this.credentials.source === "frontend") this.nextCredentials(null);
     let url = this.urls.ws;
     if (this.credentials.apiKey || this.credentials.token) {
       try {

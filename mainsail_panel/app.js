@@ -2,9 +2,9 @@
 
 import { Moonraker, saveApiKey } from "./api.js";
 import { FrameView } from "./frame.js";
-import { drawGauge, drawTimeline, TimelineStore } from "./charts.js";
+import { DEFAULT_THRESHOLDS, drawGauge, drawTimeline, historyPoints, TimelineStore } from "./charts.js";
 import { IncidentList } from "./incidents.js";
-import { SettingsForm } from "./settings.js";
+import { displayThresholdOf, SettingsForm } from "./settings.js";
 
 const ACTIVE = new Set(["printing", "paused"]);
 const $ = (selector) => document.querySelector(selector);
@@ -17,6 +17,9 @@ class Panel {
     this.frame = new FrameView($("#frame"));
     this.timeline = new TimelineStore();
     this.liveIncidents = [];
+    // The worker's history of the print (GET history): null until asked; `available` false
+    // when the component predates it (then its snapshot cannot be raw either).
+    this.history = { available: null, incidents: [], thresholds: DEFAULT_THRESHOLDS, loading: null };
     this.snapshot = { busy: false, last: 0 };
     this.incidents = new IncidentList($("#incidents"), this.api, {
       toast: (m, k) => this.toast(m, k), printState: () => this.printState || "standby",
@@ -45,6 +48,7 @@ class Panel {
       this.toast(`status: ${exc.message}`, "error");
     }
     this.api.connect();
+    await this.loadHistory();   // first: it also tells whether the raw picture can be had
     await Promise.all([this.settings.load().then(() => this.settings.data && this.applySettings(this.settings.data)),
                        this.incidents.load(), this.refreshSnapshot()]);
     // Between prints the worker checks nothing, so its last picture may be old: ask for one check.
@@ -104,6 +108,7 @@ class Panel {
       this.setConnection("live", "ok");
       // Catch up on what happened while disconnected.
       this.api.get("status").then((s) => this.onStatus(s)).catch(() => {});
+      if (document.body.dataset.ready) this.loadHistory();
     } else if (state === "auth") {
       this.needLogin();
       if (detail) this.toast(detail, "error");
@@ -125,6 +130,7 @@ class Panel {
     if (!wasConnected && status.worker && status.worker.connected && document.body.dataset.ready) {
       // The detector is (back): what needed it can be fetched now.
       this.incidents.load();
+      this.loadHistory();
       this.refreshSnapshot();
     }
     const detector = status.detector || {};
@@ -135,13 +141,14 @@ class Panel {
     // The first status after a (re)load has no previous state, so a reload keeps the timeline.
     if (ACTIVE.has(state) && (this.timeline.file !== file || (this.printState !== null && !ACTIVE.has(this.printState)))) {
       this.timeline.printStarted(file);
+      if (document.body.dataset.ready) this.loadHistory();
     }
     if (state !== this.printState && this.printState !== null) this.incidents.render();  // resume/cancel buttons follow the print
     this.printState = state;
     this.renderHealth(status);
     document.querySelector('[data-action="mute"]').disabled = !ACTIVE.has(state) || !!detector.muted;
-    if (!this.lastDetectionAt && typeof detector.severity === "number") drawGauge($("#gauge"), detector.severity);
-    $("#timeline-file").textContent = this.timeline.file || (ACTIVE.has(state) ? file : "no print running");
+    if (!this.lastDetectionAt && typeof detector.severity === "number") drawGauge($("#gauge"), detector.severity, this.history.thresholds);
+    this.showTimelineFile();
     const warnings = status.warnings || [];
     const box = $("#warnings");
     box.hidden = !warnings.length;
@@ -152,7 +159,7 @@ class Panel {
   onDetection(detection) {
     this.lastDetectionAt = Date.now();
     this.frame.detection(detection);
-    drawGauge($("#gauge"), detection.severity);
+    drawGauge($("#gauge"), detection.severity, this.history.thresholds);
     $("#band-dot").className = `dot ${detection.band}`;
     $("#engine-state").textContent = `${detection.engine_state || ""} · ${detection.failures_in_window ?? 0} failure frame(s) in the window`;
     if (ACTIVE.has(this.printState)) {
@@ -175,6 +182,7 @@ class Panel {
   applySettings(data) {
     const settings = data.settings || {};
     this.frame.setMasks(settings.masks || []);
+    this.frame.setThreshold(displayThresholdOf(settings));
     if (typeof settings.failure_box_hold === "number") this.frame.holdMs = settings.failure_box_hold * 1000;
   }
 
@@ -213,13 +221,65 @@ class Panel {
     }
   }
 
+  /**
+   * Ask the worker for the print's severity history (the current print, or the last one) and
+   * draw it: a panel opened after an incident shows what led to it. Once at a time.
+   */
+  loadHistory() {
+    if (this.history.loading) return this.history.loading;
+    const worker = (this.status || {}).worker || {};
+    // Without the detector it would only fail; asked again once it connects (onStatus).
+    if (!worker.connected) return Promise.resolve();
+    this.history.loading = this.api.get("history").then((history) => {
+      this.setHistoryAvailable(true);
+      this.applyHistory(history || {});
+    }).catch((exc) => {
+      // 404: a component older than the history endpoint; other errors: it exists.
+      if (exc.status === 404) this.setHistoryAvailable(false);
+      else if (exc.status) this.setHistoryAvailable(true);
+    }).finally(() => { this.history.loading = null; });
+    return this.history.loading;
+  }
+
+  setHistoryAvailable(available) {
+    const changed = this.history.available !== available;
+    this.history.available = available;
+    // Without the history endpoint the snapshot is the annotated one: its boxes are drawn already.
+    this.frame.drawBoxes = available;
+    this.frame.render();
+    if (changed && available === false && document.body.dataset.ready) this.refreshSnapshot();
+  }
+
+  applyHistory(history) {
+    const t = history.thresholds || {};
+    if (typeof t.warning === "number" && typeof t.failure === "number") this.history.thresholds = { warning: t.warning, failure: t.failure };
+    // Incident events (opened, escalated, closed): a marker where each incident opened.
+    this.history.incidents = (Array.isArray(history.incidents) ? history.incidents : [])
+      .filter((i) => i && typeof i.time === "number" && i.kind === "opened")
+      .map((i) => ({ t: i.time * 1000, id: i.id, band: "failure" }));
+    // No print since the worker started: what this browser recorded stays.
+    if (history.print) this.timeline.replace(history.print.file, historyPoints(history.points));
+    this.showTimelineFile();
+    this.drawTimeline();
+  }
+
+  showTimelineFile() {
+    const active = ACTIVE.has(this.printState);
+    const file = this.timeline.file;
+    $("#timeline-file").textContent = active ? file : file && this.timeline.points.length ? `last print: ${file}` : "no print running";
+  }
+
   drawTimeline() {
     const svg = $("#timeline");
     if (!svg || svg.closest("[hidden]")) return;
     const fromList = (this.incidents.incidents || []).filter((i) => typeof i.opened_at === "number")
       .map((i) => ({ t: i.opened_at * 1000, id: i.id, band: i.band }));
-    const seen = new Set(fromList.map((i) => i.id));
-    drawTimeline(svg, this.timeline.points, [...fromList, ...this.liveIncidents.filter((i) => !seen.has(i.id))]);
+    const all = new Map();
+    for (const incident of [...this.history.incidents, ...fromList, ...this.liveIncidents]) {
+      if (!all.has(incident.id)) all.set(incident.id, incident);
+    }
+    drawTimeline(svg, this.timeline.points, [...all.values()],
+                 { live: ACTIVE.has(this.printState), thresholds: this.history.thresholds });
   }
 
   drawTimelineSoon() {
@@ -231,7 +291,12 @@ class Panel {
     const open = (this.incidents.incidents || []).filter((i) => i.state === "open").length;
     const count = $("#incident-count");
     count.hidden = !this.incidents.incidents.length;
-    count.textContent = open ? `${open} open` : String(this.incidents.incidents.length);
+    // "open" is dropped on narrow screens (style.css): the red badge says it.
+    const word = document.createElement("span");
+    word.className = "count-word";
+    word.textContent = " open";
+    count.replaceChildren(String(open || this.incidents.incidents.length), ...(open ? [word] : []));
+    count.title = open ? `${open} open` : `${this.incidents.incidents.length} incident(s)`;
     count.classList.toggle("open", open > 0);
     this.drawTimeline();
   }
@@ -256,7 +321,9 @@ class Panel {
     }
     this.snapshot.busy = true;
     try {
-      this.frame.showPicture(await this.api.picture("snapshot", { t: Date.now() }));
+      // The raw picture: the boxes are drawn over it here, filtered by the display threshold.
+      const raw = this.history.available === false ? undefined : 1;
+      this.frame.showPicture(await this.api.picture("snapshot", { raw, t: Date.now() }));
       $("#frame-placeholder").hidden = true;
     } catch (exc) {
       $("#frame-placeholder").hidden = false;

@@ -1,7 +1,9 @@
 // The severity gauge and the severity timeline, drawn as SVG (crisp at any size, no library).
 
+// The bands' limits until the worker's history message says (its `thresholds`).
 export const WARNING_ABOVE = 0.33;  // pinozcam_klipper/engine/assess.py
 export const FAILURE_ABOVE = 0.66;
+export const DEFAULT_THRESHOLDS = Object.freeze({ warning: WARNING_ABOVE, failure: FAILURE_ABOVE });
 const SVG = "http://www.w3.org/2000/svg";
 
 function el(name, attrs = {}, parent = null, text = null) {
@@ -12,8 +14,8 @@ function el(name, attrs = {}, parent = null, text = null) {
   return node;
 }
 
-export function bandOf(severity) {
-  return severity > FAILURE_ABOVE ? "failure" : severity > WARNING_ABOVE ? "warning" : "ok";
+export function bandOf(severity, thresholds = DEFAULT_THRESHOLDS) {
+  return severity > thresholds.failure ? "failure" : severity > thresholds.warning ? "warning" : "ok";
 }
 
 /** A point on the gauge's half circle (value 0 at the left, 1 at the right). */
@@ -29,58 +31,72 @@ function arc(cx, cy, r, from, to) {
 }
 
 /** Draw the gauge into `svg` (viewBox 0 0 200 120) for `severity` in 0..1 (null: unknown). */
-export function drawGauge(svg, severity) {
+export function drawGauge(svg, severity, thresholds = DEFAULT_THRESHOLDS) {
+  const { warning: warnAbove, failure: failAbove } = thresholds;
   svg.setAttribute("viewBox", "0 0 200 118");
   svg.replaceChildren();
   const cx = 100, cy = 100, r = 80;
-  el("path", { d: arc(cx, cy, r, 0, WARNING_ABOVE), class: "zone ok" }, svg);
-  el("path", { d: arc(cx, cy, r, WARNING_ABOVE, FAILURE_ABOVE), class: "zone warning" }, svg);
-  el("path", { d: arc(cx, cy, r, FAILURE_ABOVE, 1), class: "zone failure" }, svg);
+  el("path", { d: arc(cx, cy, r, 0, warnAbove), class: "zone ok" }, svg);
+  el("path", { d: arc(cx, cy, r, warnAbove, failAbove), class: "zone warning" }, svg);
+  el("path", { d: arc(cx, cy, r, failAbove, 1), class: "zone failure" }, svg);
   const known = typeof severity === "number" && Number.isFinite(severity);
   if (known) {
-    el("path", { d: arc(cx, cy, r, 0, Math.max(severity, 0.004)), class: `fill ${bandOf(severity)}` }, svg);
+    el("path", { d: arc(cx, cy, r, 0, Math.max(severity, 0.004)), class: `fill ${bandOf(severity, thresholds)}` }, svg);
     const [mx, my] = polar(cx, cy, r, severity);
-    el("circle", { cx: mx.toFixed(2), cy: my.toFixed(2), r: 9, class: `marker ${bandOf(severity)}` }, svg);
+    el("circle", { cx: mx.toFixed(2), cy: my.toFixed(2), r: 9, class: `marker ${bandOf(severity, thresholds)}` }, svg);
   }
   el("text", { x: cx, y: cy - 14, class: "value" }, svg, known ? severity.toFixed(2) : "–");
-  el("text", { x: cx, y: cy + 12, class: `band ${known ? bandOf(severity) : ""}` }, svg,
-     known ? bandOf(severity).toUpperCase() : "NO DATA");
+  el("text", { x: cx, y: cy + 12, class: `band ${known ? bandOf(severity, thresholds) : ""}` }, svg,
+     known ? bandOf(severity, thresholds).toUpperCase() : "NO DATA");
 }
 
 /**
  * Draw the timeline into `svg` at its current size: severity `points` ({t: ms, s: 0..1}),
- * `incidents` ({t: ms, id, band}), thresholds, and a time axis from the first point to `now`.
+ * `incidents` ({t: ms, id, band}), the band thresholds, and a time axis from the first point
+ * to `now` (live) or to the last point (a print that has ended: `live` false).
+ * The svg's data-points / data-incidents say how many of each are drawn.
  */
-export function drawTimeline(svg, points, incidents, now = Date.now()) {
+export function drawTimeline(svg, points, incidents, { now = Date.now(), live = true, thresholds = DEFAULT_THRESHOLDS } = {}) {
+  const { warning: warnAbove, failure: failAbove } = thresholds;
+  // The axis starts with the print; while it runs it spans a minute at least (the first checks
+  // fill it from the left); a print that has ended ends it.
+  if (!live && points.length) now = points[points.length - 1].t;
   const width = Math.max(svg.clientWidth || 600, 200);
   const height = Math.max(svg.clientHeight || 150, 100);
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.replaceChildren();
   const left = 30, right = 8, top = 8, bottom = 20;
   const w = width - left - right, h = height - top - bottom;
-  const start = points.length ? Math.min(points[0].t, now - 60000) : now - 60000;
-  const span = Math.max(now - start, 1);
+  const start = points.length ? Math.min(points[0].t, now) : now - 60000;
+  const end = live ? Math.max(now, start + 60000) : Math.max(now, start + 1000);
+  const span = end - start;
   const x = (t) => left + ((t - start) / span) * w;
   const y = (s) => top + (1 - Math.min(Math.max(s, 0), 1)) * h;
 
-  el("rect", { x: left, y: y(1), width: w, height: y(FAILURE_ABOVE) - y(1), class: "area failure" }, svg);
-  el("rect", { x: left, y: y(FAILURE_ABOVE), width: w, height: y(WARNING_ABOVE) - y(FAILURE_ABOVE), class: "area warning" }, svg);
-  for (const [value, kind] of [[WARNING_ABOVE, "warning"], [FAILURE_ABOVE, "failure"]]) {
+  el("rect", { x: left, y: y(1), width: w, height: y(failAbove) - y(1), class: "area failure" }, svg);
+  el("rect", { x: left, y: y(failAbove), width: w, height: y(warnAbove) - y(failAbove), class: "area warning" }, svg);
+  for (const [value, kind] of [[warnAbove, "warning"], [failAbove, "failure"]]) {
     el("line", { x1: left, x2: left + w, y1: y(value), y2: y(value), class: `threshold ${kind}` }, svg);
     el("text", { x: left - 4, y: y(value) + 4, class: "axis y" }, svg, value.toFixed(2));
   }
   el("text", { x: left - 4, y: y(0) + 4, class: "axis y" }, svg, "0");
   el("text", { x: left - 4, y: y(1) + 8, class: "axis y" }, svg, "1");
   el("line", { x1: left, x2: left + w, y1: y(0), y2: y(0), class: "baseline" }, svg);
-  const minutes = span / 60000;
+  const minutes = (now - start) / 60000;
   const stepMin = [1, 2, 5, 10, 15, 30, 60, 120, 240].find((m) => minutes / m <= 6) || 480;
+  // The left end says when the print started; ticks count back from now (or its end).
+  const clock = new Date(start).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  el("text", { x: left, y: height - 4, class: "axis x first" }, svg, points.length ? clock : "");
   for (let m = 0; m <= minutes; m += stepMin) {
     const t = now - m * 60000;
+    if (x(t) - left < 44) continue;  // the start label is there
     el("line", { x1: x(t), x2: x(t), y1: y(0), y2: y(0) + 4, class: "tick" }, svg);
-    el("text", { x: x(t), y: height - 4, class: "axis x" }, svg, m === 0 ? "now" : `-${m >= 60 ? (m / 60) + "h" : m + "m"}`);
+    el("text", { x: x(t), y: height - 4, class: "axis x" }, svg, m === 0 ? (live ? "now" : "end") : `-${m >= 60 ? (m / 60) + "h" : m + "m"}`);
   }
+  let drawnIncidents = 0;
   for (const incident of incidents) {
-    if (incident.t < start || incident.t > now) continue;
+    if (incident.t < start || incident.t > end) continue;
+    drawnIncidents += 1;
     const g = el("g", { class: `incident-marker ${incident.band || "failure"}` }, svg);
     el("line", { x1: x(incident.t), x2: x(incident.t), y1: y(1), y2: y(0), class: "marker" }, g);
     el("path", { d: `M ${x(incident.t) - 5} ${y(1)} h 10 l -5 7 z`, class: "flag" }, g);
@@ -91,10 +107,19 @@ export function drawTimeline(svg, points, incidents, now = Date.now()) {
     el("polygon", { points: `${x(points[0].t).toFixed(1)},${y(0)} ${line} ${x(points[points.length - 1].t).toFixed(1)},${y(0)}`, class: "severity-fill" }, svg);
     el("polyline", { points: line, class: "severity" }, svg);
     const last = points[points.length - 1];
-    el("circle", { cx: x(last.t), cy: y(last.s), r: 3, class: `last ${bandOf(last.s)}` }, svg);
+    el("circle", { cx: x(last.t), cy: y(last.s), r: 3, class: `last ${bandOf(last.s, thresholds)}` }, svg);
   } else {
     el("text", { x: left + w / 2, y: top + h / 2, class: "empty" }, svg, "severity is recorded while a print runs");
   }
+  svg.dataset.points = String(points.length);
+  svg.dataset.incidents = String(drawnIncidents);
+}
+
+/** A worker history message's points ([[unix_time, severity, band], ...]) as timeline points. */
+export function historyPoints(points) {
+  return (Array.isArray(points) ? points : [])
+    .filter((p) => Array.isArray(p) && typeof p[0] === "number" && typeof p[1] === "number")
+    .map(([t, s]) => ({ t: t * 1000, s }));
 }
 
 /** Severity history of one print, kept in this browser so a reload does not lose it. */
@@ -115,6 +140,18 @@ export class TimelineStore {
   printStarted(file) {
     this.file = file || "";
     this.points = [];
+    this.save();
+  }
+
+  /**
+   * The history the worker keeps for `file` (points sorted by time) replaces this browser's;
+   * live points of the same print newer than its last one are kept.
+   */
+  replace(file, points) {
+    const last = points.length ? points[points.length - 1].t : -Infinity;
+    const newer = (file || "") === this.file ? this.points.filter((p) => p.t > last) : [];
+    this.file = file || "";
+    this.points = [...points, ...newer];
     this.save();
   }
 

@@ -1,6 +1,10 @@
-// The live frame: the annotated snapshot, detection boxes in an SVG overlay (failure boxes
-// held for a few seconds after the last failure frame), and the mask editor (click points on
-// the frame; masks are polygons in 0..1 frame coordinates, as the `masks` setting takes them).
+// The live frame: the RAW snapshot (as the camera gave it) with the detector's boxes drawn in
+// an SVG overlay (only boxes scoring at least the display threshold; failure boxes held for a
+// few seconds after the last failure frame), and the mask editor (click points on the frame;
+// masks are polygons in 0..1 frame coordinates, as the `masks` setting takes them).
+//
+// With an older component that cannot serve the raw picture, the worker's annotated picture is
+// shown instead and the overlay draws no boxes (they are in the picture already).
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -13,14 +17,17 @@ function el(name, attrs = {}, parent = null) {
 
 /**
  * Which boxes to draw at `now` (ms): the latest detection's, plus the last failure frame's
- * boxes while `now` is within `holdMs` of it. Pure: state is {latest, held: {boxes, at}}.
+ * boxes while `now` is within `holdMs` of it; of those, only boxes scoring at least
+ * `threshold` (detections carry every box down to the model's decode floor).
+ * Pure: state is {latest, held: {boxes, at}}.
  */
-export function boxesToDraw(state, now, holdMs) {
-  const latest = state.latest ? state.latest.boxes || [] : [];
+export function boxesToDraw(state, now, holdMs, threshold = 0) {
+  const shown = (boxes, held) => boxes.filter((b) => b.score >= threshold).map((b) => ({ ...b, held }));
+  const latest = shown(state.latest ? state.latest.boxes || [] : [], false);
   if (!state.held || now - state.held.at > holdMs || (state.latest && state.latest.band === "failure")) {
-    return latest.map((b) => ({ ...b, held: false }));
+    return latest;
   }
-  return [...latest.map((b) => ({ ...b, held: false })), ...state.held.boxes.map((b) => ({ ...b, held: true }))];
+  return [...latest, ...shown(state.held.boxes, true)];
 }
 
 /** Polygons (lists of [x, y]) rounded to 4 decimals and clamped to 0..1, as the server stores them. */
@@ -36,6 +43,8 @@ export class FrameView {
     this.img = root.querySelector("img");
     this.svg = root.querySelector("svg");
     this.holdMs = holdMs;
+    this.threshold = null;       // display threshold from the settings (a detection's own wins)
+    this.drawBoxes = true;       // false while the picture shown is the annotated one
     this.state = { latest: null, held: null };
     this.size = { width: 0, height: 0 };
     this.masks = [];            // saved masks (from the settings)
@@ -78,6 +87,18 @@ export class FrameView {
       const left = this.holdMs - (now - this.state.held.at);
       if (left > 0) this.expiry = setTimeout(() => this.render(), left + 20);
     }
+  }
+
+  /** The display threshold a detection without `display_threshold` is drawn with (null: none known). */
+  setThreshold(value) {
+    this.threshold = typeof value === "number" && Number.isFinite(value) ? value : null;
+    this.render();
+  }
+
+  /** The threshold the shown boxes are filtered with: the detection's own, else the settings'. */
+  displayThreshold() {
+    const own = this.state.latest && this.state.latest.display_threshold;
+    return typeof own === "number" ? own : this.threshold;
   }
 
   setMasks(masks) {
@@ -166,16 +187,28 @@ export class FrameView {
       current.forEach(([x, y], i) => el("circle", { cx: x * width, cy: y * height, r, class: i ? "mask-point" : "mask-point first" }, this.svg));
       return; // boxes would hide what is being drawn
     }
+    const threshold = this.displayThreshold();
+    const boxes = this.drawBoxes && threshold !== null ? boxesToDraw(this.state, performance.now(), this.holdMs, threshold) : [];
+    // For tests and the curious: which detection is drawn, and how many of its boxes.
+    this.svg.dataset.frameId = this.state.latest ? String(this.state.latest.frame_id ?? "") : "";
+    this.svg.dataset.threshold = threshold === null ? "" : String(threshold);
+    this.svg.dataset.boxes = this.drawBoxes ? String(boxes.length) : "off";
     const shown = this.svg.clientHeight || height;
     const fontSize = Math.round(12 * (height / shown) * 10) / 10;  // about 12 CSS px on screen
-    for (const box of boxesToDraw(this.state, performance.now(), this.holdMs)) {
+    const labels = [];  // [x, y, width] of the labels drawn: overlapping boxes share one label
+    for (const box of boxes) {
       const failure = !box.held && this.state.latest && this.state.latest.band === "failure";
       const kind = box.held || failure ? "failure" : this.state.latest.band === "warning" ? "warning" : "seen";
       const g = el("g", { class: `box ${kind}${box.held ? " held" : ""}` }, this.svg);
       el("rect", { x: box.x1, y: box.y1, width: Math.max(box.x2 - box.x1, 1), height: Math.max(box.y2 - box.y1, 1) }, g);
-      // Inside the box: the picture carries its own label above it.
-      const label = el("text", { x: box.x1 + 3, y: box.y1 + fontSize * 1.15, "font-size": fontSize }, g);
-      label.textContent = `${box.label} ${Math.round(box.score * 100)}%`;
+      // The label sits above the box, or inside it when the box touches the top edge.
+      const above = box.y1 - fontSize * 0.35;
+      const y = above - fontSize >= 0 ? above : box.y1 + fontSize * 1.15;
+      const text = `${box.label} ${Math.round(box.score * 100)}%`;
+      const x = box.x1 + 2, w = text.length * fontSize * 0.62;
+      if (labels.some(([lx, ly, lw]) => Math.abs(ly - y) < fontSize && x < lx + lw && lx < x + w)) continue;
+      labels.push([x, y, w]);
+      el("text", { x, y, "font-size": fontSize }, g).textContent = text;
     }
   }
 }

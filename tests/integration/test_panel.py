@@ -8,6 +8,8 @@ width are kept under ``artifacts/panel/`` (``PINOZCAM_PANEL_ARTIFACTS`` moves th
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import socket
@@ -16,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 
 from tests.integration.moonraker_stack import (MoonrakerProcess, Stack, free_port, moonraker_missing_reason,
@@ -63,6 +67,41 @@ class PanelPage:
         self.errors: list[str] = []
         self.page.on("console", lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None)
         self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+        #: The detections Moonraker sent this page, by frame id (read off its websocket).
+        self.detections: dict[str, dict[str, Any]] = {}
+        self.snapshot_urls: list[str] = []
+        self.page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
+        self.page.on("request", lambda r: self.snapshot_urls.append(r.url) if "/server/pinozcam/snapshot" in r.url else None)
+
+    def _frame(self, payload: str | bytes) -> None:
+        try:
+            message = json.loads(payload)
+        except ValueError:
+            return
+        if isinstance(message, dict) and message.get("method") == "notify_pinozcam_detection":
+            detection = message["params"][0]
+            self.detections[str(detection.get("frame_id"))] = detection
+
+    def drawn_boxes(self) -> dict[str, Any]:
+        """What the overlay draws now: the detection's frame id, its threshold, the box count."""
+        return self.page.evaluate("""() => {
+            const svg = document.querySelector('#overlay');
+            return {frame: svg.dataset.frameId || '', threshold: svg.dataset.threshold || '',
+                    boxes: svg.querySelectorAll('.box:not(.held)').length};
+        }""")
+
+    def shown_picture(self, width: int = 40, height: int = 30) -> np.ndarray:
+        """The live picture as the page shows it, scaled to ``width`` x ``height`` (BGR)."""
+        data = self.page.evaluate("""([w, h]) => {
+            const img = document.querySelector('#frame img');
+            const canvas = document.createElement('canvas');
+            canvas.width = w; canvas.height = h;
+            const ctx = canvas.getContext('2d');
+            ctx.drawImage(img, 0, 0, w, h);
+            return Array.from(ctx.getImageData(0, 0, w, h).data);
+        }""", [width, height])
+        rgba = np.array(data, np.uint8).reshape(height, width, 4)
+        return rgba[:, :, 2::-1].astype(np.int16)
 
     def open(self) -> Any:
         self.page.goto(self.stack.moonraker.url + "/server/pinozcam/panel")
@@ -107,6 +146,43 @@ def panel(browser: Any, stack: Stack) -> Iterator[Any]:
         stack.moonraker.post("/server/pinozcam/settings", {"settings": {k: None for k in DEFAULTS}})
 
 
+def _scaled(jpeg: bytes, width: int = 40, height: int = 30) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA).astype(np.int16)
+
+
+def assert_boxes_follow_the_display_threshold(view: PanelPage) -> None:
+    """The overlay draws exactly the boxes of its detection that score at least the display
+    threshold (detections carry every box down to the decode floor)."""
+    def drawn_detection() -> Any:
+        drawn = view.drawn_boxes()
+        return drawn if drawn["frame"] in view.detections else None
+
+    drawn = view.stack.moonraker.wait_for("the drawn detection's message", drawn_detection)
+    detection = view.detections[drawn["frame"]]
+    threshold = detection.get("display_threshold", float(drawn["threshold"] or 0))
+    assert float(drawn["threshold"]) == pytest.approx(threshold)
+    expected = [b for b in detection["boxes"] if b["score"] >= threshold]
+    assert drawn["boxes"] == len(expected), (drawn, detection["boxes"])
+    # The fixture model scores its patch 1.0 and nothing else: weak boxes (down to the decode
+    # floor, as real models send them) are checked through the page's own filter.
+    kept = view.page.evaluate("""async () => {
+        const { boxesToDraw } = await import('/server/pinozcam/panel/frame.js');
+        const box = (score) => ({label: 'spaghetti', score, x1: 0, y1: 0, x2: 9, y2: 9});
+        const latest = {band: 'ok', boxes: [box(0.08), box(0.5), box(0.75), box(0.9)]};
+        return boxesToDraw({latest, held: null}, 0, 5000, 0.75).map((b) => b.score);
+    }""")
+    assert kept == [0.75, 0.9]
+
+
+def assert_picture_is_raw(view: PanelPage, camera_jpeg: bytes) -> None:
+    """The live picture is the camera's frame as it was taken (no header, no boxes drawn in)."""
+    assert view.snapshot_urls and all("raw=1" in url for url in view.snapshot_urls), view.snapshot_urls
+    want = _scaled(camera_jpeg)
+    view.stack.moonraker.wait_for("the camera's own picture on the page",
+                                  lambda: np.abs(view.shown_picture() - want).mean() < 6)
+
+
 def test_boxes_timeline_and_incident_during_a_failing_print(stack: Stack, panel: Any) -> None:
     view = panel()
     page = view.open()
@@ -124,7 +200,19 @@ def test_boxes_timeline_and_incident_during_a_failing_print(stack: Stack, panel:
     expect(page.locator("#timeline .incident-marker").first).to_be_attached()
     expect(page.locator("#gauge .band")).to_have_text("FAILURE")
     expect(page.locator('#health [data-health="print"]')).to_contain_text("paused")
+    assert_boxes_follow_the_display_threshold(view)
+    assert_picture_is_raw(view, FAILING)
     view.screenshot("desktop-live-incident")
+
+    # A panel opened only now (a fresh browser: nothing recorded in it) shows the print's
+    # severity so far and the incident, from the worker's history.
+    late = panel(PHONE)
+    late_page = late.open()
+    late_page.wait_for_function("Number(document.querySelector('#timeline').dataset.points || 0) >= 4")
+    late_page.wait_for_function("Number(document.querySelector('#timeline').dataset.incidents || 0) >= 1")
+    expect(late_page.locator("#timeline .incident-marker").first).to_be_attached()
+    expect(late_page.locator("#timeline-file")).to_contain_text(".gcode")
+    late.screenshot("phone-live-opened-after-incident")
 
     view.tab("incidents")
     card = page.locator(".incident.open").first
@@ -199,6 +287,20 @@ def test_a_drawn_mask_reaches_the_worker(stack: Stack, panel: Any) -> None:
     expect(page.locator("#overlay polygon.mask")).to_have_count(1)
 
 
+def test_a_component_without_history_gets_the_annotated_picture(stack: Stack, panel: Any) -> None:
+    """An older component (no history endpoint: 404) cannot serve the raw picture: the panel asks
+    for the annotated one (its boxes drawn in) and draws no boxes over it."""
+    view = panel()
+    view.page.route("**/server/pinozcam/history*", lambda route: route.fulfill(
+        status=404, content_type="application/json", body='{"error": {"code": 404, "message": "Not Found"}}'))
+    page = view.open()
+    expect(page.locator("#frame")).to_have_class("frame has-picture")
+    assert view.snapshot_urls and not any("raw=1" in url for url in view.snapshot_urls), view.snapshot_urls
+    assert page.locator("#overlay").get_attribute("data-boxes") == "off"
+    # The browser logs the refused request; that one is expected here.
+    view.errors[:] = [e for e in view.errors if "404" not in e]
+
+
 def test_phone_width(stack: Stack, panel: Any) -> None:
     view = panel(PHONE)
     page = view.open()
@@ -267,6 +369,32 @@ def test_login_required_api_key_in_the_url(browser: Any, tmp_path: Path) -> None
         page.click('.tabs [data-tab="incidents"]')
         expect(page.locator("#incidents")).to_contain_text("No incidents")
         assert errors == []
+
+        # Fluidd's login on the same origin: the panel (in Fluidd's iframe, or a tab beside
+        # it) uses the Moonraker token Fluidd keeps in this origin's localStorage.
+        login = moonraker.post("/access/user", {"username": "panel-test", "password": "a-long-test-password"})
+        page.goto(panel_url)
+        expect(page.locator("#auth")).to_be_visible()   # no key in the URL, none saved
+        page.evaluate("([key, token]) => localStorage.setItem(key, token)",
+                      ["user-token-" + "0123456789abcdef" * 2, login["token"]])
+        errors.clear()
+        page.reload()
+        expect(page.locator("#connection")).to_have_text("live")
+        expect(page.locator('#health [data-health="worker"]')).to_contain_text("connected")
+        assert errors == []
+        # An expired token Fluidd left behind is not tried (it would only earn a 401).
+        assert page.evaluate("""async (expired) => {
+            const api = await import('/server/pinozcam/panel/api.js');
+            localStorage.setItem('user-token-' + 'f'.repeat(32), expired);
+            return api.frontendTokens([localStorage]).includes(expired);
+        }""", _expired_jwt()) is False
     finally:
         context.close()
         moonraker.stop()
+
+
+def _expired_jwt() -> str:
+    """A JWT-shaped token whose ``exp`` has passed (its signature is never checked here)."""
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+    return f"{part({'alg': 'HS256'})}.{part({'exp': 1000, 'token_type': 'access'})}.c2ln"
