@@ -21,6 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", metavar="DIR", help="a folder with images/ and labels/ (YOLO)")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.add_argument("--plot", metavar="FILE.png", help="draw the precision-recall curve(s)")
+    parser.add_argument("--sweep", action="store_true",
+                        help="also score every preset and a grid of score_threshold x "
+                             "image_sensitivity (the model runs once), to tune the thresholds")
+    parser.add_argument("--max-false-alarms", type=float, default=0.02, metavar="RATE",
+                        help="with --sweep: the false-alarm rate the suggestion must stay within "
+                             "(default 0.02)")
     add_settings_arguments(parser)
 
 
@@ -80,6 +86,8 @@ def _run(args: argparse.Namespace) -> int:
         "ap50": {name: ap.ap for name, ap in ap50.items() if ap.n_truth},
         "unreadable": unreadable,
     }
+    if args.sweep:
+        figures["sweep"] = _sweep(settings, dataset, predictions, args.max_false_alarms)
     if args.plot:
         spaghetti = ap50[classes[0]]
         draw_pr_curve(spaghetti.points, args.plot,
@@ -100,6 +108,64 @@ def _run(args: argparse.Namespace) -> int:
             print(f"  AP50 {name}: {ap.ap:.3f} ({ap.n_truth} boxes)")
     if unreadable:
         print(f"  {unreadable} unreadable image(s) counted as no detection")
+    if args.sweep:
+        _print_sweep(figures["sweep"], args.max_false_alarms)
     if args.plot:
         print(f"  precision-recall plot: {args.plot}")
     return 0
+
+
+_SCORE_GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.94)
+_SENSITIVITY_GRID = (0.005, 0.01, 0.02, 0.03, 0.05, 0.08)
+
+
+def _sweep(settings, dataset, predictions, max_false_alarms: float) -> dict:
+    """Image-level recall and false alarms for every preset and a threshold grid.
+
+    Reuses the predictions: only the engine's per-frame assessment is repeated,
+    so the whole sweep costs less than one more pass of the model.
+    """
+    import dataclasses
+
+    from ..engine import PRESETS, assess_frame
+    from ..evaluation import image_level
+
+    base = settings.detection.resolved()
+    truth = [item.has_failure for item in dataset]
+
+    def score(resolved) -> dict:
+        alarms = [assess_frame(boxes, item.width, item.height, resolved).band == "failure"
+                  for item, boxes in zip(dataset, predictions)]
+        result = image_level(alarms, truth)
+        return {"score_threshold": resolved.score_threshold,
+                "image_sensitivity": resolved.image_sensitivity,
+                "recall": result.recall, "false_alarm_rate": result.false_alarm_rate}
+
+    presets = {}
+    for name, preset in PRESETS.items():
+        presets[name] = score(dataclasses.replace(
+            base, preset=name, score_threshold=preset.score_threshold,
+            image_sensitivity=preset.image_sensitivity))
+    grid = [score(dataclasses.replace(base, score_threshold=threshold, image_sensitivity=sensitivity))
+            for threshold in _SCORE_GRID for sensitivity in _SENSITIVITY_GRID]
+    within = [row for row in grid if row["false_alarm_rate"] <= max_false_alarms]
+    # Best recall within the false-alarm budget; ties go to the stricter thresholds, which
+    # leave more margin on printers the dataset has not seen.
+    best = max(within, key=lambda row: (row["recall"], row["score_threshold"],
+                                        row["image_sensitivity"]), default=None)
+    return {"presets": presets, "grid": grid, "suggestion": best}
+
+
+def _print_sweep(sweep: dict, max_false_alarms: float) -> None:
+    print("  presets (recall / false-alarm rate):")
+    for name, row in sweep["presets"].items():
+        print(f"    {name:<10} score >= {row['score_threshold']:<5} sensitivity "
+              f"{row['image_sensitivity']:<6} recall {row['recall']:.3f}  "
+              f"false alarms {row['false_alarm_rate']:.3f}")
+    best = sweep["suggestion"]
+    if best is None:
+        print(f"  no grid point keeps false alarms within {max_false_alarms:.1%}")
+    else:
+        print(f"  best within {max_false_alarms:.1%} false alarms: score_threshold "
+              f"{best['score_threshold']}, image_sensitivity {best['image_sensitivity']} "
+              f"(recall {best['recall']:.3f}, false alarms {best['false_alarm_rate']:.3f})")
