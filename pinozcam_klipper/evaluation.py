@@ -266,13 +266,21 @@ class Report:
     ap50: dict[str, ClassAP]
 
     def to_dict(self) -> dict:
-        """JSON-ready summary (PR points left out)."""
-        return {
+        """JSON-ready summary (PR points left out; NaN, for "not measurable", becomes None)."""
+        return _nan_to_none({
             "thresholds": asdict(self.thresholds),
             "image": asdict(self.image),
             "auroc": self.auroc,
             "ap50": {k: v.ap for k, v in self.ap50.items()},
-        }
+        })
+
+
+def _nan_to_none(value):
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
 
 
 def evaluate(dataset: Sequence[LabeledImage], predictions: Sequence[Sequence[Box]],

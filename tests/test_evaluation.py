@@ -147,3 +147,14 @@ def test_thresholds_are_checked():
         ev.Thresholds(0.5, 0.0)
     with pytest.raises(ValueError, match="score_threshold"):
         ev.Thresholds(1.5, 0.03)
+
+
+def test_report_dict_is_strict_json(tmp_path):
+    import json
+
+    _write_dataset(tmp_path)
+    data = ev.load_yolo_dataset(tmp_path, CLASSES)
+    report = ev.evaluate(data, [(), ()], CLASSES, ev.Thresholds(0.9, 0.03))
+    d = report.to_dict()
+    assert d["ap50"]["blob"] is None and d["ap50"]["spaghetti"] == 0.0
+    json.dumps(d, allow_nan=False)
