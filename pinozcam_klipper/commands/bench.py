@@ -41,12 +41,11 @@ def _bench_frames(count: int) -> list[bytes]:
     import cv2
     import numpy as np
 
-    from .demo import demo_folder
+    from .demo import demo_frames
 
     images: list[np.ndarray] = []
     try:
-        folder = demo_folder()
-        for path in sorted(folder.iterdir())[:20]:
+        for path in demo_frames()[:20]:
             image = cv2.imread(str(path))
             if image is not None:
                 images.append(cv2.resize(image, (1280, 720), interpolation=cv2.INTER_LINEAR))

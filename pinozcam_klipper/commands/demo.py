@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 from ._common import CommandError, add_settings_arguments, load_settings, run_guarded
-from .replay import open_frames, replay
+from .replay import frames_from_paths, replay
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,12 +17,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_settings_arguments(parser)
 
 
-def demo_folder() -> Path:
-    """The bundled demo frames (synthetic, from training/generate.py)."""
-    folder = Path(str(resources.files("pinozcam_klipper") / "demo" / "print"))
-    if not folder.is_dir():
+def demo_frames() -> list[Path]:
+    """The bundled demo print: ``frame_NNNN_tSSS.S.jpg``, one every 5 s, synthetic
+    (``python -m training.demo``), normal at first, then spaghetti."""
+    folder = Path(str(resources.files("pinozcam_klipper") / "demo"))
+    frames = sorted(folder.glob("frame_*.jpg"))
+    if not frames:
         raise CommandError(f"the demo frames are missing from this install ({folder})")
-    return folder
+    return frames
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,12 +32,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    folder = demo_folder()
-    count, frames = open_frames(str(folder), None)
+    paths = demo_frames()
+    count, frames = frames_from_paths(paths, None)
     settings = load_settings(args)
     out_dir = Path(args.out)
     if not args.json:
-        print(f"Replaying {count} frames of a synthetic print from {folder}")
+        print(f"Replaying {count} frames of a synthetic print from {paths[0].parent}")
     status = replay(settings, frames, count, json_output=args.json, out_dir=out_dir)
     if not args.json:
         print(f"Annotated frames: {out_dir.resolve()}")

@@ -41,11 +41,16 @@ class _Frame:
 
 
 def _frames_from_folder(folder: Path, fps: float | None) -> tuple[int, Iterator[_Frame]]:
-    from ..detect import ImageError
-
     paths = list_images([folder])
     if not paths:
         raise CommandError(f"no frames in {folder}")
+    return frames_from_paths(paths, fps)
+
+
+def frames_from_paths(paths: list[Path], fps: float | None) -> tuple[int, Iterator[_Frame]]:
+    """Frames from image files in order; times from their names, else ``fps`` (default 1)."""
+    from ..detect import ImageError
+
     times = [time_from_name(p) for p in paths]
     if fps is not None or any(t is None for t in times):
         step = 1.0 / (fps or 1.0)
