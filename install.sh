@@ -232,26 +232,37 @@ add_include() {
 }
 
 git_exclude() {  # git_exclude add|remove: keep a Moonraker git checkout "clean" for its updater
-    local exclude="$MR_DIR/../.git/info/exclude" entry="moonraker/components/pinozcam.py"
+    local exclude="$MR_DIR/../.git/info/exclude" entry="moonraker/components/pinozcam"
+    local old_entry="moonraker/components/pinozcam.py"  # the single-file component of older installs
     [ -d "$MR_DIR/../.git" ] || return 0
-    if [ "$1" = add ]; then
-        mkdir -p "$(dirname "$exclude")"
-        grep -qxF "$entry" "$exclude" 2>/dev/null || printf '%s\n' "$entry" >> "$exclude"
-    elif [ -f "$exclude" ]; then
+    if [ -f "$exclude" ]; then
         local tmp
         tmp="$(mktemp)"
-        grep -vxF "$entry" "$exclude" > "$tmp" || true
+        grep -vxF -e "$old_entry" -e "$entry" "$exclude" > "$tmp" || true
         cat "$tmp" > "$exclude"
         rm -f "$tmp"
+    fi
+    if [ "$1" = add ]; then
+        mkdir -p "$(dirname "$exclude")"
+        printf '%s\n' "$entry" >> "$exclude"
+    fi
+}
+
+remove_old_component_link() {  # older installs linked the single file components/pinozcam.py
+    if [ -L "$MR_DIR/components/pinozcam.py" ]; then
+        rm -f "$MR_DIR/components/pinozcam.py"
+        say "removed the old component link $MR_DIR/components/pinozcam.py"
     fi
 }
 
 link() {  # link TARGET LINK: a symlink, keeping a backup of a real file in the way
     local target="$1" name="$2"
     if [ -e "$name" ] && [ ! -L "$name" ]; then
+        [ -f "$name" ] || die "$name is in the way and is not a file: move it away and run again"
         backup "$name"
         rm -f "$name"
     fi
+    # -n: an existing link to a folder is replaced, not followed into.
     ln -sfn "$target" "$name"
 }
 
@@ -260,7 +271,9 @@ do_install() {
     [ -f "$MOONRAKER_CONF" ] || die "no $MOONRAKER_CONF (use --printer-data)"
     find_moonraker_dir
     install_package
-    link "$REPO/moonraker_component/pinozcam.py" "$MR_DIR/components/pinozcam.py"
+    remove_old_component_link
+    # The component is a package: Moonraker imports moonraker.components.pinozcam (the folder).
+    link "$REPO/moonraker_component/pinozcam" "$MR_DIR/components/pinozcam"
     say "linked the Moonraker component into $MR_DIR/components"
     git_exclude add
     link "$REPO/moonraker_component/pinozcam.cfg" "$CONFIG_DIR/pinozcam.cfg"
@@ -273,8 +286,9 @@ do_install() {
 do_uninstall() {
     find_moonraker_dir
     git_exclude remove
-    if [ -L "$MR_DIR/components/pinozcam.py" ]; then
-        rm -f "$MR_DIR/components/pinozcam.py"
+    remove_old_component_link
+    if [ -L "$MR_DIR/components/pinozcam" ]; then
+        rm -f "$MR_DIR/components/pinozcam"
         say "removed the component link from $MR_DIR/components"
     fi
     if [ -L "$CONFIG_DIR/pinozcam.cfg" ]; then

@@ -5,7 +5,9 @@ Moonraker runs from its own virtualenv (its pinned dependencies stay out of .ven
 ``$PINOZCAM_MOONRAKER_PYTHON``, else ``.venv-moonraker/bin/python``; without one these tests
 are skipped with the command that makes it (``tests/setup.sh`` should run it). The component is
 loaded straight from ``moonraker_component/`` (appended to ``moonraker.components.__path__`` by a
-launcher), so the Moonraker virtualenv is never modified.
+launcher), so the Moonraker virtualenv is never modified: Moonraker imports the package
+``moonraker_component/pinozcam/`` as ``moonraker.components.pinozcam``, as it does through the
+``components/pinozcam`` link that install.sh makes.
 
 Pieces, reusable by later tests (the panel's):
 

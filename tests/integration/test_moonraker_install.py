@@ -1,9 +1,10 @@
 """install.sh against a temporary home and the real pip-installed Moonraker.
 
 The Moonraker of the test virtualenv (.venv-moonraker) is the "pip install" case: install.sh
-finds its package folder with its python and links the component into its components/. The
-test runs install.sh twice (the second run changes nothing), starts that Moonraker and checks it
-loads the component, then runs --uninstall and checks every file is as before.
+finds its package folder with its python and links the component (a package folder) into its
+components/. The test runs install.sh twice (the second run changes nothing), starts that
+Moonraker and checks it loads the component, then runs --uninstall and checks every file is as
+before. A Moonraker git checkout stays clean, and an older install's single-file link is replaced.
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def home() -> Iterator[Path]:
         pytest.skip(reason)
     python = moonraker_python()
     assert python is not None
-    link = _components_dir(python) / "pinozcam.py"
-    if link.exists() or link.is_symlink():
+    link = _components_dir(python) / "pinozcam"
+    if link.exists() or link.is_symlink() or (link.parent / "pinozcam.py").is_symlink():
         pytest.skip(f"{link} exists already: not touching an installation this test did not make")
     path = Path(tempfile.mkdtemp(prefix="pzi-"))
     try:
@@ -91,8 +92,8 @@ def test_install_is_idempotent_loads_in_moonraker_and_uninstalls(home: Path) -> 
     assert (config / "pinozcam.cfg").resolve() == ROOT / "moonraker_component" / "pinozcam.cfg"
     assert "[pinozcam]" in conf.read_text()
     assert f"worker_python: {sys.executable}" in conf.read_text()
-    link = _components_dir(python) / "pinozcam.py"
-    assert link.resolve() == ROOT / "moonraker_component" / "pinozcam.py"
+    link = _components_dir(python) / "pinozcam"
+    assert link.resolve() == ROOT / "moonraker_component" / "pinozcam"
     backups = sorted(p.name for p in config.iterdir() if "pinozcam-backup" in p.name)
     assert len(backups) == 2  # moonraker.conf and printer.cfg, before their first edit
 
@@ -127,19 +128,25 @@ def test_a_moonraker_git_checkout_stays_clean_for_its_updater(tmp_path: Path) ->
     config = tmp_path / "printer_data" / "config"
     config.mkdir(parents=True)
     (config / "moonraker.conf").write_text("[server]\n")
+    # What an older install left: the single-file component, linked and excluded.
+    old_link = checkout / "moonraker" / "components" / "pinozcam.py"
+    old_link.symlink_to(tmp_path / "old-pinozcam.py")
+    (checkout / ".git" / "info").mkdir(exist_ok=True)
+    (checkout / ".git" / "info" / "exclude").write_text("moonraker/components/pinozcam.py\n")
     env = {**os.environ, "HOME": str(tmp_path)}
     command = ["bash", str(ROOT / "install.sh"), "--home", str(tmp_path), "--worker-python", sys.executable,
                "--no-restart"]
 
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    link = checkout / "moonraker" / "components" / "pinozcam.py"
-    assert link.resolve() == ROOT / "moonraker_component" / "pinozcam.py"
+    link = checkout / "moonraker" / "components" / "pinozcam"
+    assert link.resolve() == ROOT / "moonraker_component" / "pinozcam"
+    assert not old_link.is_symlink()  # replaced by the package link
     status = subprocess.run(["git", "-C", str(checkout), "status", "--porcelain"], capture_output=True,
                             text=True, check=True)
     assert status.stdout == ""  # the link is excluded, so Moonraker's updater sees no local change
 
     result = subprocess.run(command + ["--uninstall"], capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert not link.is_symlink()
+    assert not link.is_symlink() and not old_link.is_symlink()
     assert "pinozcam" not in (checkout / ".git" / "info" / "exclude").read_text()

@@ -1,0 +1,208 @@
+# PiNozCam: on-device AI print-failure detection, as a Moonraker component.
+#
+# Copyright (C) 2026 The pinozcam-klipper authors
+#
+# This file may be distributed under the terms of the Apache-2.0 license.
+"""The ``[pinozcam]`` options: the component's own ones, the worker's, the UI-saved values.
+
+The component reads six options itself (:data:`OWN_OPTIONS`); every other option of
+``[pinozcam]`` is the worker's, passed as text and checked by the worker. Values set in
+moonraker.conf win over values saved from the UI (those options are "locked"). A bad own
+option gets a warning and its default, never a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ...confighelper import ConfigHelper
+
+#: Options the component reads itself; every other option of [pinozcam] goes to the worker.
+OWN_OPTIONS = ("enabled", "camera", "worker_python", "pause_macro", "cancel_macro", "prompt")
+#: Worker options whose values are never sent back to a client.
+SECRET_OPTIONS = ("discord_webhook_url", "telegram_bot_token")
+REDACTED = "<redacted>"
+_MACRO = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*( +[A-Za-z_][A-Za-z0-9_]*=[^\s;\"]+)*$")
+
+
+@dataclass
+class OwnOptions:
+    """The component's own options (defaults here and nowhere else)."""
+
+    enabled: bool = True
+    camera: str = ""
+    worker_python: str = ""
+    pause_macro: str = "PINOZCAM_PAUSE"
+    cancel_macro: str = "CANCEL_PRINT"
+    prompt: bool = True
+
+
+def default_worker_python(home: Path) -> str:
+    """``~/pinozcam-env/bin/python`` (what install.sh creates) if present, else Moonraker's python."""
+    candidate = home / "pinozcam-env" / "bin" / "python"
+    return str(candidate) if candidate.exists() else sys.executable
+
+
+def parse_own_option(name: str, value: Any) -> Any:
+    """Convert and check one own option; ValueError says what is accepted."""
+    if name in ("enabled", "prompt"):
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "yes", "on", "1"):
+            return True
+        if text in ("false", "no", "off", "0"):
+            return False
+        raise ValueError("true or false")
+    text = str(value).strip()
+    if name in ("pause_macro", "cancel_macro"):
+        if not _MACRO.match(text) or len(text) > 200:
+            raise ValueError("a macro name with optional KEY=VALUE parameters, e.g. PINOZCAM_PAUSE")
+        return text
+    if name == "worker_python" and text and not Path(text).expanduser().is_file():
+        raise ValueError("the path of a python executable that exists")
+    return str(Path(text).expanduser()) if name == "worker_python" and text else text
+
+
+def redact_url(url: str) -> str:
+    """A URL with any ``user:password@`` removed (camera URLs may carry credentials)."""
+    return re.sub(r"^(\w+://)[^/@]*@", r"\1", url)
+
+
+def http_safe(text: str) -> str:
+    """An error message tornado accepts as an HTTP reason phrase (no "<", ASCII, one line)."""
+    text = text.replace("<redacted>", "[redacted]").replace("<=", "at most").replace(">=", "at least")
+    text = text.replace("<", "below").replace("\r", " ").replace("\n", " ")
+    return text.encode("ascii", "replace").decode("ascii")[:400]
+
+
+def gcode_text(text: str) -> str:
+    """Text safe inside ``RESPOND MSG="..."``: no quotes, comments or line breaks."""
+    return re.sub(r"[\"';\r\n]", " ", text)[:200]
+
+
+class OptionsMixin:
+    """Reading, merging and saving options; part of :class:`~.component.Pinozcam`, whose
+    ``__init__`` sets the state used here (``own``, ``file_options``, ``ui_options``,
+    ``locked``, ``camera_url``, ``settings_tree``, ``db``)."""
+
+    # -- configuration ------------------------------------------------------------------
+    def _warn(self, key: str, text: str) -> None:
+        self._warnings[key] = text
+        self.server.add_warning(f"[pinozcam]: {text}", warn_id=f"pinozcam_{key}")
+
+    def _clear_warning(self, key: str) -> None:
+        if self._warnings.pop(key, None) is not None:
+            self.server.remove_warning(f"pinozcam_{key}")
+
+    def _read_config(self, config: ConfigHelper) -> tuple[dict[str, Any], OwnOptions]:
+        """Own options (bad ones: warning + default) and the worker's options as text."""
+        own = OwnOptions(worker_python=default_worker_python(Path.home()))
+        worker: dict[str, Any] = {}
+        for name in config.get_options():
+            raw = config.get(name)
+            if "{" in raw:
+                # Moonraker templates: "{secrets.pinozcam.telegram_bot_token}".
+                try:
+                    raw = config.gettemplate(name).render()
+                except (config.error, self.server.error) as exc:
+                    # A bad template (or a missing secret) drops this option, nothing else.
+                    self._warn(name, f"option '{name}' could not be rendered ({type(exc).__name__}); "
+                                     "it is ignored")
+                    continue
+            if name in OWN_OPTIONS:
+                try:
+                    setattr(own, name, parse_own_option(name, raw))
+                except ValueError as exc:
+                    default = getattr(own, name)
+                    self._warn(name, f"option '{name}': {raw!r} is not valid; expected {exc}. "
+                                     f"Using the default ({default!r}).")
+                continue
+            worker[name] = raw
+        return worker, own
+
+    def _worker_settings(self) -> dict[str, Any]:
+        """What the worker gets: UI-saved values under moonraker.conf's, camera resolved.
+
+        This is the complete set: the worker takes its own defaults for every option left out.
+        """
+        merged = {k: v for k, v in self.ui_options.items() if k not in OWN_OPTIONS}
+        merged.update(self.file_options)
+        merged["camera"] = self.camera_url
+        return merged
+
+    def _configure_message(self) -> dict[str, Any]:
+        """``configure`` with ``replace``: an option removed from the saved values (reset to its
+        default from the UI) must go back to the default in the worker too, not keep the value
+        an earlier ``configure`` gave it, as a merge would."""
+        return {"type": "configure", "settings": self._worker_settings(), "replace": True}
+
+    def _own_value(self, name: str) -> Any:
+        if name in self.locked or name not in self.ui_options:
+            return getattr(self.own, name)
+        return self.ui_options[name]
+
+    async def _resolve_camera(self, value: str) -> str:
+        """A Moonraker [webcam] name (or empty: the first webcam) to its URL; URLs pass as-is."""
+        webcams: dict[str, Any] = {}
+        manager = self.server.lookup_component("webcam", None)
+        if manager is not None:
+            webcams = manager.get_webcams()
+        if value in webcams or not value:
+            candidates = [webcams[value]] if value else [
+                cam for cam in webcams.values()
+                if cam.enabled and "/server/pinozcam" not in (cam.snapshot_url + cam.stream_url)]
+            if not candidates:
+                raise ValueError("no camera: set 'camera' to a [webcam] name or a URL")
+            cam = candidates[0]
+            if cam.snapshot_url:
+                return await cam.get_snapshot_url()
+            return await cam.get_stream_url()
+        if value.startswith("/") and not os.path.exists(value) and not value.startswith("/dev/"):
+            return "http://127.0.0.1" + value  # a URL relative to this machine's web server
+        if re.match(r"^\w+://", value) or value.startswith("/") or value.isdigit():
+            return value
+        known = ", ".join(sorted(webcams)) or "none configured"
+        raise ValueError(f"no [webcam] named {value!r} (known: {known}) and not a URL")
+
+    def _drop_bad_option(self, option: str, message: str) -> bool:
+        """Forget a rejected option (UI value first, then moonraker.conf); False if not ours."""
+        if option in self.ui_options:
+            del self.ui_options[option]
+            asyncio.ensure_future(self.db.insert("settings", self._saveable_ui()))
+            self._warn(option, f"saved setting rejected: {message}. Using the default.")
+            return True
+        if option in self.file_options:
+            del self.file_options[option]
+            self._warn(option, f"{message}. Using the default.")
+            return True
+        return False
+
+    def _saveable_ui(self) -> dict[str, Any]:
+        return dict(self.ui_options)
+
+    def _effective_settings(self) -> dict[str, Any]:
+        flat: dict[str, Any] = {}
+        for section in self.settings_tree.values():
+            if isinstance(section, dict):
+                flat.update(section)
+        flat.update({name: self._own_value(name) for name in OWN_OPTIONS})
+        flat["camera"] = self._own_value("camera")
+        flat["camera_url"] = redact_url(self.camera_url)
+        for name in SECRET_OPTIONS:
+            if flat.get(name):
+                flat[name] = REDACTED
+        return flat
+
+    def _set_enabled_option(self) -> None:
+        """The ``enabled`` option was saved: it wins over the macros' switches."""
+        self.enabled = self._own_value("enabled")
+        if self.enabled:
+            self.off_for_this_print = False

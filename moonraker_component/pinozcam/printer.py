@@ -1,0 +1,318 @@
+# PiNozCam: on-device AI print-failure detection, as a Moonraker component.
+#
+# Copyright (C) 2026 The pinozcam-klipper authors
+#
+# This file may be distributed under the terms of the Apache-2.0 license.
+"""Klipper's side: the print state, the actions with their safety rules, the macros.
+
+The component subscribes to a few printer objects (copies, never Moonraker's cache), tells the
+worker the print state, and carries out the worker's action requests: each request once, and
+only when Klipper, asked at that moment, says the print allows it (pause while printing,
+cancel while printing or paused, resume while paused). After its pause it raises a
+Mainsail/Fluidd dialog and, once the print is no longer paused, puts back the idle timeout
+``PINOZCAM_PAUSE`` raised. The ``pinozcam_*`` remote methods behind the macros live here too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import time
+from typing import Any, Optional
+
+from .options import gcode_text
+
+logger = logging.getLogger(__name__)
+
+PRINT_STATES = ("printing", "paused", "standby", "complete", "cancelled", "error")
+RUNNING_STATES = ("printing", "paused")
+#: What the component watches in Klipper (copied, never shared with Moonraker's cache).
+SUBSCRIPTION: dict[str, Optional[list[str]]] = {
+    "print_stats": ["state", "filename", "info", "total_duration"],
+    # Set by PINOZCAM_PAUSE to Klipper's configured idle timeout once it has raised it.
+    "gcode_macro PINOZCAM_PAUSE": ["restore_idle_timeout"],
+    "virtual_sdcard": ["progress", "is_active"],
+    "pause_resume": ["is_paused"],
+    "webhooks": ["state", "state_message"],
+    "exclude_object": ["objects", "excluded_objects", "current_object"],
+}
+
+
+class PrinterMixin:
+    """Print state, actions and remote methods; part of :class:`~.component.Pinozcam`, whose
+    ``__init__`` sets the state used here (``printer``, ``klippy_ready``, ``enabled``,
+    ``off_for_this_print``, ``_acted``, ``_acting``, ``last_action``, ``open_incident``)."""
+
+    # -- printer state ------------------------------------------------------------------
+    async def _on_klippy_ready(self) -> None:
+        kapis = self.server.lookup_component("klippy_apis")
+        try:
+            result = await kapis.subscribe_objects(SUBSCRIPTION, self._on_printer_update)
+        except self.server.error as exc:
+            logger.warning("pinozcam: cannot subscribe to printer objects: %s", exc)
+            return
+        # Copy: the dicts handed out are Moonraker's own cache objects.
+        self.printer = {name: copy.deepcopy(result.get(name) or {}) for name in SUBSCRIPTION}
+        self.klippy_ready = True
+        self._send_print_state(force=True)
+        self._restore_idle_timeout_if_due()
+
+    def _on_klippy_gone(self) -> None:
+        self.klippy_ready = False
+        self._print_ended()  # Klipper shut down or went away: whatever printed has ended
+        self._send_print_state()
+
+    def _on_printer_update(self, status: dict[str, Any], eventtime: float) -> None:
+        changed = False
+        for name, values in status.items():
+            if name in SUBSCRIPTION and isinstance(values, dict):
+                self.printer.setdefault(name, {}).update(copy.deepcopy(values))
+                changed = True
+        new_state = (status.get("print_stats") or {}).get("state")
+        if new_state is not None and new_state not in RUNNING_STATES:
+            # Only a reported change ends the print: a DISABLE from a print's start gcode can
+            # come before the update that says the print started.
+            self._print_ended()
+        if changed:
+            self._send_print_state()
+        if new_state is not None or "gcode_macro PINOZCAM_PAUSE" in status:
+            self._restore_idle_timeout_if_due()
+
+    def _print_ended(self) -> None:
+        if self.off_for_this_print:
+            self.off_for_this_print = False
+            logger.info("pinozcam: the print ended; detection is on again")
+            self._notify_status()
+
+    def _restore_idle_timeout_if_due(self) -> None:
+        """PINOZCAM_PAUSE raised the idle timeout (so the heaters stay on while paused) and left
+        Klipper's configured value in its ``restore_idle_timeout``: once the print is no longer
+        paused (resumed, cancelled, ended), put that value back. Nothing if it did not raise it.
+
+        Called on changes of the print state or of that variable only. The last update may be
+        stale, so ``_PINOZCAM_RESTORE_IDLE_TIMEOUT`` checks both again inside Klipper, in line
+        with other gcode (a PINOZCAM_PAUSE queued just before it is never undone)."""
+        configured = self.printer.get("gcode_macro PINOZCAM_PAUSE", {}).get("restore_idle_timeout")
+        if (not isinstance(configured, (int, float)) or isinstance(configured, bool) or configured <= 0
+                or not self.klippy_ready or self.print_state() == "paused" or self._restoring_idle_timeout):
+            return
+        self._restoring_idle_timeout = True
+        asyncio.ensure_future(self._restore_idle_timeout())
+
+    async def _restore_idle_timeout(self) -> None:
+        kapis = self.server.lookup_component("klippy_apis")
+        try:
+            await kapis.run_gcode("_PINOZCAM_RESTORE_IDLE_TIMEOUT")
+        except self.server.error as exc:
+            logger.warning("pinozcam: could not restore the idle timeout: %s", exc)
+        finally:
+            self._restoring_idle_timeout = False
+
+    def print_state(self) -> str:
+        """Klipper's print_stats.state as the component sees it ("error" if Klipper is gone mid-print)."""
+        state = str(self.printer.get("print_stats", {}).get("state") or "standby")
+        if state not in PRINT_STATES:
+            state = "standby"
+        if not self.klippy_ready and state in ("printing", "paused"):
+            return "error"
+        return state
+
+    def _print_state_message(self) -> dict[str, Any]:
+        stats = self.printer.get("print_stats", {})
+        info = stats.get("info") or {}
+        progress = self.printer.get("virtual_sdcard", {}).get("progress")
+        objects = []
+        for item in (self.printer.get("exclude_object", {}).get("objects") or [])[:500]:
+            polygon = [[float(p[0]), float(p[1])] for p in (item.get("polygon") or [])[:200]
+                       if isinstance(p, (list, tuple)) and len(p) == 2]
+            objects.append({"name": str(item.get("name", ""))[:256], "polygon": polygon})
+
+        def whole(value: Any) -> Optional[int]:
+            return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+        return {
+            "type": "print_state",
+            # Detection off: the worker is told nothing prints, so it does not check at all.
+            "state": self.print_state() if self.watching() else "standby",
+            "file": str(stats.get("filename") or "")[:1024],
+            "progress": min(max(float(progress), 0.0), 1.0) if isinstance(progress, (int, float)) else None,
+            "layer": whole(info.get("current_layer")),
+            "total_layers": whole(info.get("total_layer")),
+            "objects": objects,
+        }
+
+    def _send_print_state(self, force: bool = False) -> None:
+        message = self._print_state_message()
+        last = self._last_print_state
+        same = {k: v for k, v in message.items() if k != "progress"} == \
+            {k: v for k, v in last.items() if k != "progress"}
+        small_step = abs((message["progress"] or 0.0) - (last.get("progress") or 0.0)) < 0.01
+        if not force and same and small_step:
+            return
+        if self._send(message):
+            self._last_print_state = message
+
+    # -- actions ------------------------------------------------------------------------
+    async def _on_action_request(self, message: dict[str, Any]) -> None:
+        """Carry out each request once: a repeat (same ``request_id``, e.g. after a reconnect)
+        only gets the first answer again. Each new request (a second Telegram Pause after a
+        resume) has a new id and is acted on. Workers without request ids: once per
+        (incident, action)."""
+        incident_id = str(message.get("incident_id") or "")
+        action = str(message.get("action") or "")
+        request_id = message.get("request_id")
+        key: tuple[str, ...] = ("request", str(request_id)) if request_id else (incident_id, action)
+        if key in self._acting:
+            return  # the first copy answers when it is done
+        if key not in self._acted:
+            self._acting.add(key)
+            try:
+                self._acted[key] = await self._carry_out(action)
+            finally:
+                self._acting.discard(key)
+            while len(self._acted) > 100:
+                self._acted.popitem(last=False)
+            result, reason = self._acted[key]
+            self.last_action = {"incident_id": incident_id, "action": action, "result": result,
+                                "reason": reason, "time": time.time(), "request_id": request_id}
+            log = logger.info if result == "done" else logger.warning
+            log("pinozcam: %s for incident %s: %s %s", action, incident_id, result, reason)
+            self._notify_status()
+        result, reason = self._acted[key]
+        answer = {"type": "action_result", "incident_id": incident_id, "result": result,
+                  "action": action, "reason": reason}
+        if request_id:
+            answer["request_id"] = request_id
+        self._send(answer)
+
+    async def _carry_out(self, action: str) -> tuple[str, str]:
+        """Do ``action`` on Klipper if the print allows it; ("done"|"failed", why)."""
+        if not self.watching():
+            return "failed", f"detection is disabled ({self._disabled_text()})"
+        if action == "mute":
+            self._send({"type": "mute", "muted": True})
+            return "done", "muted until the print ends"
+        allowed = {"pause": ("printing",), "cancel": ("printing", "paused"), "resume": ("paused",)}
+        if action not in allowed:
+            return "failed", f"unknown action {action!r}"
+        kapis = self.server.lookup_component("klippy_apis")
+        # Ask Klipper, not the last update: a request can race the end of the print (a Telegram
+        # press as the print is cancelled), and gcode must never reach an idle printer.
+        state = await self._fresh_print_state(kapis)
+        if state not in allowed[action]:
+            return "failed", f"the printer is {state}, not {' or '.join(allowed[action])}"
+        macro = {"pause": str(self._own_value("pause_macro")),
+                 "cancel": str(self._own_value("cancel_macro")), "resume": "RESUME"}[action]
+        try:
+            await kapis.run_gcode(macro)
+        except self.server.error as exc:
+            return "failed", f"{macro.split()[0]}: {exc}"
+        if action == "pause":
+            query = await kapis.query_objects({"print_stats": ["state"]}, None)
+            now = ((query or {}).get("print_stats") or {}).get("state")
+            if now != "paused":
+                return "failed", f"{macro.split()[0]} ran but the printer is {now}"
+            if self._own_value("prompt"):
+                await self._raise_prompt(kapis)
+        return "done", f"ran {macro.split()[0]}"
+
+    async def _fresh_print_state(self, kapis: Any) -> str:
+        """print_stats.state asked of Klipper now ("error" when Klipper cannot answer)."""
+        if not self.klippy_ready:
+            return self.print_state()
+        try:
+            query = await kapis.query_objects({"print_stats": ["state"]}, None)
+        except self.server.error as exc:
+            logger.debug("pinozcam: cannot query print_stats: %s", exc)
+            return "error"
+        state = str(((query or {}).get("print_stats") or {}).get("state") or "standby")
+        return state if state in PRINT_STATES else "standby"
+
+    async def _raise_prompt(self, kapis: Any) -> None:
+        """A Mainsail/Fluidd dialog: Resume, Cancel, or False alarm (resume and mute)."""
+        severity = (self.open_incident or {}).get("severity")
+        detail = f" (severity {float(severity):.2f})" if isinstance(severity, (int, float)) else ""
+        lines = [
+            "action:prompt_begin PiNozCam paused the print",
+            f"action:prompt_text A possible print failure was seen{detail}. Check the camera.",
+            "action:prompt_footer_button Resume|_PINOZCAM_PROMPT_RESUME|primary",
+            "action:prompt_footer_button Cancel|_PINOZCAM_PROMPT_CANCEL|error",
+            "action:prompt_footer_button False alarm: resume and mute|PINOZCAM_FALSE_ALARM|warning",
+            "action:prompt_show",
+        ]
+        script = "\n".join(f'RESPOND TYPE=command MSG="{gcode_text(line)}"' for line in lines)
+        try:
+            await kapis.run_gcode(script)
+        except self.server.error as exc:
+            logger.warning("pinozcam: could not raise the pause dialog: %s", exc)
+
+    async def _respond(self, text: str) -> None:
+        kapis = self.server.lookup_component("klippy_apis")
+        with contextlib.suppress(self.server.error):
+            await kapis.run_gcode(f'RESPOND MSG="PiNozCam: {gcode_text(text)}"')
+
+    # -- remote methods (macros) ----------------------------------------------------------
+    async def _rm_enable(self) -> None:
+        self.enabled = True
+        self.off_for_this_print = False
+        self._send_print_state(force=True)
+        self._notify_status()
+        await self._respond("detection enabled")
+
+    async def _rm_disable(self) -> None:
+        """During a print: off until that print ends (a slicer's start gcode must not switch
+        detection off for every later print). While idle: off until PINOZCAM_ENABLE."""
+        kapis = self.server.lookup_component("klippy_apis")
+        # Klipper's own answer: from a print's start gcode, the last update may still say standby.
+        if await self._fresh_print_state(kapis) in RUNNING_STATES:
+            self.off_for_this_print = True
+        else:
+            self.enabled = False
+        self._send_print_state(force=True)
+        self._notify_status()
+        await self._respond(f"detection disabled {self._disabled_text()}")
+
+    def watching(self) -> bool:
+        """Whether detection is on now (the option and the macros together)."""
+        return self.enabled and not self.off_for_this_print
+
+    def disabled_until(self) -> Optional[str]:
+        """None while watching; else "print_end" or "enable" (what turns detection back on)."""
+        if self.watching():
+            return None
+        return "enable" if not self.enabled else "print_end"
+
+    def _disabled_text(self) -> str:
+        if self.disabled_until() == "print_end":
+            return "until this print ends (or PINOZCAM_ENABLE)"
+        return "until PINOZCAM_ENABLE"
+
+    async def _rm_mute(self) -> None:
+        if self._send({"type": "mute", "muted": True}):
+            await self._respond("alerts and actions muted until this print ends")
+        else:
+            await self._respond(f"cannot mute: the worker is not connected ({self._problem_text()})")
+
+    async def _rm_status(self) -> None:
+        await self._respond(self.status_line())
+
+    async def _rm_false_alarm(self) -> None:
+        incident = (self.open_incident or {}).get("id")
+        if incident:
+            self._send({"type": "feedback", "label": "false_alarm", "incident_id": incident})
+        self._send({"type": "mute", "muted": True})
+        await self._respond("marked as a false alarm; muted until this print ends")
+
+    def status_line(self) -> str:
+        if not self.watching():
+            return f"detection disabled {self._disabled_text()}"
+        if self.worker_state != "connected":
+            return f"worker {self.worker_state}: {self._problem_text()}"
+        status = self.worker_status
+        camera = (status.get("camera") or {}).get("state", "unknown")
+        muted = ", muted" if status.get("muted") else ""
+        return (f"watching ({status.get('engine_state', '?')}{muted}), camera {camera}, severity "
+                f"{float(status.get('severity') or 0):.2f}, {float(status.get('checks_per_minute') or 0):.0f} "
+                f"checks/min")

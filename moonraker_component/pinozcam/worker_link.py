@@ -1,0 +1,269 @@
+# PiNozCam: on-device AI print-failure detection, as a Moonraker component.
+#
+# Copyright (C) 2026 The pinozcam-klipper authors
+#
+# This file may be distributed under the terms of the Apache-2.0 license.
+"""Supervising the worker and talking to it over its loopback websocket.
+
+The supervisor starts the worker (:class:`~.worker_process.WorkerProcess`), restarts it with
+bounded backoff when it exits, and drops a rejected option (UI value first, then
+moonraker.conf) so a bad setting cannot keep it down. While it lives, one websocket session at
+a time carries JSON messages both ways: requests wait for their reply kind (oldest first) with
+a timeout; everything the worker sends unasked (status, detections, incidents, action
+requests) is dispatched from :meth:`WorkerLinkMixin._on_worker_message`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import tornado.httpclient
+import tornado.websocket
+
+from .worker_process import WorkerProcess, WorkerStartError
+
+logger = logging.getLogger(__name__)
+
+PROTOCOL = "1"
+_BACKOFF_FIRST = 0.5
+_BACKOFF_MAX = 30.0
+_STABLE_AFTER = 30.0        # a worker up this long resets the restart backoff
+_REPLY_TIMEOUT = 20.0
+
+
+@dataclass
+class Pending:
+    """Requests awaiting the worker's reply, oldest first, per reply kind."""
+
+    queues: dict[str, collections.deque[Optional[asyncio.Future[Any]]]] = field(
+        default_factory=lambda: collections.defaultdict(collections.deque))
+
+    def add(self, kind: str, future: Optional[asyncio.Future[Any]]) -> None:
+        self.queues[kind].append(future)
+
+    def pop(self, kind: str) -> tuple[bool, Optional[asyncio.Future[Any]]]:
+        queue = self.queues.get(kind)
+        if not queue:
+            return False, None
+        return True, queue.popleft()
+
+    def fail_all(self, why: str) -> None:
+        for queue in self.queues.values():
+            while queue:
+                future = queue.popleft()
+                if future is not None and not future.done():
+                    future.set_exception(RuntimeError(why))
+
+
+class WorkerLinkMixin:
+    """The worker's supervision and session; part of :class:`~.component.Pinozcam`, whose
+    ``__init__`` sets the state used here (``process``, ``ws``, ``pending``, ``worker_state``,
+    ``worker_problem``, ``worker_status``, ``restarts``, ``_wake``, ``_closing``)."""
+
+    # -- the worker: start and supervise ------------------------------------------------
+    async def _supervise(self) -> None:
+        backoff = _BACKOFF_FIRST
+        while not self._closing:
+            try:
+                self.camera_url = await self._resolve_camera(str(self._own_value("camera")))
+            except ValueError as exc:
+                self._set_worker("stopped", f"camera: {exc}")
+                self._warn("camera", f"option 'camera': {exc}")
+                await self._sleep_or_wake(None)  # until the webcams or the settings change
+                continue
+            self._clear_warning("camera")
+            self.process = WorkerProcess(str(self._own_value("worker_python")), self.data_dir,
+                                         self.worker_log)
+            self._set_worker("starting", None)
+            started = time.monotonic()
+            try:
+                address = await self.process.start(self._worker_settings())
+            except WorkerStartError as exc:
+                if exc.option and self._drop_bad_option(exc.option, str(exc)):
+                    continue  # retry at once with the default for that option
+                self._set_worker("error", str(exc))
+                self._warn("worker", f"the detector worker did not start: {exc} "
+                                     f"(log: {self.worker_log})")
+                await self._sleep_or_wake(backoff)
+                backoff = min(backoff * 2, _BACKOFF_MAX)
+                continue
+            self._clear_warning("worker")
+            self._set_worker("running", None)
+            await self._connect_while_alive(address)
+            code = await self.process.wait()
+            if self._closing:
+                return
+            if self._restart_requested:
+                self._restart_requested = False
+                backoff = _BACKOFF_FIRST
+                continue
+            if time.monotonic() - started > _STABLE_AFTER:
+                backoff = _BACKOFF_FIRST
+            self.restarts += 1
+            self._set_worker("restarting", f"the worker exited ({code}); restarting in {backoff:g} s")
+            logger.warning("pinozcam worker exited with %s; restarting in %.1f s", code, backoff)
+            await self._sleep_or_wake(backoff)
+            backoff = min(backoff * 2, _BACKOFF_MAX)
+
+    async def _sleep_or_wake(self, seconds: Optional[float]) -> None:
+        self._wake.clear()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+
+    async def _connect_while_alive(self, address: str) -> None:
+        """Connect (again and again) while the process lives; returns when it has exited."""
+        assert self.process is not None
+        proc_done = asyncio.ensure_future(self.process.wait())
+        delay = 0.1
+        try:
+            while not proc_done.done() and not self._closing:
+                request = tornado.httpclient.HTTPRequest(
+                    f"ws://{address}/", headers={"Authorization": f"Bearer {self.process.token}"},
+                    connect_timeout=5, request_timeout=10)
+                try:
+                    ws = await tornado.websocket.websocket_connect(request, max_message_size=4 << 20)
+                except (OSError, tornado.httpclient.HTTPClientError, tornado.websocket.WebSocketError,
+                        asyncio.TimeoutError) as exc:
+                    logger.debug("pinozcam worker connect failed: %s", exc)
+                    await asyncio.wait({proc_done}, timeout=delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                delay = 0.1
+                await self._session(ws)
+        finally:
+            if not proc_done.done():
+                proc_done.cancel()
+
+    async def _session(self, ws: tornado.websocket.WebSocketClientConnection) -> None:
+        self.ws = ws
+        self.pending.add("configure", None)
+        self._send({"type": "hello", "protocol": PROTOCOL, "client": "moonraker", "role": "adapter"})
+        self._send(self._configure_message())
+        self._send_print_state(force=True)
+        self._set_worker("connected", None)
+        logger.info("pinozcam worker connected")
+        try:
+            while True:
+                raw = await ws.read_message()
+                if raw is None:
+                    break
+                if isinstance(raw, bytes):
+                    continue
+                try:
+                    message = json.loads(raw)
+                except ValueError:
+                    logger.warning("pinozcam worker sent malformed JSON")
+                    continue
+                if isinstance(message, dict):
+                    self._on_worker_message(message)
+        finally:
+            self.ws = None
+            self.pending.fail_all("the detector worker disconnected")
+            if not self._closing:
+                self._set_worker("running" if self.process and self.process.pid else "restarting",
+                                 "disconnected from the worker")
+                logger.info("pinozcam worker disconnected")
+
+    def _send(self, message: dict[str, Any]) -> bool:
+        if self.ws is None:
+            return False
+        try:
+            self.ws.write_message(json.dumps(message))
+        except tornado.websocket.WebSocketClosedError:
+            return False
+        return True
+
+    async def _request(self, message: dict[str, Any], reply: str) -> dict[str, Any]:
+        """Send ``message`` and wait for the worker's ``reply`` (or its error)."""
+        if self.ws is None:
+            raise self._fail(f"the detector worker is not connected ({self._problem_text()})", 503)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.pending.add(reply, future)
+        if not self._send(message):
+            raise self._fail("the detector worker is not connected", 503)
+        try:
+            return await asyncio.wait_for(future, _REPLY_TIMEOUT)
+        except asyncio.TimeoutError:
+            raise self._fail("the detector worker did not answer", 504) from None
+        except RuntimeError as exc:
+            raise self._fail(str(exc), 503) from None
+
+    def _on_worker_message(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "status":
+            self.worker_status = {k: v for k, v in message.items() if k != "type"}
+            self.open_incident = self.worker_status.get("open_incident")
+            self._notify_status()
+            while self.pending.queues.get("status"):  # any fresh status answers every asker
+                self._resolve("status", message)
+        elif kind == "hello":
+            self.model = message.get("model")
+        elif kind == "history":
+            # Also sent unasked after hello: any fresh history answers every asker.
+            while self.pending.queues.get("history"):
+                self._resolve("history", message)
+        elif kind == "detection":
+            self.server.send_event("pinozcam:detection", {k: v for k, v in message.items() if k != "type"})
+        elif kind == "incident":
+            if message.get("event") == "closed":
+                self.open_incident = None
+            else:
+                self.open_incident = message.get("incident")
+            self.server.send_event("pinozcam:incident", {k: v for k, v in message.items() if k != "type"})
+        elif kind == "action_request":
+            asyncio.ensure_future(self._on_action_request(message))
+        elif kind == "configured":
+            self._resolve("configure", message)
+        elif kind in ("incidents", "feedback_saved"):
+            self._resolve(kind, message)
+        elif kind == "error":
+            self._on_worker_error(message)
+
+    def _resolve(self, kind: str, message: dict[str, Any]) -> None:
+        found, future = self.pending.pop(kind)
+        if kind == "configure" and message.get("type") == "configured":
+            self.settings_tree = message.get("settings") or {}
+            self.restart_needed = list(message.get("restart_needed") or [])
+        if future is not None and not future.done():
+            future.set_result(message)
+        elif found and future is None and message.get("type") == "error":
+            self._on_startup_configure_error(message)
+
+    def _on_worker_error(self, message: dict[str, Any]) -> None:
+        request = message.get("request")
+        reply = {"configure": "configure", "feedback": "feedback_saved",
+                 "history": "history"}.get(str(request))
+        if reply is not None:
+            self._resolve(reply, message)
+            return
+        logger.warning("pinozcam worker: %s", message.get("message"))
+
+    def _on_startup_configure_error(self, message: dict[str, Any]) -> None:
+        option = message.get("option")
+        if option and self._drop_bad_option(str(option), str(message.get("message"))):
+            self.pending.add("configure", None)
+            self._send(self._configure_message())
+        else:
+            self._warn("configure", f"the worker refused the settings: {message.get('message')}")
+
+    def _set_worker(self, state: str, problem: Optional[str]) -> None:
+        self.worker_state = state
+        self.worker_problem = problem
+        if state != "connected":
+            self.worker_status = {}
+        self._notify_status()
+
+    def _problem_text(self) -> str:
+        return self.worker_problem or self.worker_state
+
+    def _on_webcams_changed(self, *args: Any) -> None:
+        if self.worker_state == "stopped":
+            self._wake.set()  # the camera it waits for may exist now
