@@ -235,3 +235,18 @@ def test_eval_sweep_scores_every_preset_and_suggests_thresholds(tmp_path, capsys
     assert all(row["recall"] == 1.0 and row["false_alarm_rate"] == 0.0
                for row in sweep["presets"].values())
     assert sweep["suggestion"]["recall"] == 1.0
+
+
+def test_the_readme_demo_pauses_the_bundled_failing_print(tmp_path, capsys):
+    # The shipped model, the bundled synthetic print and the default settings, end to end:
+    # what `pinozcam demo` on a fresh machine shows.
+    out = tmp_path / "demo"
+
+    assert main(["demo", "--out", str(out), "--json"]) == 0
+
+    records = json_lines(capsys.readouterr().out)
+    opened = [r for r in records if r["event"] == "incident:opened"]
+    assert len(opened) == 1 and opened[0]["action"] == "pause"
+    # The demo's spaghetti starts at t=100 s (frame 20): nothing may fire on the normal part.
+    assert opened[0]["time"] > 100.0
+    assert len(list(out.glob("frame_*.jpg"))) == 40

@@ -1,0 +1,114 @@
+"""Render a synthetic YOLO dataset of printer scenes.
+
+    python -m training.generate --count 20000 --out training/data/synth --seed 1
+
+Writes ``DIR/images/NNNNNN.jpg`` and ``DIR/labels/NNNNNN.txt`` (YOLO: ``class cx cy w h``,
+normalised). Image ``i`` is rendered from ``SeedSequence([seed, i])``, so any image can be
+rebuilt alone and the set does not depend on the number of worker processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from training.synth import photo, scenes
+
+log = logging.getLogger(__name__)
+
+# (scene kind, probability); then the failure mix inside each kind.
+KIND_MIX = [("bed", 0.5), ("closeup", 0.38), ("nozzle", 0.12)]
+FAILURE_MIX = {
+    "bed": [(None, 0.5), (scenes.SPAGHETTI, 0.36), (scenes.BLOB, 0.07), (scenes.DETACHED, 0.07)],
+    "closeup": [(None, 0.32), (scenes.SPAGHETTI, 0.58), (scenes.BLOB, 0.05), (scenes.DETACHED, 0.05)],
+    "nozzle": [(None, 0.4), (scenes.SPAGHETTI, 0.3), (scenes.BLOB, 0.22), (scenes.DETACHED, 0.08)],
+}
+# Frame aspect ratios (w/h) with weights: webcams are 16:9 or 4:3, phone photos any.
+ASPECTS = [(16 / 9, 0.45), (4 / 3, 0.25), (1.0, 0.15), (3 / 4, 0.1), (9 / 16, 0.05)]
+
+
+@dataclass(frozen=True)
+class Sample:
+    image: np.ndarray
+    labels: list[photo.Label]
+    kind: str
+
+
+def _pick(rng: np.random.Generator, mix: list) -> object:
+    p = np.array([w for _, w in mix], float)
+    return mix[rng.choice(len(mix), p=p / p.sum())][0]
+
+
+def frame_size(rng: np.random.Generator, fit_w: int = 384, fit_h: int = 224) -> tuple[int, int]:
+    """A frame size whose letterbox into ``fit_w x fit_h`` downsamples by 1.0-1.6x."""
+    aspect = float(_pick(rng, ASPECTS))  # type: ignore[arg-type]
+    s = rng.uniform(1.0, 1.6)
+    if aspect >= fit_w / fit_h:
+        w = fit_w * s
+        h = w / aspect
+    else:
+        h = fit_h * s
+        w = h * aspect
+    return int(round(w)), int(round(h))
+
+
+def render(rng: np.random.Generator, size: tuple[int, int] | None = None, kind: str | None = None,
+           failure: int | None | str = "random") -> Sample:
+    """One scene with camera effects. ``failure="random"`` draws from the scene's mix."""
+    if kind is None:
+        kind = str(_pick(rng, KIND_MIX))
+    if failure == "random":
+        failure = _pick(rng, FAILURE_MIX[kind])  # type: ignore[assignment]
+    w, h = size if size is not None else frame_size(rng)
+    img, labels = scenes.KINDS[kind](rng, w, h, failure)  # type: ignore[arg-type]
+    img, labels = photo.camera(rng, img, labels, wide_angle=kind == "bed")
+    return Sample(img, photo.clip_labels(labels, w, h, min_side=max(4.0, 0.015 * min(w, h))), kind)
+
+
+def yolo_lines(labels: list[photo.Label], w: int, h: int) -> str:
+    return "".join(f"{c} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}\n"
+                   for c, x1, y1, x2, y2 in labels)
+
+
+def _write_one(job: tuple[int, int, str]) -> int:
+    seed, index, out = job
+    rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
+    sample = render(rng)
+    h, w = sample.image.shape[:2]
+    name = f"{index:06d}"
+    quality = int(rng.uniform(35, 95))
+    cv2.imwrite(f"{out}/images/{name}.jpg", sample.image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    Path(f"{out}/labels/{name}.txt").write_text(yolo_lines(sample.labels, w, h))
+    return len(sample.labels)
+
+
+def generate(count: int, out: Path, seed: int, workers: int, start: int = 0) -> None:
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "labels").mkdir(parents=True, exist_ok=True)
+    jobs = [(seed, i, str(out)) for i in range(start, start + count)]
+    from tqdm import tqdm
+    with multiprocessing.Pool(workers) as pool:
+        for _ in tqdm(pool.imap_unordered(_write_one, jobs, chunksize=16), total=count, mininterval=5):
+            pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--start", type=int, default=0, help="first image index (to extend a set)")
+    parser.add_argument("--workers", type=int, default=max(1, (multiprocessing.cpu_count() or 2)))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    generate(args.count, args.out, args.seed, args.workers, args.start)
+
+
+if __name__ == "__main__":
+    main()
