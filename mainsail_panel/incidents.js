@@ -1,15 +1,7 @@
 // Incident cards: picture, when, severity, what was done, and the user's buttons
 // (resume / cancel the print while it is paused, label it a real failure or a false alarm).
 
-function h(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === false || v === null || v === undefined) continue;
-    if (k === "class") node.className = v; else if (k === "text") node.textContent = v; else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const child of children) if (child) node.append(child);
-  return node;
-}
+import { h } from "./dom.js";
 
 /** "12:04:31" today, else "3 Mar 12:04". `seconds`: Unix time. */
 export function when(seconds, now = new Date()) {

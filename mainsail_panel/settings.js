@@ -4,6 +4,7 @@
 // next to that field. Options set in moonraker.conf are locked: shown, not editable.
 
 import { ApiError } from "./api.js";
+import { h } from "./dom.js";
 
 const REDACTED = "<redacted>";
 
@@ -47,16 +48,6 @@ export const GROUPS = [
     { name: "check_interval", label: "Seconds between checks", kind: "number" },
   ] },
 ];
-
-function h(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === false || v === null || v === undefined) continue;
-    if (k === "class") node.className = v; else if (k === "text") node.textContent = v; else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const child of children) if (child) node.append(child);
-  return node;
-}
 
 /** The value to send for `field` from its input's text, or an error message. */
 export function parseField(field, raw) {
