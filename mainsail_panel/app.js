@@ -4,7 +4,7 @@ import { Moonraker, saveApiKey } from "./api.js";
 import { FrameView } from "./frame.js";
 import { DEFAULT_THRESHOLDS, drawGauge, drawTimeline, historyPoints, TimelineStore } from "./charts.js";
 import { IncidentList } from "./incidents.js";
-import { displayThresholdOf, SettingsForm } from "./settings.js";
+import { SettingsForm } from "./settings.js";
 
 const ACTIVE = new Set(["printing", "paused"]);
 const $ = (selector) => document.querySelector(selector);
@@ -182,7 +182,6 @@ class Panel {
   applySettings(data) {
     const settings = data.settings || {};
     this.frame.setMasks(settings.masks || []);
-    this.frame.setThreshold(displayThresholdOf(settings));
     if (typeof settings.failure_box_hold === "number") this.frame.holdMs = settings.failure_box_hold * 1000;
   }
 

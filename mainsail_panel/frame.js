@@ -43,7 +43,6 @@ export class FrameView {
     this.img = root.querySelector("img");
     this.svg = root.querySelector("svg");
     this.holdMs = holdMs;
-    this.threshold = null;       // display threshold from the settings (a detection's own wins)
     this.drawBoxes = true;       // false while the picture shown is the annotated one
     this.state = { latest: null, held: null };
     this.size = { width: 0, height: 0 };
@@ -89,16 +88,10 @@ export class FrameView {
     }
   }
 
-  /** The display threshold a detection without `display_threshold` is drawn with (null: none known). */
-  setThreshold(value) {
-    this.threshold = typeof value === "number" && Number.isFinite(value) ? value : null;
-    this.render();
-  }
-
-  /** The threshold the shown boxes are filtered with: the detection's own, else the settings'. */
+  /** The threshold the shown boxes are filtered with: the latest detection's (null: none yet). */
   displayThreshold() {
     const own = this.state.latest && this.state.latest.display_threshold;
-    return typeof own === "number" ? own : this.threshold;
+    return typeof own === "number" ? own : null;
   }
 
   setMasks(masks) {

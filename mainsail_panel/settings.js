@@ -8,19 +8,6 @@ import { h } from "./dom.js";
 
 const REDACTED = "<redacted>";
 
-/**
- * Each preset's display threshold, for a worker whose detections do not carry
- * `display_threshold` yet (they do from protocol v2 on, and then win). A mirror of
- * PRESETS in pinozcam_klipper/engine/settings.py, used only for such workers.
- */
-const PRESET_DISPLAY_THRESHOLDS = { nozzlecam: 0.60, webcam: 0.75, strictest: 0.50, strict: 0.55, medium: 0.65, loose: 0.75, loosest: 0.85 };
-
-/** The display threshold the settings resolve to (an explicit value, else the preset's), or null. */
-export function displayThresholdOf(settings) {
-  if (typeof settings.display_threshold === "number") return settings.display_threshold;
-  return PRESET_DISPLAY_THRESHOLDS[settings.preset || "webcam"] ?? null;
-}
-
 /** The fields shown, by group. kind: select | number | text | secret | bool. */
 export const GROUPS = [
   { id: "detection", title: "Detection", fields: [

@@ -23,12 +23,12 @@ from typing import Sequence
 
 import numpy as np
 
+from pinozcam_klipper.camera.files import IMAGE_SUFFIXES
 from pinozcam_klipper.engine.assess import FAILURE_ABOVE, failure_coverage
 from pinozcam_klipper.engine.types import Box
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".mjpg", ".mjpeg")
 
 
@@ -65,6 +64,8 @@ def run_guarded(func, args: argparse.Namespace) -> int:
 
 def list_images(paths: Iterable[str | Path]) -> list[Path]:
     """Image files named directly, or found (sorted, non-recursive) in the folders named."""
+    from ..camera.files import IMAGE_SUFFIXES  # the suffixes a replayed camera folder reads
+
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)

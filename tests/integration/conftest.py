@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.klippy_runner import klippy_missing_reason, running_klippy
-from tests.integration.moonraker_stack import (COMPONENT_DIR, MoonrakerProcess, Stack, free_port,
-                                               moonraker_missing_reason, moonraker_python,
+from tests.integration.moonraker_stack import (COMPONENT_DIR, MoonrakerEvents, MoonrakerProcess, Stack,
+                                               free_port, moonraker_missing_reason, moonraker_python,
                                                pinozcam_section, write_moonraker_conf)
 from tests.servers import CameraServer, NotifyServer
 from tests.worker.helpers import GOOD
@@ -54,3 +54,13 @@ def stack() -> Iterator[Stack]:
                 moonraker.stop()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def events(stack: Stack) -> Iterator[MoonrakerEvents]:
+    """Moonraker's websocket notifications, listened to for one test."""
+    listener = MoonrakerEvents(stack.moonraker.url)
+    try:
+        yield listener
+    finally:
+        listener.close()

@@ -26,15 +26,6 @@ from tests.worker.helpers import FAILING
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture
-def events(stack: Stack):
-    listener = MoonrakerEvents(stack.moonraker.url)
-    try:
-        yield listener
-    finally:
-        listener.close()
-
-
 @pytest.fixture(autouse=True)
 def good_print_afterwards(stack: Stack):
     yield

@@ -34,15 +34,6 @@ def bot(stack: Stack) -> Iterator[BotServer]:
                 "telegram_bot_token": None, "telegram_chat_id": None, "telegram_api_base": None}})
 
 
-@pytest.fixture
-def events(stack: Stack) -> Iterator[MoonrakerEvents]:
-    listener = MoonrakerEvents(stack.moonraker.url)
-    try:
-        yield listener
-    finally:
-        listener.close()
-
-
 @pytest.fixture(autouse=True)
 def idle_afterwards(stack: Stack) -> Iterator[None]:
     yield
