@@ -6,8 +6,10 @@ reports one :class:`DeliveryResult` per channel through ``on_result`` (and to
 ``send_now`` callers). When the queue is full the *oldest* alert is dropped
 (``dropped`` counts them): a fresh picture beats a stale one.
 
-Pacing: ``incident`` and ``info`` alerts closer than ``notify_interval`` to the
-last one sent are skipped (status "rate_limited"). ``test`` alerts and the
+Pacing: an ``incident`` alert closer than ``notify_interval`` to the last incident
+alert sent is skipped (status "rate_limited"), and likewise an ``info`` alert (camera
+offline, ...) to the last info alert: each kind keeps its own clock, so news that the
+camera died is not swallowed because an incident was reported a moment before. ``test`` alerts and the
 results of actions (``escalated``, ``could_not_pause``) are always sent: the
 user must learn the printer was paused, even a minute after the first alert.
 """
@@ -65,7 +67,7 @@ class Notifier:
                                     api_base=settings.telegram_api_base, client=self._client,
                                     redactor=self.redactor, policy=retry) if settings.telegram_enabled else None
         self._task: asyncio.Task[None] | None = None
-        self._last_sent: float | None = None
+        self._last_sent: dict[AlertKind, float] = {}
         self.dropped = 0
         self.sent = 0
         self.failed = 0
@@ -156,11 +158,12 @@ class Notifier:
         if not self.channels:
             return [DeliveryResult(alert, "", "no_channel", "no Discord webhook or Telegram bot is configured")]
         now = self._clock()
-        if AlertKind(alert.kind) in RATE_LIMITED_KINDS and self._last_sent is not None \
-                and now - self._last_sent < self.settings.notify_interval:
-            wait = self.settings.notify_interval - (now - self._last_sent)
+        kind = AlertKind(alert.kind)
+        last = self._last_sent.get(kind)
+        if kind in RATE_LIMITED_KINDS and last is not None and now - last < self.settings.notify_interval:
+            wait = self.settings.notify_interval - (now - last)
             return [DeliveryResult(alert, "", "rate_limited",
-                                   f"another alert was sent {now - self._last_sent:.0f} s ago "
+                                   f"another {kind.value} alert was sent {now - last:.0f} s ago "
                                    f"(notify_interval {self.settings.notify_interval:g} s; {wait:.0f} s to go)")]
         jobs = []
         if self.discord is not None:
@@ -170,8 +173,8 @@ class Notifier:
             jobs.append(self._one("telegram", self.telegram.send(alert, printer_name=self.settings.printer_name,
                                                                  reply_markup=reply_markup), alert))
         results = list(await asyncio.gather(*jobs))
-        if any(r.ok for r in results) and AlertKind(alert.kind) in RATE_LIMITED_KINDS:
-            self._last_sent = self._clock()
+        if any(r.ok for r in results) and kind in RATE_LIMITED_KINDS:
+            self._last_sent[kind] = self._clock()
         return results
 
     async def _one(self, channel: str, sending: Any, alert: Alert) -> DeliveryResult:

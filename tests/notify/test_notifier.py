@@ -76,6 +76,29 @@ async def test_rate_limit_skips_incidents_but_not_tests_or_actions(server: Notif
     assert len(server.requests) == 4
 
 
+async def test_info_alerts_are_paced_apart_from_incidents(server: NotifyServer) -> None:
+    """A camera-offline notice right after an incident alert still reaches the user; a second
+    notice within the interval does not."""
+    clock = Clock()
+    results = Results()
+    settings = load_section(NotifySettings, {"discord_webhook_url": server.discord_webhook_url(),
+                                             "notify_interval": 60})
+    async with Notifier(settings, on_result=results, retry=FAST, clock=clock) as notifier:
+        notifier.submit(Alert(kind=AlertKind.INCIDENT))
+        await results.wait(1)
+        clock.now += 5
+        notifier.submit(Alert(kind=AlertKind.INFO, title="camera offline"))
+        await results.wait(2)
+        clock.now += 5
+        notifier.submit(Alert(kind=AlertKind.INFO, title="camera offline"))
+        notifier.submit(Alert(kind=AlertKind.INCIDENT))
+        got = await results.wait(4)
+    assert [(r.alert.kind.value, r.status) for r in got] == [
+        ("incident", "sent"), ("info", "sent"), ("info", "rate_limited"), ("incident", "rate_limited")]
+    assert "another info alert" in got[2].error
+    assert len(server.requests) == 2
+
+
 async def test_full_queue_drops_the_oldest(server: NotifyServer) -> None:
     results = Results()
     settings = load_section(NotifySettings, {"discord_webhook_url": server.discord_webhook_url(),
