@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         cv2.imwrite(str(args.out / f"frame_{k:04d}_t{k * PERIOD_S:05.1f}.jpg"), frame(k), q)
     cv2.imwrite(str(args.out / "single_normal.jpg"), frame(FAIL_AT - 1, seed=23), q)
     cv2.imwrite(str(args.out / "single_spaghetti.jpg"), frame(FRAMES - 1, seed=23), q)
-    closeup = render(np.random.default_rng(5), size=(W, H), kind="closeup", failure=scenes.SPAGHETTI)
+    closeup = render(np.random.default_rng(5), size=(W, H), kind="closeup", failure=scenes.SPAGHETTI, version=1)
     cv2.imwrite(str(args.out / "single_closeup.jpg"), closeup.image, q)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -42,8 +43,9 @@ def runtime_predictor(model: Path, threads: int = 1) -> Predictor:
     return lambda frame: det.detect(frame).boxes
 
 
-def keras_predictor(weights: Path, floor: float = 0.05) -> Predictor:
-    """The float Keras model (backbone + trained head), decoded like the runtime does."""
+def keras_predictor(weights: Path, floor: float = 0.05, offsets: Sequence[float] | None = None) -> Predictor:
+    """The float Keras model (backbone + trained head), decoded like the runtime does.
+    ``offsets``: raw logit offsets per class, as ``training.export --class-offset`` folds them."""
     from pinozcam_klipper.detect.nms import nms
     from training import dataset, model
 
@@ -51,6 +53,10 @@ def keras_predictor(weights: Path, floor: float = 0.05) -> Predictor:
     model.port_weights([front])
     back = model.head()
     back.load_weights(weights)
+    if offsets is not None:
+        layer = back.get_layer("cls_out")
+        w, b = layer.get_weights()
+        layer.set_weights([w, b + np.asarray(offsets, np.float32)])
     net = model.detector(front, back)
     gh, gw = model.INPUT_H // model.STRIDE, model.INPUT_W // model.STRIDE
     cy, cx = np.meshgrid((np.arange(gh) + 0.5) * model.STRIDE, (np.arange(gw) + 0.5) * model.STRIDE, indexing="ij")
@@ -103,6 +109,37 @@ def sweep(data: Sequence[evaluation.LabeledImage], preds: Sequence[Sequence[Box]
     return rows, best
 
 
+def alarm_score(boxes: Sequence[Box], width: int, height: int, sensitivity: float) -> float:
+    """The highest score threshold at which this image still reaches the failure band (0 if it
+    never does): boxes are added best first until their union passes the band's area."""
+    ranked = sorted(boxes, key=lambda b: -b.score)
+    for k in range(len(ranked)):
+        if evaluation.reaches_failure_band(ranked[:k + 1], width, height, evaluation.Thresholds(0.0, sensitivity)):
+            return ranked[k].score
+    return 0.0
+
+
+def operating_point(data: Sequence[evaluation.LabeledImage], preds: Sequence[Sequence[Box]],
+                    sensitivity: float, max_false_alarm: float) -> dict:
+    """The score threshold for ``sensitivity`` that keeps false alarms within budget, placed
+    half-way (in logits) between the last normal image it must reject and the next failure
+    image above it, so that it does not hug either; with the recall it gives."""
+    scores = np.array([alarm_score(p, d.width, d.height, sensitivity) for d, p in zip(data, preds)])
+    failure = np.array([d.has_failure for d in data])
+    normal = np.sort(scores[~failure])[::-1]
+    allowed = int(math.floor(max_false_alarm * len(normal) + 1e-9))
+    reject = float(normal[allowed]) if allowed < len(normal) else 0.0
+    above = np.sort(scores[failure & (scores > reject)])
+    logit = lambda p: math.log(max(p, 1e-6) / max(1 - p, 1e-6))  # noqa: E731
+    if len(above):
+        threshold = 1 / (1 + math.exp(-(logit(reject) + logit(float(above[0]))) / 2))
+    else:
+        threshold = min(1.0, reject + 1e-3)
+    recall = float((scores[failure] >= threshold).mean()) if failure.any() else math.nan
+    return {"sensitivity": sensitivity, "threshold": threshold, "last_rejected_normal": reject,
+            "recall": recall, "false_alarm_rate": float((scores[~failure] >= threshold).mean())}
+
+
 def run(data_dir: Path, predictor: Predictor, out: Path, thresholds: evaluation.Thresholds,
         max_false_alarm: float = 0.02) -> dict:
     data = evaluation.load_yolo_dataset(data_dir, CLASSES)
@@ -112,6 +149,7 @@ def run(data_dir: Path, predictor: Predictor, out: Path, thresholds: evaluation.
     out.mkdir(parents=True, exist_ok=True)
     summary = report.to_dict() | {"dataset": str(data_dir), "images": len(data), "sweep": rows,
                                   "best_within_budget": best, "false_alarm_budget": max_false_alarm}
+    summary["operating_point"] = operating_point(data, preds, thresholds.image_sensitivity, max_false_alarm)
     if best is not None:
         t = evaluation.Thresholds(best["score_threshold"], best["image_sensitivity"])
         summary["at_best"] = evaluation.evaluate(data, preds, CLASSES, t).to_dict()
@@ -136,12 +174,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--score-threshold", type=float, default=shipped.score_threshold)
     parser.add_argument("--image-sensitivity", type=float, default=shipped.image_sensitivity)
     parser.add_argument("--max-false-alarm", type=float, default=0.02)
+    parser.add_argument("--class-offset", action="append", default=[], metavar="CLASS=LOGITS",
+                        help="with --weights: raw logit offset for one class, as training.export takes it")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    predictor = runtime_predictor(args.model) if args.model else keras_predictor(args.weights)
+    if args.model:
+        predictor = runtime_predictor(args.model)
+    else:
+        from training import model
+        predictor = keras_predictor(args.weights, offsets=model.class_offsets(args.class_offset))
     s = run(args.data, predictor, args.out, evaluation.Thresholds(args.score_threshold, args.image_sensitivity),
             args.max_false_alarm)
-    print(json.dumps({k: s[k] for k in ("thresholds", "image", "auroc", "ap50", "best_within_budget")}
+    print(json.dumps({k: s[k] for k in ("thresholds", "image", "auroc", "ap50", "best_within_budget", "operating_point")}
                      | {"at_best": s.get("at_best")}, indent=1, default=float))
 
 

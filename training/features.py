@@ -5,6 +5,8 @@
 Writes ``DATA/cache/{c4,c5}.npy`` (float16) and ``{heat,reg}.npy`` (float32) as memory maps,
 plus ``done.txt`` counting the rows written so far: an interrupted run resumes where it stopped.
 Training the head on cached features costs a few ms per image instead of ~100.
+``--targets-only`` rewrites just the grid targets from the current labels (after
+``training.generate --labels-only``), keeping the cached features.
 """
 
 from __future__ import annotations
@@ -22,6 +24,23 @@ from training import dataset, model
 
 log = logging.getLogger(__name__)
 CHUNK = 64
+
+
+def rebuild_targets(data: Path) -> Path:
+    """Recomputes ``heat``/``reg`` for the rows already cached, from the labels on disk."""
+    out = data / "cache"
+    done = int((out / "done.txt").read_text())
+    images = dataset.list_images(data)[:done]
+    heat_all = np.load(out / "heat.npy", mmap_mode="r+")
+    reg_all = np.load(out / "reg.npy", mmap_mode="r+")
+    pool = ThreadPoolExecutor(2)
+    for s in range(0, done, CHUNK * 4):
+        for k, (_, boxes) in enumerate(pool.map(dataset.load_for_training, images[s:s + CHUNK * 4])):
+            heat_all[s + k], reg_all[s + k] = dataset.grid_targets(boxes)
+        log.info("targets %d/%d", min(done, s + CHUNK * 4), done)
+    heat_all.flush()
+    reg_all.flush()
+    return out
 
 
 def build_cache(data: Path, limit: int | None = None) -> Path:
@@ -66,9 +85,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--targets-only", action="store_true", help="keep the features, redo the targets")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    build_cache(args.data, args.limit)
+    if args.targets_only:
+        rebuild_targets(args.data)
+    else:
+        build_cache(args.data, args.limit)
 
 
 if __name__ == "__main__":

@@ -18,17 +18,27 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from training.synth import photo, scenes
+from training.synth import lowcam, photo, scenes
 
 log = logging.getLogger(__name__)
 
+# Generator versions. 1 rendered synth4/synth5 (the first shipped model) and stays
+# reproducible; 2 adds the bed-level close view (``low``), muted room colours, camera
+# saturation and frames up to 2.4x the model input, so strands thin out as they do when a
+# phone photo is shrunk.
+VERSIONS = (1, 2)
 # (scene kind, probability); then the failure mix inside each kind.
-KIND_MIX = [("bed", 0.5), ("closeup", 0.38), ("nozzle", 0.12)]
+KIND_MIX = {
+    1: [("bed", 0.5), ("closeup", 0.38), ("nozzle", 0.12)],
+    2: [("bed", 0.32), ("closeup", 0.36), ("nozzle", 0.1), ("low", 0.22)],
+}
 FAILURE_MIX = {
     "bed": [(None, 0.5), (scenes.SPAGHETTI, 0.36), (scenes.BLOB, 0.07), (scenes.DETACHED, 0.07)],
     "closeup": [(None, 0.32), (scenes.SPAGHETTI, 0.58), (scenes.BLOB, 0.05), (scenes.DETACHED, 0.05)],
     "nozzle": [(None, 0.4), (scenes.SPAGHETTI, 0.3), (scenes.BLOB, 0.22), (scenes.DETACHED, 0.08)],
+    "low": [(None, 0.55), (scenes.SPAGHETTI, 0.33), (scenes.BLOB, 0.06), (scenes.DETACHED, 0.06)],
 }
+MAX_SCALE = {1: 1.6, 2: 2.4}
 # Frame aspect ratios (w/h) with weights: webcams are 16:9 or 4:3, phone photos any.
 ASPECTS = [(16 / 9, 0.45), (4 / 3, 0.25), (1.0, 0.15), (3 / 4, 0.1), (9 / 16, 0.05)]
 
@@ -45,10 +55,11 @@ def _pick(rng: np.random.Generator, mix: list) -> object:
     return mix[rng.choice(len(mix), p=p / p.sum())][0]
 
 
-def frame_size(rng: np.random.Generator, fit_w: int = 384, fit_h: int = 224) -> tuple[int, int]:
-    """A frame size whose letterbox into ``fit_w x fit_h`` downsamples by 1.0-1.6x."""
+def frame_size(rng: np.random.Generator, fit_w: int = 384, fit_h: int = 224,
+               max_scale: float = 1.6) -> tuple[int, int]:
+    """A frame size whose letterbox into ``fit_w x fit_h`` downsamples by 1.0-``max_scale``."""
     aspect = float(_pick(rng, ASPECTS))  # type: ignore[arg-type]
-    s = rng.uniform(1.0, 1.6)
+    s = rng.uniform(1.0, max_scale)
     if aspect >= fit_w / fit_h:
         w = fit_w * s
         h = w / aspect
@@ -59,15 +70,23 @@ def frame_size(rng: np.random.Generator, fit_w: int = 384, fit_h: int = 224) -> 
 
 
 def render(rng: np.random.Generator, size: tuple[int, int] | None = None, kind: str | None = None,
-           failure: int | None | str = "random") -> Sample:
-    """One scene with camera effects. ``failure="random"`` draws from the scene's mix."""
+           failure: int | None | str = "random", version: int = VERSIONS[-1], tiles: bool = True) -> Sample:
+    """One scene with camera effects. ``failure="random"`` draws from the scene's mix.
+    ``tiles``: also label the clumps of large nests as spaghetti (see ``draw.nest_tiles``);
+    the image is the same either way."""
     if kind is None:
-        kind = str(_pick(rng, KIND_MIX))
+        kind = str(_pick(rng, KIND_MIX[version]))
     if failure == "random":
         failure = _pick(rng, FAILURE_MIX[kind])  # type: ignore[assignment]
-    w, h = size if size is not None else frame_size(rng)
-    img, labels = scenes.KINDS[kind](rng, w, h, failure)  # type: ignore[arg-type]
-    img, labels = photo.camera(rng, img, labels, wide_angle=kind == "bed")
+    w, h = size if size is not None else frame_size(rng, max_scale=MAX_SCALE[version])
+    if kind == "low":
+        img, labels = lowcam.lowcam(rng, w, h, failure)  # type: ignore[arg-type]
+    else:
+        muted = version >= 2 and rng.random() < 0.75
+        img, labels = scenes.KINDS[kind](rng, w, h, failure, muted=muted)  # type: ignore[arg-type]
+    img, labels = photo.camera(rng, img, labels, wide_angle=kind in ("bed", "low"), saturation=version >= 2)
+    labels = [(scenes.SPAGHETTI, *box) if cls == scenes.SPAGHETTI_TILE else (cls, *box)
+              for cls, *box in labels if tiles or cls != scenes.SPAGHETTI_TILE]
     return Sample(img, photo.clip_labels(labels, w, h, min_side=max(4.0, 0.015 * min(w, h))), kind)
 
 
@@ -76,22 +95,33 @@ def yolo_lines(labels: list[photo.Label], w: int, h: int) -> str:
                    for c, x1, y1, x2, y2 in labels)
 
 
-def _write_one(job: tuple[int, int, str]) -> int:
-    seed, index, out = job
-    rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
-    sample = render(rng)
+@dataclass(frozen=True)
+class Job:
+    seed: int
+    index: int
+    out: str
+    version: int
+    tiles: bool
+    labels_only: bool
+
+
+def _write_one(job: Job) -> int:
+    rng = np.random.default_rng(np.random.SeedSequence([job.seed, job.index]))
+    sample = render(rng, version=job.version, tiles=job.tiles)
     h, w = sample.image.shape[:2]
-    name = f"{index:06d}"
+    name, out = f"{job.index:06d}", job.out
     quality = int(rng.uniform(35, 95))
-    cv2.imwrite(f"{out}/images/{name}.jpg", sample.image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not job.labels_only:
+        cv2.imwrite(f"{out}/images/{name}.jpg", sample.image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     Path(f"{out}/labels/{name}.txt").write_text(yolo_lines(sample.labels, w, h))
     return len(sample.labels)
 
 
-def generate(count: int, out: Path, seed: int, workers: int, start: int = 0) -> None:
+def generate(count: int, out: Path, seed: int, workers: int, start: int = 0,
+             version: int = VERSIONS[-1], tiles: bool = True, labels_only: bool = False) -> None:
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "labels").mkdir(parents=True, exist_ok=True)
-    jobs = [(seed, i, str(out)) for i in range(start, start + count)]
+    jobs = [Job(seed, i, str(out), version, tiles, labels_only) for i in range(start, start + count)]
     from tqdm import tqdm
     with multiprocessing.Pool(workers) as pool:
         for _ in tqdm(pool.imap_unordered(_write_one, jobs, chunksize=16), total=count, mininterval=5):
@@ -105,9 +135,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--start", type=int, default=0, help="first image index (to extend a set)")
     parser.add_argument("--workers", type=int, default=max(1, (multiprocessing.cpu_count() or 2)))
+    parser.add_argument("--version", type=int, choices=VERSIONS, default=VERSIONS[-1],
+                        help="generator version (1 reproduces the first shipped model's data)")
+    parser.add_argument("--no-tiles", dest="tiles", action="store_false",
+                        help="label each nest with one box only (how synth4/synth5 were labelled)")
+    parser.add_argument("--labels-only", action="store_true",
+                        help="rewrite the labels of an existing set (same seed) without its images")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    generate(args.count, args.out, args.seed, args.workers, args.start)
+    generate(args.count, args.out, args.seed, args.workers, args.start, args.version, args.tiles, args.labels_only)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,22 @@ C4_BLOCKS = 11
 BN_EPS = 1e-3
 
 
+def class_offsets(pairs: list[str]) -> np.ndarray:
+    """``["blob=-2", ...]`` -> one logit offset per class (0 where not given). Export and
+    evaluation add them to the raw class logits: a class that real photos cannot measure
+    (blob, detached) can be made to need stronger evidence than spaghetti."""
+    out = np.zeros(len(CLASSES), np.float32)
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        if name not in CLASSES:
+            raise SystemExit(f"--class-offset: unknown class {name!r} (classes: {', '.join(CLASSES)})")
+        try:
+            out[CLASSES.index(name)] = float(value)
+        except ValueError:
+            raise SystemExit(f"--class-offset: {pair!r} is not NAME=NUMBER") from None
+    return out
+
+
 class NearestUp2(layers.Layer):
     """2x nearest-neighbour upsampling with a static output shape (converts to a plain
     RESIZE_NEAREST_NEIGHBOR; UpSampling2D exported as slow dynamic-shape ops)."""

@@ -179,6 +179,46 @@ def points_box(pts: np.ndarray, w: int, h: int, trim: float = 1.0) -> tuple[floa
     return float(x1), float(y1), float(x2), float(y2)
 
 
+# A nest covering more than TILE_ABOVE of the frame is also labelled clump by clump, in tiles of
+# about TILE_AREA each (see nest_tiles).
+TILE_ABOVE = 0.08
+TILE_AREA = 0.04
+
+
+def nest_tiles(pts: np.ndarray, w: int, h: int) -> list[tuple[float, ...]]:
+    """Boxes around the clumps of a large nest (k-means on its strand points).
+
+    People who label real failure photos either box a whole nest or tile it with boxes around
+    its clumps, each about a fifth of the frame wide; the generator writes both (tiles as
+    their own label class, so ``training.generate`` can keep or drop them). Uses no random
+    numbers, so an image never depends on how it is labelled.
+    """
+    whole = points_box(pts, w, h)
+    if whole is None:
+        return []
+    frac = (whole[2] - whole[0]) * (whole[3] - whole[1]) / float(w * h)
+    if frac < TILE_ABOVE:
+        return []
+    k = int(np.clip(round(frac / TILE_AREA), 2, 9))
+    p = pts[:: max(1, len(pts) // 3000)].astype(np.float64)
+    # Farthest-point start, then a few Lloyd steps: deterministic and good enough for boxes.
+    centres = [p[0]]
+    d = ((p - p[0]) ** 2).sum(1)
+    for _ in range(k - 1):
+        centres.append(p[int(d.argmax())])
+        d = np.minimum(d, ((p - centres[-1]) ** 2).sum(1))
+    c = np.array(centres)
+    for _ in range(10):
+        assign = ((p[:, None, :] - c[None]) ** 2).sum(2).argmin(1)
+        c = np.array([p[assign == j].mean(0) if (assign == j).any() else c[j] for j in range(k)])
+    tiles = []
+    for j in range(k):
+        q = p[assign == j]
+        if len(q) >= 20 and (box := points_box(q, w, h, trim=2.0)) is not None:
+            tiles.append(box)
+    return tiles
+
+
 def normal_strings(img: np.ndarray, rng: np.random.Generator, a: np.ndarray, b: np.ndarray,
                    base: np.ndarray) -> None:
     """A few thin, nearly straight wisps between two points (stringing: not a failure)."""

@@ -81,14 +81,24 @@ def degrade(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     return img
 
 
+def saturate(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
+    """Colour saturation of the sensor: cheap webcams wash colours out, phones boost them."""
+    hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV).astype(np.float32)
+    hsv[..., 1] *= rng.uniform(0.35, 1.2)
+    return cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2BGR)
+
+
 def camera(rng: np.random.Generator, img: np.ndarray, labels: list[Label],
-           wide_angle: bool) -> tuple[np.ndarray, list[Label]]:
-    """All camera effects in the order a real camera applies them."""
+           wide_angle: bool, saturation: bool = False) -> tuple[np.ndarray, list[Label]]:
+    """All camera effects in the order a real camera applies them (``saturation``:
+    generator version 2)."""
     if wide_angle and rng.random() < 0.4:
         img, labels = barrel(rng, img, labels)
     if rng.random() < 0.6:
         img, labels = perspective(rng, img, labels, rng.uniform(0.02, 0.1))
     img = light(rng, img)
+    if saturation and rng.random() < 0.6:
+        img = saturate(rng, img)
     img = degrade(rng, img)
     return img, labels
 

@@ -13,12 +13,25 @@ import numpy as np
 from training.synth import draw
 
 SPAGHETTI, BLOB, DETACHED = 0, 1, 2
+# Not a model class: a clump of a large spaghetti nest (see draw.nest_tiles). The generator
+# turns it into SPAGHETTI or drops it.
+SPAGHETTI_TILE = 3
 Label = tuple[int, float, float, float, float]
 
 
-def room(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """A blurred room: wall gradient, shelves, boxes, a window."""
+def nest_labels(pts: np.ndarray | None, w: int, h: int) -> list[Label]:
+    """A nest's whole box as SPAGHETTI and, when it is large, its clumps as SPAGHETTI_TILE."""
+    if pts is None or (box := draw.points_box(pts, w, h)) is None:
+        return []
+    return [(SPAGHETTI, *box)] + [(SPAGHETTI_TILE, *tile) for tile in draw.nest_tiles(pts, w, h)]
+
+
+def room(rng: np.random.Generator, h: int, w: int, muted: bool = False) -> np.ndarray:
+    """A blurred room: wall gradient, shelves, boxes, a window. ``muted`` pulls the wall
+    towards grey, as most real rooms are (generator version 2)."""
     top = rng.uniform(40, 230, 3)
+    if muted:
+        top = top.mean() + (top - top.mean()) * rng.uniform(0.0, 0.4)
     bottom = np.clip(top * rng.uniform(0.4, 1.1) + rng.normal(0, 15, 3), 0, 255)
     img = draw.vertical_gradient(h, w, top, bottom)
     img += draw.noise_texture(rng, h, w, rng.uniform(20, 80), rng.uniform(3, 15))[..., None]
@@ -26,7 +39,10 @@ def room(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     for _ in range(int(rng.integers(2, 12))):
         x, y = int(rng.uniform(-0.1, 1) * w), int(rng.uniform(-0.1, 1) * h)
         cw, ch = int(rng.uniform(0.03, 0.3) * w), int(rng.uniform(0.03, 0.3) * h)
-        cv2.rectangle(img, (x, y), (x + cw, y + ch), tuple(float(v) for v in rng.uniform(0, 255, 3)), -1)
+        color = rng.uniform(0, 255, 3)
+        if muted:
+            color = color.mean() + (color - color.mean()) * rng.uniform(0.0, 0.5)
+        cv2.rectangle(img, (x, y), (x + cw, y + ch), tuple(float(v) for v in color), -1)
     if rng.random() < 0.3:
         x = int(rng.uniform(0, 0.8) * w)
         cv2.rectangle(img, (x, 0), (x + int(0.2 * w), int(0.4 * h)), (245, 245, 250), -1)
@@ -134,9 +150,10 @@ def bed_edge(rng: np.random.Generator, img: np.ndarray, quad: np.ndarray) -> Non
             draw.bed_clip(img, rng, px + rng.normal(0, 0.05 * w), y, rng.uniform(0.05, 0.1) * w)
 
 
-def bed_webcam(rng: np.random.Generator, w: int, h: int, failure: int | None) -> tuple[np.ndarray, list[Label]]:
+def bed_webcam(rng: np.random.Generator, w: int, h: int, failure: int | None,
+               muted: bool = False) -> tuple[np.ndarray, list[Label]]:
     """A webcam looking at the whole printer or, at a low angle, the bed edge and hotend."""
-    img = room(rng, h, w)
+    img = room(rng, h, w, muted)
     low = rng.random() < 0.4
     horizon = rng.uniform(0.55, 0.8) if low else rng.uniform(0.25, 0.55)
     quad = place_bed(rng, img, horizon, rng.uniform(0.6, 1.0) if not low else 1.2)
@@ -224,10 +241,7 @@ def spaghetti(rng: np.random.Generator, img: np.ndarray, nozzle: np.ndarray, bas
         pts = draw.spaghetti_nest(img, rng, center, r, rng.uniform(0.1, 1.0),
                                   (1, int(rng.choice([1, 2, 2, 3]))), base, finish,
                                   hanging_from=nozzle if hanging else None)
-        if pts is not None:
-            box = draw.points_box(pts, w, h)
-            if box is not None:
-                labels.append((SPAGHETTI, *box))
+        labels += nest_labels(pts, w, h)
     return labels
 
 
@@ -251,9 +265,10 @@ def blob(rng: np.random.Generator, img: np.ndarray, nozzle: np.ndarray, r: float
     return BLOB, max(0, x1), max(0, y1), min(w, x2), min(h, y2)
 
 
-def nozzle_cam(rng: np.random.Generator, w: int, h: int, failure: int | None) -> tuple[np.ndarray, list[Label]]:
+def nozzle_cam(rng: np.random.Generator, w: int, h: int, failure: int | None,
+               muted: bool = False) -> tuple[np.ndarray, list[Label]]:
     """A fixed-focus close-up of nozzle and part, often with an LED backlight."""
-    img = room(rng, h, w)
+    img = room(rng, h, w, muted)
     img = (img * rng.uniform(0.2, 0.6)).astype(np.uint8)
     if rng.random() < 0.6:
         c = (int(rng.uniform(0.2, 0.8) * w), int(rng.uniform(0.1, 0.5) * h))
@@ -277,8 +292,7 @@ def nozzle_cam(rng: np.random.Generator, w: int, h: int, failure: int | None) ->
     if failure == SPAGHETTI:
         pts = draw.spaghetti_nest(img, rng, nozzle + [0, 0.25 * h], np.array([0.35 * w, 0.3 * h]),
                                   rng.uniform(0.2, 1), (1, 4), base, finish, hanging_from=nozzle)
-        if pts is not None and (box := draw.points_box(pts, w, h)) is not None:
-            labels.append((SPAGHETTI, *box))
+        labels += nest_labels(pts, w, h)
     x1, y1, x2, y2 = draw.hotend(img, rng, nozzle, h * rng.uniform(0.35, 0.6))
     hotend_clutter(rng, img, np.array([x1, y1, x2, y2], float))
     if failure == BLOB:
@@ -287,9 +301,10 @@ def nozzle_cam(rng: np.random.Generator, w: int, h: int, failure: int | None) ->
     return img, labels
 
 
-def closeup(rng: np.random.Generator, w: int, h: int, failure: int | None) -> tuple[np.ndarray, list[Label]]:
+def closeup(rng: np.random.Generator, w: int, h: int, failure: int | None,
+            muted: bool = False) -> tuple[np.ndarray, list[Label]]:
     """A hand-held photo of a failed (or healthy) print from close by."""
-    img = room(rng, h, w)
+    img = room(rng, h, w, muted)
     quad = place_bed(rng, img, rng.uniform(0.0, 0.5), rng.uniform(1.0, 1.8))
     bed_top = float(quad[:, 1].min())
     base, finish = draw.filament(rng)
@@ -320,16 +335,14 @@ def closeup(rng: np.random.Generator, w: int, h: int, failure: int | None) -> tu
         r = np.array([pw * rng.uniform(0.4, 0.7), ph * rng.uniform(0.25, 0.6)])
         pts = draw.spaghetti_nest(img, rng, np.array([px + rng.normal(0, 0.1 * pw), top - r[1] * rng.uniform(0.0, 0.6)]),
                                   r, rng.uniform(0.1, 0.8), (1, int(rng.choice([1, 2, 2, 3]))), base, finish)
-        if pts is not None and (box := draw.points_box(pts, w, h)) is not None:
-            labels.append((SPAGHETTI, *box))
+        labels += nest_labels(pts, w, h)
     elif failure == SPAGHETTI:
         for _ in range(int(rng.choice([1, 1, 1, 2, 3]))):
             r = np.array([rng.uniform(0.15, 0.55) * w, rng.uniform(0.15, 0.55) * h])
             c = np.array([rng.uniform(0.2, 0.8) * w, rng.uniform(0.25, 0.8) * h])
             pts = draw.spaghetti_nest(img, rng, c, r, rng.uniform(0.2, 1.0),
                                       (1, int(rng.choice([1, 1, 2, 2, 3]))), base, finish)
-            if pts is not None and (box := draw.points_box(pts, w, h)) is not None:
-                labels.append((SPAGHETTI, *box))
+            labels += nest_labels(pts, w, h)
             if rng.random() < 0.5:
                 base, finish = draw.filament(rng)
     elif failure == DETACHED:

@@ -1,0 +1,163 @@
+"""A webcam at bed level, a hand's width from the hotend: the view of many Ender-style setups.
+
+The carriage fills a large part of the frame, its heater light glows red next to the nozzle,
+the glossy bed reflects both, and behind the printer there is a desk, a window and bundled
+cables. Everything a detector most easily mistakes for spaghetti at that distance (fan grills,
+cable looms, glowing or blurred parts close to the lens) is drawn on purpose; failures are
+nests on the bed around the nozzle or strands hanging from it.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from training.synth import draw, scenes
+
+Label = scenes.Label
+
+
+def _mute(rng: np.random.Generator, color: np.ndarray, most: float = 0.35) -> np.ndarray:
+    """Pulls a colour towards its grey: rooms and printers are mostly black, white and grey."""
+    grey = float(np.mean(color))
+    return grey + (np.asarray(color, float) - grey) * rng.uniform(0.0, most)
+
+
+def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """Wall, window, desk and computer clutter, all out of focus."""
+    wall = _mute(rng, rng.uniform(120, 245, 3))
+    img = draw.vertical_gradient(h, w, wall, wall * rng.uniform(0.6, 1.0))
+    img += draw.noise_texture(rng, h, w, rng.uniform(20, 60), rng.uniform(2, 8))[..., None]
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    if rng.random() < 0.6:
+        # A window or a bright lamp: blown-out white with a frame.
+        x, ww = int(rng.uniform(-0.1, 0.8) * w), int(rng.uniform(0.1, 0.35) * w)
+        cv2.rectangle(img, (x, 0), (x + ww, int(rng.uniform(0.2, 0.5) * h)), (250, 250, 252), -1)
+        cv2.line(img, (x + ww // 2, 0), (x + ww // 2, int(0.5 * h)), (200, 200, 200), max(1, w // 200))
+    desk = int(rng.uniform(0.35, 0.6) * h)
+    cv2.rectangle(img, (0, desk), (w, h), tuple(float(v) for v in _mute(rng, rng.uniform(40, 200, 3))), -1)
+    for _ in range(int(rng.integers(2, 7))):
+        # Computer towers, monitors, boxes: dark or pale blocks with a few bright LEDs.
+        x, bw = rng.uniform(-0.1, 1.0) * w, rng.uniform(0.05, 0.2) * w
+        top = desk - rng.uniform(0.05, 0.3) * h
+        color = _mute(rng, rng.uniform(10, 220, 3), 0.5)
+        cv2.rectangle(img, (int(x), int(top)), (int(x + bw), desk + int(0.02 * h)), tuple(float(v) for v in color), -1)
+        if rng.random() < 0.4:
+            led = tuple(float(v) for v in rng.choice([[255, 120, 40], [60, 255, 60], [60, 60, 255], [255, 255, 255]]))
+            cv2.circle(img, (int(x + bw * rng.uniform(0.2, 0.8)), int(top + 0.02 * h)), max(1, w // 250), led, -1)
+    for _ in range(int(rng.integers(0, 4))):
+        draw.textured_shape(img, rng, max(w, h) * 0.6)
+    sigma = rng.uniform(0.004, 0.015) * w
+    return cv2.GaussianBlur(img, (0, 0), sigma)
+
+
+def _cable_loom(rng: np.random.Generator, img: np.ndarray, y_max: float) -> None:
+    """Power cables, USB leads and bundled wires hanging behind the printer (hard negatives)."""
+    h, w = img.shape[:2]
+    for _ in range(int(rng.integers(1, 5))):
+        a = np.array([rng.uniform(-0.1, 1.1) * w, rng.uniform(0, y_max)])
+        b = np.array([rng.uniform(-0.1, 1.1) * w, rng.uniform(0, y_max)])
+        if rng.random() < 0.5:
+            draw.wire_bundle(img, rng, a, b, max(w, h) * rng.uniform(1, 2.5))
+        else:
+            mid = (a + b) / 2 + [rng.normal(0, 0.1 * w), rng.uniform(0, 0.3) * h]
+            pts = draw.bezier(a, mid, b, 50)
+            color = np.array(rng.choice([[20, 20, 20], [35, 35, 35], [230, 230, 230], [90, 90, 90]]), float)
+            t = max(1, int(rng.uniform(0.004, 0.015) * w))
+            draw.draw_polyline(img, pts, draw.shade(color, 1.0), t)
+            draw.draw_polyline(img, pts - [t * 0.3, t * 0.3], draw.lift(color, 0.3), max(1, t // 3))
+
+
+def _warning_sticker(img: np.ndarray, c: np.ndarray, size: float) -> None:
+    """The yellow hot-surface triangle most shrouds carry."""
+    tri = np.array([[c[0], c[1] - size * 0.55], [c[0] + size * 0.6, c[1] + size * 0.45],
+                    [c[0] - size * 0.6, c[1] + size * 0.45]])
+    cv2.fillPoly(img, [tri.astype(np.int32)], (30, 200, 235), cv2.LINE_AA)
+    cv2.polylines(img, [(tri * 1.0).astype(np.int32)], True, (20, 20, 20), max(1, int(size / 10)), cv2.LINE_AA)
+    cv2.line(img, (int(c[0]), int(c[1] - size * 0.2)), (int(c[0]), int(c[1] + size * 0.15)), (20, 20, 20),
+             max(1, int(size / 8)), cv2.LINE_AA)
+
+
+def _reflect(rng: np.random.Generator, img: np.ndarray, horizon: int) -> None:
+    """A glossy bed: the scene above the horizon mirrored below it, dimmed and blurred."""
+    h = img.shape[0]
+    depth = h - horizon
+    src = img[max(0, horizon - depth):horizon][::-1]
+    if len(src) == 0:
+        return
+    region = img[horizon:horizon + len(src)].astype(np.float32)
+    mirror = cv2.GaussianBlur(src, (0, 0), rng.uniform(1, 4)).astype(np.float32)
+    alpha = rng.uniform(0.15, 0.45)
+    img[horizon:horizon + len(src)] = np.clip(region * (1 - alpha) + mirror * alpha, 0, 255).astype(np.uint8)
+
+
+def lowcam(rng: np.random.Generator, w: int, h: int, failure: int | None) -> tuple[np.ndarray, list[Label]]:
+    """A bed-level webcam close to the hotend (see the module docstring)."""
+    img = _background(rng, h, w)
+    _cable_loom(rng, img, 0.6 * h)
+    horizon = int(rng.uniform(0.6, 0.85) * h)
+    # Gantry extrusion and a vertical frame post behind the carriage.
+    frame = np.array([rng.uniform(15, 50)] * 3)
+    gy, gt = int(rng.uniform(0.1, 0.35) * h), int(rng.uniform(0.05, 0.1) * h)
+    cv2.rectangle(img, (0, gy), (w, gy + gt), draw.shade(frame, 1.0), -1)
+    cv2.line(img, (0, gy + gt // 2), (w, gy + gt // 2), draw.shade(frame, 0.5), max(1, gt // 6))
+    if rng.random() < 0.6:
+        x = int(rng.uniform(0.0, 1.0) * w)
+        cv2.rectangle(img, (x, 0), (x + int(0.06 * w), horizon), draw.shade(frame, 1.1), -1)
+    # The bed: dark, glossy, seen almost edge-on.
+    bed = _mute(rng, np.array(rng.choice([[25, 25, 28], [45, 45, 50], [60, 120, 180], [90, 90, 90]]), float), 0.8)
+    cv2.rectangle(img, (0, horizon), (w, h), draw.shade(bed, 1.0), -1)
+    img[horizon:] = np.clip(img[horizon:].astype(np.float32)
+                            + draw.noise_texture(rng, h - horizon, w, 30, 6)[..., None], 0, 255).astype(np.uint8)
+    labels: list[Label] = []
+    base, finish = draw.filament(rng)
+    s = w * rng.uniform(0.1, 0.26)
+    nozzle = np.array([rng.uniform(0.25, 0.75) * w, horizon - rng.uniform(0.0, 0.12) * h])
+    part_top = nozzle[1]
+    if failure != scenes.DETACHED and rng.random() < 0.75:
+        # The print under the nozzle (often bright red or orange in this light).
+        pw = s * rng.uniform(0.6, 2.2)
+        draw.printed_part(img, rng, nozzle[0] + rng.normal(0, 0.2 * pw), horizon + rng.uniform(0, 0.03) * h,
+                          pw, max(4.0, horizon - part_top + rng.uniform(0, 0.05) * h), base)
+    if failure == scenes.DETACHED:
+        poly = draw.printed_part(img, rng, rng.uniform(0.2, 0.8) * w, horizon + rng.uniform(0.02, 0.1) * h,
+                                 s * rng.uniform(0.6, 1.4), s * rng.uniform(0.5, 1.2), base,
+                                 tilt=rng.choice([-1, 1]) * rng.uniform(1.0, 1.6))
+        x1, y1 = np.clip(poly.min(axis=0), 0, [w, h])
+        x2, y2 = np.clip(poly.max(axis=0), 0, [w, h])
+        if x2 - x1 > 4 and y2 - y1 > 4:
+            labels.append((scenes.DETACHED, x1, y1, x2, y2))
+    if failure == scenes.SPAGHETTI:
+        for k in range(int(rng.choice([1, 1, 2, 3]))):
+            r = np.array([rng.uniform(0.06, 0.3) * w, rng.uniform(0.05, 0.25) * h])
+            hanging = k == 0 and rng.random() < 0.4
+            center = nozzle + ([rng.normal(0, r[0] * 0.2), r[1] * 0.7] if hanging else
+                               [rng.normal(0, 0.25 * w), rng.uniform(-0.1, 0.15) * h])
+            pts = draw.spaghetti_nest(img, rng, center, r, rng.uniform(0.1, 1.0),
+                                      (1, int(rng.choice([1, 1, 2, 3]))), base, finish,
+                                      hanging_from=nozzle if hanging else None)
+            labels += scenes.nest_labels(pts, w, h)
+    x1, y1, x2, y2 = draw.hotend(img, rng, nozzle, s)
+    if rng.random() < 0.7:
+        _warning_sticker(img, np.array([x1 + (x2 - x1) * rng.uniform(0.6, 0.9), y1 + (y2 - y1) * rng.uniform(0.6, 0.85)]),
+                         (x2 - x1) * rng.uniform(0.08, 0.14))
+    if rng.random() < 0.4:
+        draw.sticker(img, rng, (int(x1 + (x2 - x1) * 0.3), int(y1 + (y2 - y1) * 0.2)), int((x2 - x1) * 0.1))
+    scenes.hotend_clutter(rng, img, np.array([x1, y1, x2, y2], float))
+    if failure == scenes.BLOB:
+        labels.append(scenes.blob(rng, img, nozzle, s * rng.uniform(0.25, 0.5), base))
+    _reflect(rng, img, horizon)
+    if rng.random() < 0.6:
+        # The heater's red status light beside the nozzle, blooming, and its reflection.
+        c = np.array([nozzle[0] + rng.choice([-1, 1]) * s * rng.uniform(0.5, 1.1), nozzle[1] - s * rng.uniform(0.2, 0.7)])
+        size = np.array([s * rng.uniform(0.08, 0.2), s * rng.uniform(0.2, 0.45)])
+        draw.glow(img, rng, c, size)
+        draw.glow(img, rng, np.array([c[0], 2 * horizon - c[1]]), size * [1.0, 0.6])
+    if rng.random() < 0.5:
+        # Bed edge, clips and levelling knobs right in front of the lens.
+        quad = np.array([[0, horizon], [w, horizon], [w, h], [0, h]], np.float32)
+        scenes.bed_edge(rng, img, quad)
+    # Shallow depth of field: close to the lens, nothing is sharp.
+    img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 1.6))
+    return img, labels
+
