@@ -26,7 +26,7 @@ from training import dataset, model
 
 log = logging.getLogger(__name__)
 NAME = "pinozcam-det"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 
 
 def head_weights(run: Path) -> Path:
