@@ -148,8 +148,6 @@ class WorkerLinkMixin:
         self._send({"type": "hello", "protocol": PROTOCOL, "client": "moonraker", "role": "adapter"})
         self._send(self._configure_message())
         self._send_print_state(force=True)
-        self._set_worker("connected", None)
-        logger.info("pinozcam worker connected")
         try:
             while True:
                 raw = await ws.read_message()
@@ -205,7 +203,10 @@ class WorkerLinkMixin:
             while self.pending.queues.get("status"):  # any fresh status answers every asker
                 self._resolve("status", message)
         elif kind == "hello":
+            # Connected means the handshake is done: from here on the model is known.
             self.model = message.get("model")
+            self._set_worker("connected", None)
+            logger.info("pinozcam worker connected")
         elif kind == "history":
             # Also sent unasked after hello: any fresh history answers every asker.
             while self.pending.queues.get("history"):

@@ -307,6 +307,9 @@ def pinozcam_section(camera: str | None, discord_url: str | None, **extra: Any) 
         "warmup_frames": 0, "warmup_seconds": 0, "start_layer": 0, "max_failure_count": 2,
         "check_interval": 0.2, "fast_check_interval": 0.1, "discord_webhook_url": discord_url,
         "notify_interval": 0, "printer_name": "Test printer",
+        # The test camera shows still pictures, which a real sensor never does: without this a
+        # slow run would see the camera as "frozen" after the default 30 s.
+        "camera_frozen_seconds": 3600,
     }
     options.update(extra)
     return "[pinozcam]\n" + "".join(f"{k}: {v}\n" for k, v in options.items() if v is not None)
