@@ -25,12 +25,14 @@ log = logging.getLogger(__name__)
 # Generator versions. 1 rendered synth4/synth5 (the first shipped model) and stays
 # reproducible; 2 adds the bed-level close view (``low``), muted room colours, camera
 # saturation and frames up to 2.4x the model input, so strands thin out as they do when a
-# phone photo is shrunk.
-VERSIONS = (1, 2)
+# phone photo is shrunk; 3 adds posters, plastic bags and blurred, heater-lit prints to the
+# bed-level view.
+VERSIONS = (1, 2, 3)
 # (scene kind, probability); then the failure mix inside each kind.
 KIND_MIX = {
     1: [("bed", 0.5), ("closeup", 0.38), ("nozzle", 0.12)],
     2: [("bed", 0.32), ("closeup", 0.36), ("nozzle", 0.1), ("low", 0.22)],
+    3: [("bed", 0.32), ("closeup", 0.36), ("nozzle", 0.1), ("low", 0.22)],
 }
 FAILURE_MIX = {
     "bed": [(None, 0.5), (scenes.SPAGHETTI, 0.36), (scenes.BLOB, 0.07), (scenes.DETACHED, 0.07)],
@@ -38,7 +40,7 @@ FAILURE_MIX = {
     "nozzle": [(None, 0.4), (scenes.SPAGHETTI, 0.3), (scenes.BLOB, 0.22), (scenes.DETACHED, 0.08)],
     "low": [(None, 0.55), (scenes.SPAGHETTI, 0.33), (scenes.BLOB, 0.06), (scenes.DETACHED, 0.06)],
 }
-MAX_SCALE = {1: 1.6, 2: 2.4}
+MAX_SCALE = {1: 1.6, 2: 2.4, 3: 2.4}
 # Frame aspect ratios (w/h) with weights: webcams are 16:9 or 4:3, phone photos any.
 ASPECTS = [(16 / 9, 0.45), (4 / 3, 0.25), (1.0, 0.15), (3 / 4, 0.1), (9 / 16, 0.05)]
 
@@ -80,7 +82,7 @@ def render(rng: np.random.Generator, size: tuple[int, int] | None = None, kind: 
         failure = _pick(rng, FAILURE_MIX[kind])  # type: ignore[assignment]
     w, h = size if size is not None else frame_size(rng, max_scale=MAX_SCALE[version])
     if kind == "low":
-        img, labels = lowcam.lowcam(rng, w, h, failure)  # type: ignore[arg-type]
+        img, labels = lowcam.lowcam(rng, w, h, failure, version)  # type: ignore[arg-type]
     else:
         muted = version >= 2 and rng.random() < 0.75
         img, labels = scenes.KINDS[kind](rng, w, h, failure, muted=muted)  # type: ignore[arg-type]

@@ -51,6 +51,39 @@ def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return cv2.GaussianBlur(img, (0, 0), sigma)
 
 
+def _poster(rng: np.random.Generator, img: np.ndarray, y_max: float) -> None:
+    """A framed picture or poster on the wall: a busy, photo-like texture (generator version 3)."""
+    h, w = img.shape[:2]
+    pw, ph = int(rng.uniform(0.15, 0.4) * w), int(rng.uniform(0.15, 0.35) * h)
+    x, y = int(rng.uniform(-0.1, 0.9) * w), int(rng.uniform(0.0, max(0.05, y_max / h - 0.2)) * h)
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(w, x + pw), min(h, y + ph)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return
+    tex = np.zeros((y1 - y0, x1 - x0, 3), np.float32) + rng.uniform(60, 200, 3)
+    for scale, amp in ((40, 50), (12, 30), (4, 20), (1.5, 12)):  # octaves: a fractal, photo-like field
+        tex += draw.noise_texture(rng, y1 - y0, x1 - x0, scale, amp)[..., None] * rng.uniform(0.6, 1.4, 3)
+    if rng.random() < 0.6:
+        # A skyline or mountain ridge: a dark lower half under a jagged edge.
+        ridge = (0.3 + 0.4 * rng.random()) * (y1 - y0) + draw.noise_texture(rng, 1, x1 - x0, 8, 0.12 * (y1 - y0))[0]
+        rows = np.arange(y1 - y0)[:, None]
+        tex[rows > ridge[None, :]] *= rng.uniform(0.3, 0.7)
+    img[y0:y1, x0:x1] = np.clip(tex, 0, 255).astype(np.uint8)
+    cv2.rectangle(img, (x0, y0), (x1 - 1, y1 - 1), tuple(float(v) for v in rng.uniform(10, 240, 3)),
+                  max(1, w // 150))
+
+
+def _lit_blur(rng: np.random.Generator, img: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    """The print right under a close camera: out of focus and tinted by the heater light
+    (generator version 3)."""
+    h, w = img.shape[:2]
+    x0, y0, x1, y1 = max(0, box[0]), max(0, box[1]), min(w, box[2]), min(h, box[3])
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return
+    roi = cv2.GaussianBlur(img[y0:y1, x0:x1], (0, 0), rng.uniform(1.5, 5.0)).astype(np.float32)
+    tint = np.array([rng.uniform(0.5, 0.9), rng.uniform(0.6, 1.0), rng.uniform(1.1, 1.5)], np.float32)
+    img[y0:y1, x0:x1] = np.clip(roi * tint + rng.uniform(0, 40), 0, 255).astype(np.uint8)
+
+
 def _cable_loom(rng: np.random.Generator, img: np.ndarray, y_max: float) -> None:
     """Power cables, USB leads and bundled wires hanging behind the printer (hard negatives)."""
     h, w = img.shape[:2]
@@ -91,9 +124,16 @@ def _reflect(rng: np.random.Generator, img: np.ndarray, horizon: int) -> None:
     img[horizon:horizon + len(src)] = np.clip(region * (1 - alpha) + mirror * alpha, 0, 255).astype(np.uint8)
 
 
-def lowcam(rng: np.random.Generator, w: int, h: int, failure: int | None) -> tuple[np.ndarray, list[Label]]:
-    """A bed-level webcam close to the hotend (see the module docstring)."""
+def lowcam(rng: np.random.Generator, w: int, h: int, failure: int | None,
+           version: int = 2) -> tuple[np.ndarray, list[Label]]:
+    """A bed-level webcam close to the hotend (see the module docstring). ``version`` 3 adds
+    posters, a plastic bag behind the printer and a blurred, heater-lit print."""
     img = _background(rng, h, w)
+    if version >= 3:
+        for _ in range(int(rng.integers(0, 3))):
+            _poster(rng, img, 0.6 * h)
+        if rng.random() < 0.4:
+            draw.foil(img, rng, np.array([rng.uniform(0, w), rng.uniform(0.3, 0.6) * h]), rng.uniform(0.06, 0.15) * w)
     _cable_loom(rng, img, 0.6 * h)
     horizon = int(rng.uniform(0.6, 0.85) * h)
     # Gantry extrusion and a vertical frame post behind the carriage.
@@ -117,8 +157,11 @@ def lowcam(rng: np.random.Generator, w: int, h: int, failure: int | None) -> tup
     if failure != scenes.DETACHED and rng.random() < 0.75:
         # The print under the nozzle (often bright red or orange in this light).
         pw = s * rng.uniform(0.6, 2.2)
-        draw.printed_part(img, rng, nozzle[0] + rng.normal(0, 0.2 * pw), horizon + rng.uniform(0, 0.03) * h,
-                          pw, max(4.0, horizon - part_top + rng.uniform(0, 0.05) * h), base)
+        poly = draw.printed_part(img, rng, nozzle[0] + rng.normal(0, 0.2 * pw), horizon + rng.uniform(0, 0.03) * h,
+                                 pw, max(4.0, horizon - part_top + rng.uniform(0, 0.05) * h), base)
+        if version >= 3 and rng.random() < 0.5:
+            (bx0, by0), (bx1, by1) = poly.min(axis=0), poly.max(axis=0)
+            _lit_blur(rng, img, (int(bx0), int(by0), int(bx1) + 1, int(by1) + 1))
     if failure == scenes.DETACHED:
         poly = draw.printed_part(img, rng, rng.uniform(0.2, 0.8) * w, horizon + rng.uniform(0.02, 0.1) * h,
                                  s * rng.uniform(0.6, 1.4), s * rng.uniform(0.5, 1.2), base,
