@@ -54,9 +54,7 @@ def keras_predictor(weights: Path, floor: float = 0.05, offsets: Sequence[float]
     back = model.head()
     back.load_weights(weights)
     if offsets is not None:
-        layer = back.get_layer("cls_out")
-        w, b = layer.get_weights()
-        layer.set_weights([w, b + np.asarray(offsets, np.float32)])
+        model.calibrate_classes(back, offsets=np.asarray(offsets, np.float32))
     net = model.detector(front, back)
     gh, gw = model.INPUT_H // model.STRIDE, model.INPUT_W // model.STRIDE
     cy, cx = np.meshgrid((np.arange(gh) + 0.5) * model.STRIDE, (np.arange(gw) + 0.5) * model.STRIDE, indexing="ij")

@@ -59,11 +59,10 @@ def build(run: Path, gain: float = 1.0, shift: float = 0.0, offsets: np.ndarray 
     model.port_weights([front])
     back = model.head()
     back.load_weights(head_weights(run))
+    model.calibrate_classes(back, gain, shift, offsets)
     layer = back.get_layer("cls_out")
     w, b = layer.get_weights()
-    if offsets is not None:
-        b = b + offsets
-    layer.set_weights([w * gain / 2, (b * gain + shift + LOGIT_RANGE) / 2])
+    layer.set_weights([w / 2, (b + LOGIT_RANGE) / 2])
     cls = layers.ReLU(LOGIT_RANGE, name="cls_clip")(layer.output)  # 6: fuses as RELU6
     cls = layers.Rescaling(2.0, offset=-LOGIT_RANGE, name="cls_logit")(cls)
     cls = layers.Activation("sigmoid", name="cls_score")(cls)

@@ -50,6 +50,17 @@ def class_offsets(pairs: list[str]) -> np.ndarray:
     return out
 
 
+def calibrate_classes(head_model: keras.Model, gain: float = 1.0, shift: float = 0.0,
+                      offsets: np.ndarray | None = None) -> None:
+    """Folds a score calibration into the last class convolution of ``head_model``: its logits
+    become ``gain * (logit + offset) + shift``, one offset per class."""
+    layer = head_model.get_layer("cls_out")
+    w, b = layer.get_weights()
+    if offsets is not None:
+        b = b + offsets
+    layer.set_weights([w * gain, b * gain + shift])
+
+
 class NearestUp2(layers.Layer):
     """2x nearest-neighbour upsampling with a static output shape (converts to a plain
     RESIZE_NEAREST_NEIGHBOR; UpSampling2D exported as slow dynamic-shape ops)."""

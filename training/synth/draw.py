@@ -41,6 +41,13 @@ def lift(color: np.ndarray, amount: float) -> tuple[float, float, float]:
     return float(c[0]), float(c[1]), float(c[2])
 
 
+def mute(rng: np.random.Generator, color: np.ndarray, most: float = 0.35) -> np.ndarray:
+    """Pulls a colour towards its grey by a random amount up to ``1 - most`` of the way:
+    rooms and printers are mostly black, white and grey."""
+    grey = float(np.mean(color))
+    return grey + (np.asarray(color, float) - grey) * rng.uniform(0.0, most)
+
+
 def noise_texture(rng: np.random.Generator, h: int, w: int, scale: float, amp: float) -> np.ndarray:
     """Smooth random field (float32, about -amp..amp) made by upsampling coarse noise."""
     gh, gw = max(2, int(h / scale)), max(2, int(w / scale))

@@ -17,15 +17,9 @@ from training.synth import draw, scenes
 Label = scenes.Label
 
 
-def _mute(rng: np.random.Generator, color: np.ndarray, most: float = 0.35) -> np.ndarray:
-    """Pulls a colour towards its grey: rooms and printers are mostly black, white and grey."""
-    grey = float(np.mean(color))
-    return grey + (np.asarray(color, float) - grey) * rng.uniform(0.0, most)
-
-
 def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """Wall, window, desk and computer clutter, all out of focus."""
-    wall = _mute(rng, rng.uniform(120, 245, 3))
+    wall = draw.mute(rng, rng.uniform(120, 245, 3))
     img = draw.vertical_gradient(h, w, wall, wall * rng.uniform(0.6, 1.0))
     img += draw.noise_texture(rng, h, w, rng.uniform(20, 60), rng.uniform(2, 8))[..., None]
     img = np.clip(img, 0, 255).astype(np.uint8)
@@ -35,12 +29,12 @@ def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
         cv2.rectangle(img, (x, 0), (x + ww, int(rng.uniform(0.2, 0.5) * h)), (250, 250, 252), -1)
         cv2.line(img, (x + ww // 2, 0), (x + ww // 2, int(0.5 * h)), (200, 200, 200), max(1, w // 200))
     desk = int(rng.uniform(0.35, 0.6) * h)
-    cv2.rectangle(img, (0, desk), (w, h), tuple(float(v) for v in _mute(rng, rng.uniform(40, 200, 3))), -1)
+    cv2.rectangle(img, (0, desk), (w, h), tuple(float(v) for v in draw.mute(rng, rng.uniform(40, 200, 3))), -1)
     for _ in range(int(rng.integers(2, 7))):
         # Computer towers, monitors, boxes: dark or pale blocks with a few bright LEDs.
         x, bw = rng.uniform(-0.1, 1.0) * w, rng.uniform(0.05, 0.2) * w
         top = desk - rng.uniform(0.05, 0.3) * h
-        color = _mute(rng, rng.uniform(10, 220, 3), 0.5)
+        color = draw.mute(rng, rng.uniform(10, 220, 3), 0.5)
         cv2.rectangle(img, (int(x), int(top)), (int(x + bw), desk + int(0.02 * h)), tuple(float(v) for v in color), -1)
         if rng.random() < 0.4:
             led = tuple(float(v) for v in rng.choice([[255, 120, 40], [60, 255, 60], [60, 60, 255], [255, 255, 255]]))
@@ -106,7 +100,7 @@ def _warning_sticker(img: np.ndarray, c: np.ndarray, size: float) -> None:
     tri = np.array([[c[0], c[1] - size * 0.55], [c[0] + size * 0.6, c[1] + size * 0.45],
                     [c[0] - size * 0.6, c[1] + size * 0.45]])
     cv2.fillPoly(img, [tri.astype(np.int32)], (30, 200, 235), cv2.LINE_AA)
-    cv2.polylines(img, [(tri * 1.0).astype(np.int32)], True, (20, 20, 20), max(1, int(size / 10)), cv2.LINE_AA)
+    cv2.polylines(img, [tri.astype(np.int32)], True, (20, 20, 20), max(1, int(size / 10)), cv2.LINE_AA)
     cv2.line(img, (int(c[0]), int(c[1] - size * 0.2)), (int(c[0]), int(c[1] + size * 0.15)), (20, 20, 20),
              max(1, int(size / 8)), cv2.LINE_AA)
 
@@ -145,7 +139,7 @@ def lowcam(rng: np.random.Generator, w: int, h: int, failure: int | None,
         x = int(rng.uniform(0.0, 1.0) * w)
         cv2.rectangle(img, (x, 0), (x + int(0.06 * w), horizon), draw.shade(frame, 1.1), -1)
     # The bed: dark, glossy, seen almost edge-on.
-    bed = _mute(rng, np.array(rng.choice([[25, 25, 28], [45, 45, 50], [60, 120, 180], [90, 90, 90]]), float), 0.8)
+    bed = draw.mute(rng, np.array(rng.choice([[25, 25, 28], [45, 45, 50], [60, 120, 180], [90, 90, 90]]), float), 0.8)
     cv2.rectangle(img, (0, horizon), (w, h), draw.shade(bed, 1.0), -1)
     img[horizon:] = np.clip(img[horizon:].astype(np.float32)
                             + draw.noise_texture(rng, h - horizon, w, 30, 6)[..., None], 0, 255).astype(np.uint8)
@@ -166,10 +160,7 @@ def lowcam(rng: np.random.Generator, w: int, h: int, failure: int | None,
         poly = draw.printed_part(img, rng, rng.uniform(0.2, 0.8) * w, horizon + rng.uniform(0.02, 0.1) * h,
                                  s * rng.uniform(0.6, 1.4), s * rng.uniform(0.5, 1.2), base,
                                  tilt=rng.choice([-1, 1]) * rng.uniform(1.0, 1.6))
-        x1, y1 = np.clip(poly.min(axis=0), 0, [w, h])
-        x2, y2 = np.clip(poly.max(axis=0), 0, [w, h])
-        if x2 - x1 > 4 and y2 - y1 > 4:
-            labels.append((scenes.DETACHED, x1, y1, x2, y2))
+        labels += scenes.knocked_over_labels(poly, w, h)
     if failure == scenes.SPAGHETTI:
         for k in range(int(rng.choice([1, 1, 2, 3]))):
             r = np.array([rng.uniform(0.06, 0.3) * w, rng.uniform(0.05, 0.25) * h])

@@ -19,6 +19,14 @@ SPAGHETTI_TILE = 3
 Label = tuple[int, float, float, float, float]
 
 
+def knocked_over_labels(poly: np.ndarray, w: int, h: int) -> list[Label]:
+    """The DETACHED label of a knocked-over part's silhouette, clipped to the frame (none if
+    too little of it is in view)."""
+    x1, y1 = np.clip(poly.min(axis=0), 0, [w, h])
+    x2, y2 = np.clip(poly.max(axis=0), 0, [w, h])
+    return [(DETACHED, x1, y1, x2, y2)] if x2 - x1 > 4 and y2 - y1 > 4 else []
+
+
 def nest_labels(pts: np.ndarray | None, w: int, h: int) -> list[Label]:
     """A nest's whole box as SPAGHETTI and, when it is large, its clumps as SPAGHETTI_TILE."""
     if pts is None or (box := draw.points_box(pts, w, h)) is None:
@@ -31,7 +39,7 @@ def room(rng: np.random.Generator, h: int, w: int, muted: bool = False) -> np.nd
     towards grey, as most real rooms are (generator version 2)."""
     top = rng.uniform(40, 230, 3)
     if muted:
-        top = top.mean() + (top - top.mean()) * rng.uniform(0.0, 0.4)
+        top = draw.mute(rng, top, 0.4)
     bottom = np.clip(top * rng.uniform(0.4, 1.1) + rng.normal(0, 15, 3), 0, 255)
     img = draw.vertical_gradient(h, w, top, bottom)
     img += draw.noise_texture(rng, h, w, rng.uniform(20, 80), rng.uniform(3, 15))[..., None]
@@ -41,7 +49,7 @@ def room(rng: np.random.Generator, h: int, w: int, muted: bool = False) -> np.nd
         cw, ch = int(rng.uniform(0.03, 0.3) * w), int(rng.uniform(0.03, 0.3) * h)
         color = rng.uniform(0, 255, 3)
         if muted:
-            color = color.mean() + (color - color.mean()) * rng.uniform(0.0, 0.5)
+            color = draw.mute(rng, color, 0.5)
         cv2.rectangle(img, (x, y), (x + cw, y + ch), tuple(float(v) for v in color), -1)
     if rng.random() < 0.3:
         x = int(rng.uniform(0, 0.8) * w)
@@ -285,10 +293,7 @@ def nozzle_cam(rng: np.random.Generator, w: int, h: int, failure: int | None,
     if failure == DETACHED:
         poly = draw.printed_part(img, rng, rng.uniform(0.3, 0.7) * w, h * 0.95, w * 0.35, h * 0.4, base,
                                  tilt=rng.choice([-1, 1]) * rng.uniform(1.0, 1.5))
-        x1, y1 = np.clip(poly.min(axis=0), 0, [w, h])
-        x2, y2 = np.clip(poly.max(axis=0), 0, [w, h])
-        if x2 - x1 > 4 and y2 - y1 > 4:
-            labels.append((DETACHED, x1, y1, x2, y2))
+        labels += knocked_over_labels(poly, w, h)
     if failure == SPAGHETTI:
         pts = draw.spaghetti_nest(img, rng, nozzle + [0, 0.25 * h], np.array([0.35 * w, 0.3 * h]),
                                   rng.uniform(0.2, 1), (1, 4), base, finish, hanging_from=nozzle)
@@ -349,10 +354,7 @@ def closeup(rng: np.random.Generator, w: int, h: int, failure: int | None,
         poly = draw.printed_part(img, rng, rng.uniform(0.3, 0.7) * w, rng.uniform(0.6, 0.9) * h,
                                  rng.uniform(0.2, 0.4) * w, rng.uniform(0.3, 0.6) * h, base,
                                  tilt=rng.choice([-1, 1]) * rng.uniform(1.0, 1.6))
-        x1, y1 = np.clip(poly.min(axis=0), 0, [w, h])
-        x2, y2 = np.clip(poly.max(axis=0), 0, [w, h])
-        if x2 - x1 > 4 and y2 - y1 > 4:
-            labels.append((DETACHED, x1, y1, x2, y2))
+        labels += knocked_over_labels(poly, w, h)
     elif failure == BLOB:
         nozzle = np.array([rng.uniform(0.3, 0.7) * w, rng.uniform(0.4, 0.6) * h])
         draw.hotend(img, rng, nozzle, h * 0.5)
