@@ -203,6 +203,11 @@ class Panel {
       ["Print", `${status.print_state || "?"}${print.file ? ` · ${print.file}` : ""}${typeof print.progress === "number" ? ` · ${Math.round(print.progress * 100)}%` : ""}`, ""],
       ["Model", model.name ? `${model.name} ${model.version || ""}` : "–", ""],
     ];
+    const buttons = d.telegram_buttons || {};
+    if (buttons.state && buttons.state !== "off") {
+      rows.push(["Telegram buttons", buttons.state === "ok" ? "ok" : `${buttons.state}: ${buttons.message || ""}`,
+                 buttons.state === "ok" ? "ok" : "error"]);
+    }
     if (status.last_action) {
       const a = status.last_action;
       rows.push(["Last action", `${a.action} ${a.result}${a.reason ? `: ${a.reason}` : ""}`, a.result === "done" ? "ok" : "error"]);

@@ -37,6 +37,7 @@ class Alerts:
         self._buttons = buttons
         self._settings = settings
         self._notifier = self._new_notifier(settings)
+        self._poller: ButtonPoller | None = None
         self._poller_task: asyncio.Task[None] | None = None
         self._unfinished: set[int] = set()  # ids of alerts submitted and not yet delivered
         self._all_finished = asyncio.Event()
@@ -66,7 +67,17 @@ class Alerts:
             return
         poller = ButtonPoller(api_base=settings.telegram_api_base, bot_token=settings.telegram_bot_token,
                               chat_id=str(settings.telegram_chat_id), on_press=self._pressed)
+        self._poller = poller
         self._poller_task = asyncio.create_task(poller.run(), name="telegram-buttons")
+
+    def buttons_status(self) -> dict[str, Any]:
+        """Whether Telegram button presses reach the worker: ``off`` (no Telegram or buttons
+        turned off), ``ok``, or ``error`` with the reason in words (never the token)."""
+        if self._poller is None or self._poller_task is None:
+            return {"state": "off", "message": ""}
+        if self._poller.problem:
+            return {"state": "error", "message": self._poller.problem}
+        return {"state": "ok", "message": ""}
 
     async def _pressed(self, press: ButtonPress) -> str:
         return await self._on_button(press.action, press.incident_id)
@@ -81,6 +92,7 @@ class Alerts:
         if self._poller_task is not None:
             self._poller_task.cancel()
             self._poller_task = None
+            self._poller = None
         self._start_poller()
 
     def incident_alert(self, kind: str, record: dict[str, Any], picture: bytes | None,

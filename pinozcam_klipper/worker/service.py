@@ -616,6 +616,7 @@ class Worker:
             "dropped_frames": watcher.dropped if watcher else 0,
             "model": info.to_dict() if info is not None else None,
             "open_incident": self.store.summary(record) if record else None,
+            "telegram_buttons": self._alerts.buttons_status() if self._alerts is not None else {"state": "off", "message": ""},
             "clients": len(self._hub.clients),
             "uptime_s": round(time.monotonic() - self._started, 1),
         }

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["ButtonPress", "ButtonPoller", "alert_keyboard", "parse_callback_data"]
+__all__ = ["ButtonPress", "ButtonPoller", "PollRefused", "alert_keyboard", "parse_callback_data"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,13 +51,34 @@ def parse_callback_data(data: Any) -> tuple[str, str] | None:
     return parts[1], parts[2]
 
 
+class PollRefused(ValueError):
+    """Telegram answered ``getUpdates`` with an error; the message is safe to log (Telegram's
+    description never holds the token)."""
+
+
+def _refusal(status: int, body: Any) -> PollRefused:
+    description = body.get("description") if isinstance(body, dict) else None
+    text = f"Telegram refused getUpdates ({status}"
+    text += f": {str(description)[:200]})" if description else ")"
+    if status == 409:
+        # A webhook on the bot, or a second program polling the same bot: Telegram gives the
+        # updates to only one reader, so the buttons would silently do nothing.
+        text += ("; the alert buttons cannot work while this bot has a webhook or another"
+                 " program reads its updates (remove the webhook with deleteWebhook, or give"
+                 " pinozcam its own bot)")
+    elif status == 401:
+        text += "; check telegram_bot_token"
+    return PollRefused(text)
+
+
 class ButtonPoller:
     """Reads button presses for as long as :meth:`run` runs (cancel it to stop).
 
     ``on_press`` is awaited for each accepted press; its text answer (or a
     default) is shown to the user. Network errors back off up to a minute and
-    never end the loop. The bot token appears only in request URLs, which are
-    never logged here.
+    never end the loop; :attr:`problem` says in words why presses cannot be read
+    right now (None while polling works). The bot token appears only in request
+    URLs, which are never logged here.
     """
 
     def __init__(self, *, api_base: str, bot_token: str, chat_id: str,
@@ -69,6 +90,7 @@ class ButtonPoller:
         self._poll_timeout = poll_timeout
         self._client = client
         self._offset: int | None = None
+        self.problem: str | None = None
 
     def __repr__(self) -> str:
         return f"ButtonPoller(chat_id={self._chat_id!r})"
@@ -81,10 +103,12 @@ class ButtonPoller:
                 try:
                     updates = await self._get_updates(client)
                     backoff = 1.0
+                    self.problem = None
                 except (httpx.HTTPError, ValueError) as exc:
                     # The message of an httpx error may carry the URL, hence the token: log its kind only.
-                    logger.warning("telegram getUpdates failed (%s); retrying in %.0f s",
-                                   type(exc).__name__, backoff)
+                    reason = str(exc) if isinstance(exc, PollRefused) else f"getUpdates failed ({type(exc).__name__})"
+                    self.problem = reason
+                    logger.warning("telegram buttons: %s; retrying in %.0f s", reason, backoff)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 60.0)
                     continue
@@ -103,7 +127,7 @@ class ButtonPoller:
                                     timeout=self._poll_timeout + 10)
         body = response.json()
         if response.status_code != 200 or not isinstance(body, dict) or not body.get("ok"):
-            raise ValueError(f"getUpdates answered {response.status_code}")
+            raise _refusal(response.status_code, body)
         result = body.get("result")
         if not isinstance(result, list):
             raise ValueError("getUpdates answered without a list of updates")

@@ -49,6 +49,9 @@ class BotServer(NotifyServer):
         self._updates: list[dict[str, Any]] = []
         self._update_ids = 1000
         self._cond = threading.Condition()
+        # (status, description) to answer getUpdates with instead of updates, as Telegram does
+        # when the bot has a webhook (409) or the token is wrong (401).
+        self.refuse_updates: tuple[int, str] | None = None
 
     def press(self, data: str, chat_id: str) -> None:
         """Queue a button press (a callback_query) from ``chat_id``."""
@@ -60,6 +63,11 @@ class BotServer(NotifyServer):
             self._cond.notify_all()
 
     def handle(self, handler: BaseHTTPRequestHandler, request: RecordedRequest) -> None:
+        if request.route.endswith("/getUpdates") and self.refuse_updates is not None:
+            status, description = self.refuse_updates
+            body = json.dumps({"ok": False, "error_code": status, "description": description}).encode()
+            self.send(handler, status, body, {"Content-Type": "application/json"})
+            return
         if request.route.endswith("/getUpdates"):
             offset = int(request.query.get("offset", 0))
             with self._cond:

@@ -11,7 +11,7 @@ from websockets.asyncio.client import ClientConnection
 from pinozcam_klipper.worker import export_feedback
 from pinozcam_klipper.worker.service import Worker
 from tests.servers import CameraServer
-from tests.worker.helpers import (CHAT_ID, FAILING, BotServer, connect, expect, print_state,
+from tests.worker.helpers import (BOT_TOKEN, CHAT_ID, FAILING, BotServer, connect, expect, print_state,
                                   requests_matching)
 
 
@@ -133,3 +133,25 @@ async def test_detect_now_while_idle(worker: Worker) -> None:
         detection = await expect(ws, "detection")
         assert detection["reason"] == "detect_now" and detection["band"] == "ok"
         print(f"\ndetect_now answered in {(time.monotonic() - started) * 1000:.0f} ms")
+
+
+async def test_a_bot_with_a_webhook_is_reported_not_silently_buttonless(
+        worker: Worker, bot: BotServer, caplog) -> None:
+    """Telegram gives a bot's updates to one reader only: with a webhook set, getUpdates
+    answers 409 and the buttons would do nothing. The status says so, without the token."""
+    bot.refuse_updates = (409, "Conflict: can't use getUpdates method while webhook is active;"
+                               " use deleteWebhook to delete the webhook first")
+    polls = len([r for r in bot.requests if r.route.endswith("/getUpdates")])
+    # The second refused poll comes after the first refusal was taken in.
+    await requests_matching(bot, lambda r: r.route.endswith("/getUpdates"), polls + 2)
+    async with await connect(worker) as ws:
+        buttons = (await expect(ws, "status"))["telegram_buttons"]
+        assert buttons["state"] == "error"
+        assert "webhook" in buttons["message"] and "deleteWebhook" in buttons["message"]
+        bot.refuse_updates = None
+        polls = len([r for r in bot.requests if r.route.endswith("/getUpdates")])
+        await requests_matching(bot, lambda r: r.route.endswith("/getUpdates"), polls + 2)
+        await ws.send(json.dumps({"type": "status"}))
+        assert (await expect(ws, "status"))["telegram_buttons"] == {"state": "ok", "message": ""}
+    assert "webhook" in caplog.text
+    assert BOT_TOKEN not in caplog.text and BOT_TOKEN not in json.dumps(buttons)
