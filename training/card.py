@@ -88,8 +88,10 @@ def card(models: Path, eval_dir: Path, commands: str) -> str:
         "no preprocessing or decoding).",
         "",
         "## Quantisation",
-        f"int8 vs float on held-out synthetic frames: mean |diff| {q.get('mean_abs_diff', float('nan')):.4f}, "
-        f"worst image-score difference {q.get('max_image_score_diff', float('nan')):.3f}. Input scale "
+        f"int8 vs float on {q.get('frames', 40)} held-out synthetic frames: mean |diff| {q.get('mean_abs_diff', float('nan')):.4f}; "
+        f"image-score difference median {q.get('median_image_score_diff', float('nan')):.4f}, "
+        f"95th percentile {q.get('p95_image_score_diff', float('nan')):.3f}, "
+        f"worst {q.get('max_image_score_diff', float('nan')):.3f} (the real-dev metrics above are the int8 model's own). Input scale "
         f"{q.get('input_scale')} / zero point {q.get('input_zero_point')}.",
         "",
         "## Limits",

@@ -26,13 +26,15 @@ log = logging.getLogger(__name__)
 # reproducible; 2 adds the bed-level close view (``low``), muted room colours, camera
 # saturation and frames up to 2.4x the model input, so strands thin out as they do when a
 # phone photo is shrunk; 3 adds posters, plastic bags and blurred, heater-lit prints to the
-# bed-level view.
-VERSIONS = (1, 2, 3)
+# bed-level view; 4 adds wide half-finished prints close to the lens and printed shrouds with
+# lettering (the false alarms left on real bed-level frames after 3).
+VERSIONS = (1, 2, 3, 4)
 # (scene kind, probability); then the failure mix inside each kind.
 KIND_MIX = {
     1: [("bed", 0.5), ("closeup", 0.38), ("nozzle", 0.12)],
     2: [("bed", 0.32), ("closeup", 0.36), ("nozzle", 0.1), ("low", 0.22)],
     3: [("bed", 0.32), ("closeup", 0.36), ("nozzle", 0.1), ("low", 0.22)],
+    4: [("bed", 0.32), ("closeup", 0.36), ("nozzle", 0.1), ("low", 0.22)],
 }
 FAILURE_MIX = {
     "bed": [(None, 0.5), (scenes.SPAGHETTI, 0.36), (scenes.BLOB, 0.07), (scenes.DETACHED, 0.07)],
@@ -40,7 +42,7 @@ FAILURE_MIX = {
     "nozzle": [(None, 0.4), (scenes.SPAGHETTI, 0.3), (scenes.BLOB, 0.22), (scenes.DETACHED, 0.08)],
     "low": [(None, 0.55), (scenes.SPAGHETTI, 0.33), (scenes.BLOB, 0.06), (scenes.DETACHED, 0.06)],
 }
-MAX_SCALE = {1: 1.6, 2: 2.4, 3: 2.4}
+MAX_SCALE = {1: 1.6, 2: 2.4, 3: 2.4, 4: 2.4}
 # Frame aspect ratios (w/h) with weights: webcams are 16:9 or 4:3, phone photos any.
 ASPECTS = [(16 / 9, 0.45), (4 / 3, 0.25), (1.0, 0.15), (3 / 4, 0.1), (9 / 16, 0.05)]
 

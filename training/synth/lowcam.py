@@ -78,6 +78,61 @@ def _lit_blur(rng: np.random.Generator, img: np.ndarray, box: tuple[int, int, in
     img[y0:y1, x0:x1] = np.clip(roi * tint + rng.uniform(0, 40), 0, 255).astype(np.uint8)
 
 
+def _wide_print(rng: np.random.Generator, img: np.ndarray, cx: float, floor: int, width: float,
+                height: float, base: np.ndarray) -> None:
+    """A wide, half-finished print right in front of the lens (generator version 4): its
+    walls striped by layers and its open top a lumpy field of infill seen almost edge-on."""
+    h, w = img.shape[:2]
+    poly = np.array([[cx - width / 2, floor], [cx + width / 2, floor], [cx + width / 2, floor - height],
+                     [cx - width / 2, floor - height]])
+    draw.layer_lines(img, rng, poly, base, rng.uniform(1.5, 4.0) * max(1.0, width / 120))
+    # The top face: a band above the walls, foreshortened, with infill lines and lumps.
+    top = rng.uniform(0.12, 0.35) * height + 2
+    x0, x1 = int(max(0, cx - width / 2)), int(min(w, cx + width / 2))
+    y0, y1 = int(max(0, floor - height - top)), int(max(0, floor - height))
+    if x1 - x0 < 6 or y1 - y0 < 3:
+        return
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    period = rng.uniform(5, 14) * max(1.0, width / 200)
+    squash = rng.uniform(2.0, 5.0)  # seen at a grazing angle: lines packed vertically
+    grid = ((np.abs(((xx + yy * squash) / period) % 1 - 0.5) < 0.13)
+            | (np.abs(((xx - yy * squash) / period) % 1 - 0.5) < 0.13))
+    light = 0.8 + 0.35 * draw.noise_texture(rng, y1 - y0, x1 - x0, rng.uniform(3, 8), 1.0)
+    face = draw.lift(base, 0.1)
+    patch = np.array(face, np.float32)[None, None, :] * light[..., None]
+    patch[grid] *= rng.uniform(0.5, 0.75)
+    img[y0:y1, x0:x1] = np.clip(patch, 0, 255).astype(np.uint8)
+
+
+def _printed_shroud(rng: np.random.Generator, img: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    """A printed fan shroud over the carriage, often orange or copper, with a maker's
+    lettering embossed on it and a screw (generator version 4)."""
+    x1, y1, x2, y2 = box
+    bw, bh = x2 - x1, y2 - y1
+    if bw < 8 or bh < 8:
+        return
+    color = np.array(rng.choice([[40, 110, 200], [30, 90, 160], [20, 140, 240], [60, 60, 200],
+                                 [200, 200, 200], [30, 30, 30]]), float) + rng.normal(0, 10, 3)
+    # An arm curving down from the top corner towards the nozzle, like many shroud mods.
+    side = rng.choice([-1, 1])
+    cx = (x1 + x2) / 2 + side * bw * rng.uniform(0.1, 0.3)
+    pts = np.array([[cx - bw * 0.35, y1 - bh * 0.1], [cx + bw * 0.35, y1 - bh * 0.1],
+                    [cx + bw * 0.3, y2 - bh * 0.2], [cx + side * bw * 0.1, y2 + bh * 0.15],
+                    [cx - bw * 0.25, y2]])
+    pts += rng.normal(0, bw * 0.03, pts.shape)
+    draw.layer_lines(img, rng, pts, color, rng.uniform(1.5, 3.0))
+    text = "".join(rng.choice(list("ABCDEGHKMRSVWXZ"), int(rng.integers(2, 4))))
+    scale = bw * rng.uniform(0.006, 0.01)
+    thick = max(1, int(scale * 2.5))
+    org = (int(cx - bw * 0.2), int(y1 + bh * rng.uniform(0.35, 0.6)))
+    cv2.putText(img, text, (org[0] + thick, org[1] + thick), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                draw.shade(color, 0.55), thick, cv2.LINE_AA)
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, draw.lift(color, 0.25), thick, cv2.LINE_AA)
+    screw = (int(cx + bw * 0.2), int(y2 - bh * 0.1))
+    cv2.circle(img, screw, max(2, int(bw * 0.04)), (190, 190, 195), -1, cv2.LINE_AA)
+    cv2.circle(img, screw, max(1, int(bw * 0.015)), (60, 60, 60), -1, cv2.LINE_AA)
+
+
 def _cable_loom(rng: np.random.Generator, img: np.ndarray, y_max: float) -> None:
     """Power cables, USB leads and bundled wires hanging behind the printer (hard negatives)."""
     h, w = img.shape[:2]
@@ -121,7 +176,8 @@ def _reflect(rng: np.random.Generator, img: np.ndarray, horizon: int) -> None:
 def lowcam(rng: np.random.Generator, w: int, h: int, failure: int | None,
            version: int = 2) -> tuple[np.ndarray, list[Label]]:
     """A bed-level webcam close to the hotend (see the module docstring). ``version`` 3 adds
-    posters, a plastic bag behind the printer and a blurred, heater-lit print."""
+    posters, a plastic bag behind the printer and a blurred, heater-lit print; 4 adds wide
+    half-finished prints right in front of the lens and printed shrouds with lettering."""
     img = _background(rng, h, w)
     if version >= 3:
         for _ in range(int(rng.integers(0, 3))):
@@ -156,6 +212,12 @@ def lowcam(rng: np.random.Generator, w: int, h: int, failure: int | None,
         if version >= 3 and rng.random() < 0.5:
             (bx0, by0), (bx1, by1) = poly.min(axis=0), poly.max(axis=0)
             _lit_blur(rng, img, (int(bx0), int(by0), int(bx1) + 1, int(by1) + 1))
+    if version >= 4 and failure != scenes.DETACHED and rng.random() < 0.35:
+        pw = w * rng.uniform(0.3, 0.8)
+        _wide_print(rng, img, rng.uniform(0.2, 0.8) * w, horizon + int(rng.uniform(0.02, 0.12) * h), pw,
+                    rng.uniform(0.08, 0.3) * h, base if rng.random() < 0.7 else draw.filament(rng)[0])
+        if rng.random() < 0.4:
+            _lit_blur(rng, img, (int(nozzle[0] - pw / 2), int(horizon - 0.35 * h), int(nozzle[0] + pw / 2), h))
     if failure == scenes.DETACHED:
         poly = draw.printed_part(img, rng, rng.uniform(0.2, 0.8) * w, horizon + rng.uniform(0.02, 0.1) * h,
                                  s * rng.uniform(0.6, 1.4), s * rng.uniform(0.5, 1.2), base,
@@ -177,6 +239,8 @@ def lowcam(rng: np.random.Generator, w: int, h: int, failure: int | None,
                          (x2 - x1) * rng.uniform(0.08, 0.14))
     if rng.random() < 0.4:
         draw.sticker(img, rng, (int(x1 + (x2 - x1) * 0.3), int(y1 + (y2 - y1) * 0.2)), int((x2 - x1) * 0.1))
+    if version >= 4 and rng.random() < 0.4:
+        _printed_shroud(rng, img, (x1, y1, x2, y2))
     scenes.hotend_clutter(rng, img, np.array([x1, y1, x2, y2], float))
     if failure == scenes.BLOB:
         labels.append(scenes.blob(rng, img, nozzle, s * rng.uniform(0.25, 0.5), base))
