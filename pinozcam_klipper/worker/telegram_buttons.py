@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from ..redact import Redactor
+
 __all__ = ["ButtonPress", "ButtonPoller", "PollRefused", "alert_keyboard", "parse_callback_data"]
 
 logger = logging.getLogger(__name__)
@@ -52,14 +54,15 @@ def parse_callback_data(data: Any) -> tuple[str, str] | None:
 
 
 class PollRefused(ValueError):
-    """Telegram answered ``getUpdates`` with an error; the message is safe to log (Telegram's
-    description never holds the token)."""
+    """Telegram answered ``getUpdates`` with an error; the message is safe to log (the
+    description is passed through the token's redactor: a self-hosted Bot API server could
+    echo the request)."""
 
 
-def _refusal(status: int, body: Any) -> PollRefused:
+def _refusal(status: int, body: Any, redact: Redactor) -> PollRefused:
     description = body.get("description") if isinstance(body, dict) else None
     text = f"Telegram refused getUpdates ({status}"
-    text += f": {str(description)[:200]})" if description else ")"
+    text += f": {redact(str(description)[:200])})" if description else ")"
     if status == 409:
         # A webhook on the bot, or a second program polling the same bot: Telegram gives the
         # updates to only one reader, so the buttons would silently do nothing.
@@ -90,6 +93,7 @@ class ButtonPoller:
         self._poll_timeout = poll_timeout
         self._client = client
         self._offset: int | None = None
+        self._redact = Redactor([bot_token])
         self.problem: str | None = None
 
     def __repr__(self) -> str:
@@ -127,7 +131,7 @@ class ButtonPoller:
                                     timeout=self._poll_timeout + 10)
         body = response.json()
         if response.status_code != 200 or not isinstance(body, dict) or not body.get("ok"):
-            raise _refusal(response.status_code, body)
+            raise _refusal(response.status_code, body, self._redact)
         result = body.get("result")
         if not isinstance(result, list):
             raise ValueError("getUpdates answered without a list of updates")

@@ -139,8 +139,9 @@ async def test_a_bot_with_a_webhook_is_reported_not_silently_buttonless(
         worker: Worker, bot: BotServer, caplog) -> None:
     """Telegram gives a bot's updates to one reader only: with a webhook set, getUpdates
     answers 409 and the buttons would do nothing. The status says so, without the token."""
+    # The token at the end stands for a self-hosted Bot API server that echoes the request.
     bot.refuse_updates = (409, "Conflict: can't use getUpdates method while webhook is active;"
-                               " use deleteWebhook to delete the webhook first")
+                               f" use deleteWebhook to delete the webhook first (bot{BOT_TOKEN})")
     polls = len([r for r in bot.requests if r.route.endswith("/getUpdates")])
     # The second refused poll comes after the first refusal was taken in.
     await requests_matching(bot, lambda r: r.route.endswith("/getUpdates"), polls + 2)
