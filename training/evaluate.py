@@ -117,6 +117,11 @@ def alarm_score(boxes: Sequence[Box], width: int, height: int, sensitivity: floa
     return 0.0
 
 
+def logit(p: float) -> float:
+    """Inverse of the sigmoid, with scores of 0 and 1 held just inside (0, 1)."""
+    return math.log(max(p, 1e-6) / max(1 - p, 1e-6))
+
+
 def operating_point(data: Sequence[evaluation.LabeledImage], preds: Sequence[Sequence[Box]],
                     sensitivity: float, max_false_alarm: float) -> dict:
     """The score threshold for ``sensitivity`` that keeps false alarms within budget, placed
@@ -128,7 +133,6 @@ def operating_point(data: Sequence[evaluation.LabeledImage], preds: Sequence[Seq
     allowed = int(math.floor(max_false_alarm * len(normal) + 1e-9))
     reject = float(normal[allowed]) if allowed < len(normal) else 0.0
     above = np.sort(scores[failure & (scores > reject)])
-    logit = lambda p: math.log(max(p, 1e-6) / max(1 - p, 1e-6))  # noqa: E731
     if len(above):
         threshold = 1 / (1 + math.exp(-(logit(reject) + logit(float(above[0]))) / 2))
     else:

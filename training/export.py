@@ -14,7 +14,6 @@ import argparse
 import datetime
 import json
 import logging
-import math
 import shutil
 import subprocess
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from training import dataset, model
+from training.evaluate import logit
 
 log = logging.getLogger(__name__)
 NAME = "pinozcam-det"
@@ -174,10 +174,10 @@ def write_json(path: Path, check: dict, run: Path, eval_report: Path | None, ext
     path.write_text(json.dumps(spec, indent=2, allow_nan=False) + "\n")
 
 
-def _logit(p: float) -> float:
+def _anchor_logit(p: float) -> float:
     if not 0.0 < p < 1.0:
         raise SystemExit(f"a score for --anchor must lie strictly between 0 and 1, got {p}")
-    return math.log(p / (1 - p))
+    return logit(p)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("give --score-shift or --anchor, not both")
     if args.anchor is not None:
         raw, score = args.anchor
-        args.score_shift = _logit(score) - args.score_gain * _logit(raw)
+        args.score_shift = _anchor_logit(score) - args.score_gain * _anchor_logit(raw)
         log.info("score calibration: sigmoid(%.3f * logit %+.4f)", args.score_gain, args.score_shift)
     args.score_shift = args.score_shift or 0.0
     offsets = model.class_offsets(args.class_offset)

@@ -29,12 +29,11 @@ log = logging.getLogger(__name__)
 # bed-level view; 4 adds wide half-finished prints close to the lens and printed shrouds with
 # lettering (the false alarms left on real bed-level frames after 3).
 VERSIONS = (1, 2, 3, 4)
-# (scene kind, probability); then the failure mix inside each kind.
+# Settings that changed between versions, keyed by the version that introduced them (see
+# _since): (scene kind, probability), then the failure mix inside each kind.
 KIND_MIX = {
     1: [("bed", 0.5), ("closeup", 0.38), ("nozzle", 0.12)],
     2: [("bed", 0.32), ("closeup", 0.36), ("nozzle", 0.1), ("low", 0.22)],
-    3: [("bed", 0.32), ("closeup", 0.36), ("nozzle", 0.1), ("low", 0.22)],
-    4: [("bed", 0.32), ("closeup", 0.36), ("nozzle", 0.1), ("low", 0.22)],
 }
 FAILURE_MIX = {
     "bed": [(None, 0.5), (scenes.SPAGHETTI, 0.36), (scenes.BLOB, 0.07), (scenes.DETACHED, 0.07)],
@@ -42,7 +41,7 @@ FAILURE_MIX = {
     "nozzle": [(None, 0.4), (scenes.SPAGHETTI, 0.3), (scenes.BLOB, 0.22), (scenes.DETACHED, 0.08)],
     "low": [(None, 0.55), (scenes.SPAGHETTI, 0.33), (scenes.BLOB, 0.06), (scenes.DETACHED, 0.06)],
 }
-MAX_SCALE = {1: 1.6, 2: 2.4, 3: 2.4, 4: 2.4}
+MAX_SCALE = {1: 1.6, 2: 2.4}
 # Frame aspect ratios (w/h) with weights: webcams are 16:9 or 4:3, phone photos any.
 ASPECTS = [(16 / 9, 0.45), (4 / 3, 0.25), (1.0, 0.15), (3 / 4, 0.1), (9 / 16, 0.05)]
 
@@ -52,6 +51,12 @@ class Sample:
     image: np.ndarray
     labels: list[photo.Label]
     kind: str
+
+
+def _since(table: dict, version: int):
+    """The entry of ``table`` that applies to ``version``: the one of the latest version at or
+    before it."""
+    return table[max(v for v in table if v <= version)]
 
 
 def _pick(rng: np.random.Generator, mix: list) -> object:
@@ -79,10 +84,10 @@ def render(rng: np.random.Generator, size: tuple[int, int] | None = None, kind: 
     ``tiles``: also label the clumps of large nests as spaghetti (see ``draw.nest_tiles``);
     the image is the same either way."""
     if kind is None:
-        kind = str(_pick(rng, KIND_MIX[version]))
+        kind = str(_pick(rng, _since(KIND_MIX, version)))
     if failure == "random":
         failure = _pick(rng, FAILURE_MIX[kind])  # type: ignore[assignment]
-    w, h = size if size is not None else frame_size(rng, max_scale=MAX_SCALE[version])
+    w, h = size if size is not None else frame_size(rng, max_scale=_since(MAX_SCALE, version))
     if kind == "low":
         img, labels = lowcam.lowcam(rng, w, h, failure, version)  # type: ignore[arg-type]
     else:

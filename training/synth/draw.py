@@ -297,6 +297,14 @@ def printed_part(img: np.ndarray, rng: np.random.Generator, base_x: float, base_
     return poly
 
 
+def crossing_lines(xx: np.ndarray, yy: np.ndarray, period: float, slopes: tuple[float, float],
+                   width: float) -> np.ndarray:
+    """Mask of two families of parallel lines, ``x + slope * y`` constant every ``period``
+    pixels, ``width`` of a period wide: a grid infill seen from above or at an angle."""
+    return ((np.abs(((xx + yy * slopes[0]) / period) % 1 - 0.5) < width)
+            | (np.abs(((xx + yy * slopes[1]) / period) % 1 - 0.5) < width))
+
+
 def infill(img: np.ndarray, rng: np.random.Generator, c: np.ndarray, rx: float, ry: float,
            base: np.ndarray) -> None:
     """Grid or gyroid-like infill inside an ellipse (a hard negative: it looks stringy)."""
@@ -312,7 +320,7 @@ def infill(img: np.ndarray, rng: np.random.Generator, c: np.ndarray, rx: float, 
     if rng.random() < 0.5:
         f = np.abs(np.sin(xx / period * np.pi + np.sin(yy / period))) < 0.25
     else:
-        f = (np.abs(((xx + yy) / period) % 1 - 0.5) < 0.12) | (np.abs(((xx - yy * 2) / period) % 1 - 0.5) < 0.12)
+        f = crossing_lines(xx, yy, period, (1, -2), 0.12)
     inside = ((xx + max(0, x0) - c[0]) / rx) ** 2 + ((yy + max(0, y0) - c[1]) / ry) ** 2 < 0.8
     patch[f & inside] = np.array(shade(base, 0.6), np.uint8)
 

@@ -95,8 +95,7 @@ def _wide_print(rng: np.random.Generator, img: np.ndarray, cx: float, floor: int
     yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     period = rng.uniform(5, 14) * max(1.0, width / 200)
     squash = rng.uniform(2.0, 5.0)  # seen at a grazing angle: lines packed vertically
-    grid = ((np.abs(((xx + yy * squash) / period) % 1 - 0.5) < 0.13)
-            | (np.abs(((xx - yy * squash) / period) % 1 - 0.5) < 0.13))
+    grid = draw.crossing_lines(xx, yy, period, (squash, -squash), 0.13)
     light = 0.8 + 0.35 * draw.noise_texture(rng, y1 - y0, x1 - x0, rng.uniform(3, 8), 1.0)
     face = draw.lift(base, 0.1)
     patch = np.array(face, np.float32)[None, None, :] * light[..., None]
