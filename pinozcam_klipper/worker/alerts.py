@@ -17,7 +17,7 @@ from typing import Any
 from ..notify import Alert, AlertKind, DeliveryResult, Notifier, NotifySettings
 from .telegram_buttons import ButtonPoller, ButtonPress, alert_keyboard
 
-__all__ = ["Alerts"]
+__all__ = ["Alerts", "buttons_off"]
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +26,11 @@ _KINDS = {
     "escalated": (AlertKind.ESCALATED, "Print still failing: cancelling it"),
     "unconfirmed": (AlertKind.COULD_NOT_PAUSE, "Could not {action} the printer"),
 }
+
+
+def buttons_off() -> dict[str, Any]:
+    """The Telegram-buttons status when no poller runs (no Telegram, buttons off, not started)."""
+    return {"state": "off", "message": ""}
 
 
 class Alerts:
@@ -73,8 +78,8 @@ class Alerts:
     def buttons_status(self) -> dict[str, Any]:
         """Whether Telegram button presses reach the worker: ``off`` (no Telegram or buttons
         turned off), ``ok``, or ``error`` with the reason in words (never the token)."""
-        if self._poller is None or self._poller_task is None:
-            return {"state": "off", "message": ""}
+        if self._poller is None:
+            return buttons_off()
         if self._poller.problem:
             return {"state": "error", "message": self._poller.problem}
         return {"state": "ok", "message": ""}

@@ -40,7 +40,7 @@ from ..engine import DecisionEngine, EngineState, IncidentEvent, Verdict
 from ..detect.errors import ModelError, blame_option
 from ..pipeline import FrameAnalyser
 from ..settings import Settings, SettingsError
-from .alerts import Alerts
+from .alerts import Alerts, buttons_off
 from .clients import CLOSE_PROTOCOL, Client, ClientHub
 from .config import WorkerConfig
 from .history import PrintHistory
@@ -616,7 +616,7 @@ class Worker:
             "dropped_frames": watcher.dropped if watcher else 0,
             "model": info.to_dict() if info is not None else None,
             "open_incident": self.store.summary(record) if record else None,
-            "telegram_buttons": self._alerts.buttons_status() if self._alerts is not None else {"state": "off", "message": ""},
+            "telegram_buttons": self._alerts.buttons_status() if self._alerts is not None else buttons_off(),
             "clients": len(self._hub.clients),
             "uptime_s": round(time.monotonic() - self._started, 1),
         }
