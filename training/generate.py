@@ -27,8 +27,10 @@ log = logging.getLogger(__name__)
 # saturation and frames up to 2.4x the model input, so strands thin out as they do when a
 # phone photo is shrunk; 3 adds posters, plastic bags and blurred, heater-lit prints to the
 # bed-level view; 4 adds wide half-finished prints close to the lens and printed shrouds with
-# lettering (the false alarms left on real bed-level frames after 3).
-VERSIONS = (1, 2, 3, 4)
+# lettering (the false alarms left on real bed-level frames after 3); 5 adds strong coloured
+# light (LED strips, heater glow, no infrared-cut filter), grey night-vision frames and
+# phone-like over-saturation, to every scene kind (failures missed under such light after 4).
+VERSIONS = (1, 2, 3, 4, 5)
 # Settings that changed between versions, keyed by the version that introduced them (see
 # _since): (scene kind, probability), then the failure mix inside each kind.
 KIND_MIX = {
@@ -93,7 +95,8 @@ def render(rng: np.random.Generator, size: tuple[int, int] | None = None, kind: 
     else:
         muted = version >= 2 and rng.random() < 0.75
         img, labels = scenes.KINDS[kind](rng, w, h, failure, muted=muted)  # type: ignore[arg-type]
-    img, labels = photo.camera(rng, img, labels, wide_angle=kind in ("bed", "low"), saturation=version >= 2)
+    img, labels = photo.camera(rng, img, labels, wide_angle=kind in ("bed", "low"), saturation=version >= 2,
+                               tint=version >= 5)
     labels = [(scenes.SPAGHETTI, *box) if cls == scenes.SPAGHETTI_TILE else (cls, *box)
               for cls, *box in labels if tiles or cls != scenes.SPAGHETTI_TILE]
     return Sample(img, photo.clip_labels(labels, w, h, min_side=max(4.0, 0.015 * min(w, h))), kind)

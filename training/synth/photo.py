@@ -81,24 +81,48 @@ def degrade(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     return img
 
 
-def saturate(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
-    """Colour saturation of the sensor: cheap webcams wash colours out, phones boost them."""
+def saturate(rng: np.random.Generator, img: np.ndarray, most: float = 1.2) -> np.ndarray:
+    """Colour saturation of the sensor: cheap webcams wash colours out, phones boost them
+    (up to ``most`` times)."""
     hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV).astype(np.float32)
-    hsv[..., 1] *= rng.uniform(0.35, 1.2)
+    hsv[..., 1] *= rng.uniform(0.35, most)
     return cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2BGR)
 
 
+# Light colours (BGR) that tint a whole printer: RGB LED strips (magenta, violet, blue, green,
+# cyan), a red or amber heater and status light, and the pink-violet of a camera without an
+# infrared-cut filter.
+LIGHT_TINTS = np.array([[255, 40, 255], [255, 60, 150], [255, 110, 40], [70, 255, 70],
+                        [255, 230, 60], [40, 40, 255], [30, 150, 255], [230, 120, 210]], np.float32) / 255
+
+
+def coloured_light(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
+    """A strong colour cast that the camera's auto-exposure then brightens back (generator
+    version 5): printers under coloured LEDs, and night-vision cameras in grey."""
+    f = img.astype(np.float32) / 255
+    if rng.random() < 0.2:
+        f = np.repeat(f.mean(axis=2, keepdims=True), 3, axis=2)
+    strength = rng.uniform(0.35, 0.9)
+    gains = (1 - strength) + strength * LIGHT_TINTS[rng.integers(len(LIGHT_TINTS))]
+    before = float(f.mean())
+    f *= gains[None, None, :]
+    f *= min(2.5, before / max(float(f.mean()), 1e-3)) ** rng.uniform(0.5, 1.0)
+    return (np.clip(f, 0, 1) * 255).astype(np.uint8)
+
+
 def camera(rng: np.random.Generator, img: np.ndarray, labels: list[Label],
-           wide_angle: bool, saturation: bool = False) -> tuple[np.ndarray, list[Label]]:
+           wide_angle: bool, saturation: bool = False, tint: bool = False) -> tuple[np.ndarray, list[Label]]:
     """All camera effects in the order a real camera applies them (``saturation``:
-    generator version 2)."""
+    generator version 2; ``tint``: version 5, coloured light and phone-like saturation)."""
     if wide_angle and rng.random() < 0.4:
         img, labels = barrel(rng, img, labels)
     if rng.random() < 0.6:
         img, labels = perspective(rng, img, labels, rng.uniform(0.02, 0.1))
     img = light(rng, img)
+    if tint and rng.random() < 0.5:
+        img = coloured_light(rng, img)
     if saturation and rng.random() < 0.6:
-        img = saturate(rng, img)
+        img = saturate(rng, img, 1.7 if tint else 1.2)
     img = degrade(rng, img)
     return img, labels
 
