@@ -4,14 +4,19 @@
 klippy on the stand-in MCU with pinozcam.cfg included, a real Moonraker with the PiNozCam
 component (camera named through a Moonraker ``[webcam]``), and the real worker it started,
 all ready. Tests that print must leave the printer idle (``stack.end_print()``).
+
+``browser`` (session): Debian's headless Chromium driven by Playwright (no browser download),
+for the Mainsail panel and the OctoPrint tab.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +26,23 @@ from tests.integration.moonraker_stack import (COMPONENT_DIR, MoonrakerEvents, M
                                                pinozcam_section, write_moonraker_conf)
 from tests.servers import CameraServer, NotifyServer
 from tests.worker.helpers import GOOD
+
+CHROMIUM = os.environ.get("PINOZCAM_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    playwright_sync = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    if shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium")
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,8 @@ One OctoPrint for the module, in a temporary base folder, the plugin registered
 through its ``octoprint.plugin`` entry point, the webcam served by a local
 camera server through OctoPrint's classic webcam, alerts going to a local
 recording Discord server. Skipped when .venv-octoprint is missing, except
-under ``CI=true``, where that is a failure.
+under ``CI=true``, where that is a failure. The tab's tests open OctoPrint's own UI in the
+shared headless Chromium (conftest.py's ``browser``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from tests.integration.octoprint.harness import OctoPrintApi, OctoPrintServer, octoprint_python, wait_until
+from tests.integration.octoprint.harness import (API_KEY, OctoPrintApi, OctoPrintServer, octoprint_python,
+                                                wait_until)
 from tests.servers import CameraServer, NotifyServer
-from tests.worker.helpers import FAILING, GOOD, MODEL
+from tests.worker.helpers import BOT_TOKEN, FAILING, GOOD, MODEL, BotServer
 
 pytestmark = pytest.mark.timeout(170)
 
@@ -190,6 +192,92 @@ def test_a_failure_during_a_print_pauses_it_once_through_octoprint(
     wait_until("the print to end", lambda: printer.job_state() in ("Operational", "Cancelled"), 30)
     wait_until("the worker to hear the print was cancelled",
                lambda: printer.plugin_status()["status"]["print"]["state"] == "cancelled", 20)
+
+
+@pytest.fixture(scope="module")
+def tab(browser: Any, api: OctoPrintApi, octoprint: OctoPrintServer) -> Iterator[Any]:
+    """OctoPrint's UI on the PiNozCam tab as the test admin: the API key rides on every request,
+    which OctoPrint's own passive login accepts."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, extra_http_headers={"X-Api-Key": API_KEY})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    page.goto(octoprint.url + "/#tab_plugin_pinozcam")
+    page.locator("#tab_plugin_pinozcam .pinozcam-snapshot").wait_for(state="visible")
+    yield page
+    context.close()
+
+
+def _click_at(page: Any, selector: str, points: list[tuple[float, float]]) -> None:
+    """Clicks at fractions of the element's width and height."""
+    box = page.locator(selector).bounding_box()
+    for x, y in points:
+        page.mouse.click(box["x"] + x * box["width"], box["y"] + y * box["height"])
+
+
+def _saved_masks(api: OctoPrintApi) -> list[list[list[float]]]:
+    return api.get("/api/settings")["plugins"]["pinozcam"]["masks"]
+
+
+def test_masks_drawn_on_the_tabs_picture_reach_the_worker(tab: Any, api: OctoPrintApi) -> None:
+    expect = pytest.importorskip("playwright.sync_api").expect
+    overlay = "#tab_plugin_pinozcam .pinozcam-masks"
+    message = tab.locator("#tab_plugin_pinozcam .pinozcam-mask-message")
+    corners = [(0.1, 0.1), (0.4, 0.1), (0.4, 0.5), (0.1, 0.5)]
+    try:
+        tab.click("#tab_plugin_pinozcam >> text=Edit masks")
+        _click_at(tab, overlay, corners)
+        expect(message).to_contain_text("0 shape(s), 4 point(s) placed")
+        tab.click("#tab_plugin_pinozcam >> text=Finish shape")
+        tab.click("#tab_plugin_pinozcam >> text=Save masks")
+        expect(message).to_have_text("1 mask(s) saved")
+        [mask] = _saved_masks(api)
+        assert [x for point in mask for x in point] == pytest.approx([x for c in corners for x in c], abs=0.01)
+        # The worker masks that part of the picture from now on.
+        wait_until("the worker to get the mask",
+                   lambda: (c := api.plugin_status()["configured"]) and c["settings"]["detection"]["masks"] == [mask],
+                   20)
+
+        # A fresh page draws the saved mask over the picture.
+        tab.reload()
+        expect(tab.locator(overlay + " polygon.mask")).to_have_count(1)
+
+        # A mask hiding nearly everything is refused, with the reason, and the saved one stays.
+        tab.click("#tab_plugin_pinozcam >> text=Edit masks")
+        _click_at(tab, overlay, [(0.01, 0.01), (0.99, 0.01), (0.99, 0.99), (0.01, 0.99)])
+        tab.click("#tab_plugin_pinozcam >> text=Save masks")
+        expect(message).to_contain_text("Not saved: ")
+        expect(message).to_contain_text("visible")
+        assert _saved_masks(api) == [mask]
+
+        # Clear all removes every mask.
+        tab.click("#tab_plugin_pinozcam >> text=Clear all")
+        tab.click("#tab_plugin_pinozcam >> text=Save masks")
+        expect(message).to_have_text("masks removed")
+        assert _saved_masks(api) == []
+        expect(tab.locator(overlay + " polygon.mask")).to_have_count(0)
+    finally:
+        api.post("/api/settings", {"plugins": {"pinozcam": {"masks": []}}}, expect=200)
+
+
+def test_the_tab_says_why_telegram_buttons_do_nothing(tab: Any, api: OctoPrintApi) -> None:
+    """A bot with a webhook set: Telegram refuses getUpdates and the alert buttons would do
+    nothing. The tab says so, never with the token."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    shown = tab.locator("#tab_plugin_pinozcam .pinozcam-telegram")
+    with BotServer() as bot:
+        bot.refuse_updates = (409, "Conflict: can't use getUpdates method while webhook is active")
+        try:
+            api.post("/api/settings", {"plugins": {"pinozcam": {
+                "telegram_bot_token": BOT_TOKEN, "telegram_chat_id": "42",
+                "telegram_api_base": bot.telegram_api_base}}}, expect=200)
+            expect(shown).to_contain_text("deleteWebhook", timeout=40_000)
+            assert BOT_TOKEN not in tab.content()
+            bot.refuse_updates = None
+            expect(shown).to_have_text("ok", timeout=40_000)
+        finally:
+            api.post("/api/settings", {"plugins": {"pinozcam": {
+                "telegram_bot_token": "", "telegram_chat_id": ""}}}, expect=200)
+    expect(shown).to_be_hidden(timeout=40_000)
 
 
 def test_the_worker_does_not_outlive_a_killed_octoprint(api: OctoPrintApi, octoprint: OctoPrintServer) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import socket
 import sys
 from collections.abc import Iterator
@@ -32,9 +31,6 @@ expect.set_options(timeout=20_000)
 
 pytestmark = pytest.mark.timeout(120)
 
-CHROMIUM = os.environ.get("PINOZCAM_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("PINOZCAM_PANEL_ARTIFACTS", ROOT / "artifacts" / "panel"))
 DESKTOP = {"width": 1280, "height": 800}
@@ -42,18 +38,6 @@ PHONE = {"width": 390, "height": 844}
 TIMEOUT_MS = 20_000
 #: Options the tests change; each is reset (posted as null) afterwards, as the stack is shared.
 DEFAULTS = {"preset": "webcam", "masks": []}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium")
-    with playwright_sync.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 class PanelPage:

@@ -1,7 +1,8 @@
 /*
- * The PiNozCam tab in OctoPrint: live annotated picture, severity, incidents and the settings
- * form. Data comes from GET api/plugin/pinozcam every 2 s while the tab is shown; settings are
- * OctoPrint's own (settings.plugins.pinozcam), saved through the settings view model.
+ * The PiNozCam tab in OctoPrint: live annotated picture, severity, incidents, the mask editor
+ * and the settings form. Data comes from GET api/plugin/pinozcam every 2 s while the tab is
+ * shown; settings are OctoPrint's own (settings.plugins.pinozcam), saved through the settings
+ * view model (the form) or OctoPrint's settings API (masks).
  */
 $(function () {
     "use strict";
@@ -30,8 +31,95 @@ $(function () {
             return all && all.plugins && all.plugins.pinozcam;
         });
 
+        self.telegramText = ko.pureComputed(function () { return panel.telegramButtonsText(self.status()); });
+
+        // Mask editor: shapes drawn on the picture, in 0..1 of its width and height. While it is
+        // open the picture shows the shapes being edited, otherwise the saved ones.
+        self.editingMasks = ko.observable(false);
+        self.maskShapes = ko.observableArray([]);
+        self.maskDraft = ko.observableArray([]);
+        self.maskMessage = ko.observable("");
+        self.savedMasks = ko.pureComputed(function () {
+            var plugin = self.plugin();
+            return plugin && plugin.masks ? panel.normaliseMasks(ko.toJS(plugin.masks)) : [];
+        });
+        self.shownMasks = ko.pureComputed(function () {
+            return (self.editingMasks() ? self.maskShapes() : self.savedMasks()).map(panel.svgPoints);
+        });
+        self.draftPoints = ko.pureComputed(function () { return panel.svgPoints(self.maskDraft()); });
+
+        self.describeMasks = function () {
+            var draft = self.maskDraft().length;
+            self.maskMessage(self.maskShapes().length + " shape(s)" + (draft ? ", " + draft + " point(s) placed" : "") +
+                             ". Click the picture around what to ignore; click the first point again to close a shape.");
+        };
+        self.editMasks = function () {
+            self.maskShapes(self.savedMasks().slice());
+            self.maskDraft([]);
+            self.editingMasks(true);
+            self.describeMasks();
+        };
+        self.addMaskPoint = function (data, event) {
+            var rect = event.currentTarget.getBoundingClientRect();
+            if (!self.editingMasks() || !rect.width || !rect.height) { return; }
+            var x = (event.clientX - rect.left) / rect.width, y = (event.clientY - rect.top) / rect.height;
+            var draft = self.maskDraft();
+            // A click within 12 px of the first point closes the shape.
+            if (draft.length >= 3 && Math.sqrt(Math.pow((x - draft[0][0]) * rect.width, 2) +
+                                               Math.pow((y - draft[0][1]) * rect.height, 2)) < 12) {
+                self.finishMaskShape();
+                return;
+            }
+            self.maskDraft.push([x, y]);
+            self.describeMasks();
+        };
+        self.finishMaskShape = function () {
+            if (self.maskDraft().length < 3) {
+                self.maskMessage("A shape needs 3 points at least.");
+                return;
+            }
+            self.maskShapes.push(self.maskDraft());
+            self.maskDraft([]);
+            self.describeMasks();
+        };
+        self.undoMaskPoint = function () {
+            if (self.maskDraft().length) { self.maskDraft.pop(); } else { self.maskShapes.pop(); }
+            self.describeMasks();
+        };
+        self.clearMasks = function () {
+            self.maskShapes([]);
+            self.maskDraft([]);
+            self.describeMasks();
+        };
+        self.cancelMasks = function () {
+            self.editingMasks(false);
+            self.maskDraft([]);
+            self.maskMessage("");
+        };
+        self.saveMasks = function () {
+            var shapes = self.maskShapes().slice();
+            if (self.maskDraft().length >= 3) { shapes.push(self.maskDraft()); }
+            var masks = panel.normaliseMasks(shapes);
+            self.maskMessage("Saving...");
+            OctoPrint.settings.savePluginSettings("pinozcam", {masks: masks}).done(function () {
+                // The plugin refuses masks that hide too much; it says so in its status.
+                $.when(self.settingsViewModel.requestData(), self.refresh()).done(function () {
+                    var refused = self.problems().filter(function (p) { return p.option === "masks"; });
+                    if (refused.length) {
+                        self.maskMessage("Not saved: " + refused[0].message);
+                        return;
+                    }
+                    self.editingMasks(false);
+                    self.maskDraft([]);
+                    self.maskMessage(masks.length ? masks.length + " mask(s) saved" : "masks removed");
+                });
+            }).fail(function (xhr) {
+                self.maskMessage("Not saved: " + (xhr.responseText || xhr.statusText || "no answer from OctoPrint"));
+            });
+        };
+
         self.refresh = function () {
-            OctoPrint.get(panel.BASE_API).done(function (data) {
+            return OctoPrint.get(panel.BASE_API).done(function (data) {
                 self.status(data.status);
                 self.connected(data.connected);
                 self.incidents(panel.incidentRows(data.incidents));

@@ -57,12 +57,37 @@
         return SNAPSHOT + "?t=" + Date.now();
     }
 
+    /**
+     * Mask shapes as the `masks` setting takes them: lists of [x, y] in 0..1 of the picture,
+     * rounded to 4 decimals and clamped; shapes of fewer than 3 points are dropped.
+     */
+    function normaliseMasks(shapes) {
+        var clamp = function (v) { return Math.round(Math.min(Math.max(Number(v) || 0, 0), 1) * 10000) / 10000; };
+        return (shapes || []).filter(function (shape) { return shape && shape.length >= 3; })
+            .map(function (shape) { return shape.map(function (p) { return [clamp(p[0]), clamp(p[1])]; }); });
+    }
+
+    /** An SVG points attribute for a shape in 0..1 coordinates. */
+    function svgPoints(shape) {
+        return (shape || []).map(function (p) { return p[0] + "," + p[1]; }).join(" ");
+    }
+
+    /** Why alert buttons do not work ("" while they work or Telegram is not set up). */
+    function telegramButtonsText(status) {
+        var buttons = status && status.telegram_buttons;
+        if (!buttons || !buttons.state || buttons.state === "off") { return ""; }
+        return buttons.state === "ok" ? "ok" : buttons.state + ": " + (buttons.message || "");
+    }
+
     global.PinozcamPanel = {
         BASE_API: BASE_API,
         severityText: severityText,
         bandClass: bandClass,
         incidentRows: incidentRows,
         snapshotUrl: snapshotUrl,
-        historyChart: historyChart
+        historyChart: historyChart,
+        normaliseMasks: normaliseMasks,
+        svgPoints: svgPoints,
+        telegramButtonsText: telegramButtonsText
     };
 })(window);
