@@ -5,8 +5,10 @@ klippy on the stand-in MCU with pinozcam.cfg included, a real Moonraker with the
 component (camera named through a Moonraker ``[webcam]``), and the real worker it started,
 all ready. Tests that print must leave the printer idle (``stack.end_print()``).
 
-``browser`` (session): Debian's headless Chromium driven by Playwright (no browser download),
-for the Mainsail panel and the OctoPrint tab.
+``browser`` (module): Debian's headless Chromium driven by Playwright (no browser download),
+for the Mainsail panel and the OctoPrint tab. Module scope on purpose: Playwright's sync API
+runs an event loop in this thread while it is open, and asyncio tests elsewhere cannot start
+their own beside it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     playwright_sync = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     if shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists():
