@@ -207,8 +207,21 @@ def tab(browser: Any, api: OctoPrintApi, octoprint: OctoPrintServer) -> Iterator
     context.close()
 
 
+def _expect() -> Any:
+    """Playwright's ``expect``, as patient as the page (the tab polls every 2 s, the worker
+    reports its status every 10 s)."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    expect.set_options(timeout=20_000)
+    return expect
+
+
 def _click_at(page: Any, selector: str, points: list[tuple[float, float]]) -> None:
-    """Clicks at fractions of the element's width and height."""
+    """Clicks at fractions of the element's width and height, once the picture under it has
+    loaded (before that the overlay is a thin strip and the clicks would miss it)."""
+    page.wait_for_function("""() => {
+        const img = document.querySelector('#tab_plugin_pinozcam .pinozcam-snapshot');
+        return img && img.complete && img.naturalWidth > 0;
+    }""")
     box = page.locator(selector).bounding_box()
     for x, y in points:
         page.mouse.click(box["x"] + x * box["width"], box["y"] + y * box["height"])
@@ -219,7 +232,7 @@ def _saved_masks(api: OctoPrintApi) -> list[list[list[float]]]:
 
 
 def test_masks_drawn_on_the_tabs_picture_reach_the_worker(tab: Any, api: OctoPrintApi) -> None:
-    expect = pytest.importorskip("playwright.sync_api").expect
+    expect = _expect()
     overlay = "#tab_plugin_pinozcam .pinozcam-masks"
     message = tab.locator("#tab_plugin_pinozcam .pinozcam-mask-message")
     corners = [(0.1, 0.1), (0.4, 0.1), (0.4, 0.5), (0.1, 0.5)]
@@ -262,7 +275,7 @@ def test_masks_drawn_on_the_tabs_picture_reach_the_worker(tab: Any, api: OctoPri
 def test_the_tab_says_why_telegram_buttons_do_nothing(tab: Any, api: OctoPrintApi) -> None:
     """A bot with a webhook set: Telegram refuses getUpdates and the alert buttons would do
     nothing. The tab says so, never with the token."""
-    expect = pytest.importorskip("playwright.sync_api").expect
+    expect = _expect()
     shown = tab.locator("#tab_plugin_pinozcam .pinozcam-telegram")
     with BotServer() as bot:
         bot.refuse_updates = (409, "Conflict: can't use getUpdates method while webhook is active")

@@ -65,8 +65,7 @@ $(function () {
             var x = (event.clientX - rect.left) / rect.width, y = (event.clientY - rect.top) / rect.height;
             var draft = self.maskDraft();
             // A click within 12 px of the first point closes the shape.
-            if (draft.length >= 3 && Math.sqrt(Math.pow((x - draft[0][0]) * rect.width, 2) +
-                                               Math.pow((y - draft[0][1]) * rect.height, 2)) < 12) {
+            if (draft.length >= 3 && Math.hypot((x - draft[0][0]) * rect.width, (y - draft[0][1]) * rect.height) < 12) {
                 self.finishMaskShape();
                 return;
             }
