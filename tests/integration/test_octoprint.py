@@ -217,12 +217,15 @@ def _expect() -> Any:
 
 def _click_at(page: Any, selector: str, points: list[tuple[float, float]]) -> None:
     """Clicks at fractions of the element's width and height, once the picture under it has
-    loaded (before that the overlay is a thin strip and the clicks would miss it)."""
+    loaded (before that the overlay is a thin strip) and is scrolled into view (a reloaded
+    page keeps its scroll position; mouse clicks outside the viewport go nowhere)."""
     page.wait_for_function("""() => {
         const img = document.querySelector('#tab_plugin_pinozcam .pinozcam-snapshot');
         return img && img.complete && img.naturalWidth > 0;
     }""")
-    box = page.locator(selector).bounding_box()
+    element = page.locator(selector)
+    element.scroll_into_view_if_needed()
+    box = element.bounding_box()
     for x, y in points:
         page.mouse.click(box["x"] + x * box["width"], box["y"] + y * box["height"])
 
