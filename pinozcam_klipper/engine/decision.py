@@ -17,14 +17,17 @@ Rules
   ``start_layer`` or later.
 - When the window holds ``max_failure_count`` frames and no incident is open,
   an incident *opens* and requests ``action`` once (``None`` when muted).
-- The incident *closes* at the first call where the window is empty and the
-  printer is not paused (a paused print keeps its incident, so it can escalate).
+- The incident *closes* at the first call where the window is empty, the
+  printer is not paused (a paused print keeps its incident, so it can escalate)
+  and no resume grace is running (a resumed incident stays open through its
+  grace, so the alert's buttons still work if the user changes their mind).
 - ``escalate_after`` > 0: an incident that requested ``pause``, with the printer
   still paused and not resumed ``escalate_after`` seconds after the incident
   opened, *escalates* once to ``cancel`` (not when muted).
 - :meth:`DecisionEngine.resumed` empties the window (the user judged the print
   fine) and starts ``resume_grace`` seconds in which nothing is counted, so no
-  incident opens; the open incident, if any, then closes at the next call.
+  incident opens; the open incident, if any, closes at the first call after the
+  grace (it never escalates).
 - :meth:`DecisionEngine.mute` silences the rest of the print: incidents still
   open and close (for the record) but request no action and never escalate.
 - :meth:`DecisionEngine.update_settings` swaps the settings mid-print and keeps
@@ -280,9 +283,12 @@ class DecisionEngine:
             return EngineState.PAUSED
         if not self._warmed_up:
             return EngineState.WARMING_UP
-        if self._grace_until is not None and now < self._grace_until:
+        if self._in_grace(now):
             return EngineState.GRACE
         return EngineState.WATCHING
+
+    def _in_grace(self, now: float) -> bool:
+        return self._grace_until is not None and now < self._grace_until
 
     def _expire(self, now: float) -> None:
         horizon = now - self._settings.consider_time
@@ -302,7 +308,7 @@ class DecisionEngine:
         incident = self._incident
         if incident is None:
             return []
-        if not self._window and not self._printer_paused:
+        if not self._window and not self._printer_paused and not self._in_grace(now):
             self._incident = None
             logger.info("incident %d closed", incident.incident_id)
             return [self._event("closed", incident, None, now, self._last_severity)]

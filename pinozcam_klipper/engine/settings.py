@@ -135,7 +135,8 @@ class DetectionSettings:
                               doc="First layer that counts when the layer is known (0 or 1: from the "
                                   "first layer).")
     resume_grace: float = option(60.0, minval=0.0,
-                                 doc="Seconds after a resume during which failures are not counted.")
+                                 doc="Seconds after a resume during which failures are not counted; the "
+                                     "incident stays open until then, so its alert's buttons still work.")
     masks: tuple[Polygon, ...] = option((), parse=parse_masks,
                                         doc="Regions never analysed: " + MASKS_ACCEPTED + ".")
 

@@ -129,17 +129,31 @@ def test_a_paused_print_keeps_its_incident_open_beyond_the_window():
     assert verdict.incident_id is not None
 
 
-def test_resuming_closes_the_incident_and_grants_grace():
+def test_a_resumed_incident_stays_open_through_the_grace_then_closes():
+    """Open through the grace, so a Telegram Pause on its alert still works if the user
+    changes their mind; closed after it, so a failure that persists opens a new incident."""
     eng = engine(escalate_after=60, resume_grace=30)
     opened = feed(eng, [FAIL] * 3, 1)[0]
     eng.paused(4)
     eng.resumed(20)
     verdict = eng.observe(FAIL, 21)
-    assert [(e.kind, e.incident_id) for e in verdict.events] == [("closed", opened.incident_id)]
-    assert verdict.state is EngineState.GRACE
+    assert verdict.events == ()
+    assert verdict.state is EngineState.GRACE and verdict.incident_id == opened.incident_id
     assert feed(eng, [FAIL] * 20, 22) == []  # 22..41 s: grace runs to 50 s
+    assert eng.tick(49) is None
+    closed = eng.tick(50)
+    assert closed is not None and [(e.kind, e.incident_id) for e in closed.events] == [("closed", opened.incident_id)]
     assert eng.tick(100) is None  # and nothing escalates
-    assert [e.kind for e in feed(eng, [FAIL] * 3, 50)] == ["opened"]
+    assert [e.kind for e in feed(eng, [FAIL] * 3, 101)] == ["opened"]
+
+
+def test_with_no_resume_grace_a_resumed_incident_closes_at_once():
+    eng = engine(resume_grace=0)
+    opened = feed(eng, [FAIL] * 3, 1)[0]
+    eng.paused(4)
+    eng.resumed(5)
+    verdict = eng.observe(OK, 6)
+    assert [(e.kind, e.incident_id) for e in verdict.events] == [("closed", opened.incident_id)]
 
 
 def test_no_escalation_after_the_user_resumes_and_pauses_again():

@@ -66,7 +66,8 @@ def _answers(bot: BotServer) -> list[str]:
 
 def test_a_second_telegram_pause_after_a_resume_pauses_again(stack: Stack, bot: BotServer,
                                                                events: MoonrakerEvents) -> None:
-    """Each press is a new request: the component must not answer it from the first pause."""
+    """After a resume the alert's Pause works again (the incident stays open through the
+    resume grace), and the component acts on it as a new request, not from the first pause."""
     moonraker = stack.moonraker
     incident = _paused_by_the_engine(stack, events)
     moonraker.gcode("RESUME")
