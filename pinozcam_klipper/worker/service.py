@@ -12,8 +12,8 @@ every ``check_interval`` while printing or paused, or while someone watches
 ``/stream.mjpg``; no checks otherwise unless a client sends ``detect_now``.
 
 Safety rules kept here: every ``action_request`` carries a fresh
-``request_id`` (a repeat of the same request keeps it), and a Telegram button
-acts only on the open incident of the current print. While printing, a camera
+``request_id`` (a repeat of the same request keeps it; :mod:`.actions`), and a
+Telegram button acts only on the open incident of the current print. While printing, a camera
 that is not ok for ``camera_alert_after`` seconds gets one alert per outage
 (and one when it is back), so a print never runs unwatched in silence.
 """
@@ -24,10 +24,8 @@ import asyncio
 import contextlib
 import logging
 import os
-import secrets
 import time
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +38,7 @@ from ..engine import DecisionEngine, EngineState, IncidentEvent, Verdict
 from ..detect.errors import ModelError, blame_option
 from ..pipeline import FrameAnalyser
 from ..settings import Settings, SettingsError
+from .actions import ActionRequests
 from .alerts import Alerts, buttons_off
 from .clients import CLOSE_PROTOCOL, Client, ClientHub
 from .config import WorkerConfig
@@ -64,19 +63,6 @@ _STATUS_EVERY = 10.0
 _TICK_EVERY = 1.0
 
 
-@dataclass
-class _PendingAction:
-    incident_id: str
-    action: str
-    source: str
-    request_id: str
-    timer: asyncio.Task[None]
-
-
-def _new_request_id() -> str:
-    return secrets.token_hex(8)
-
-
 class Worker:
     """One detector worker: ``await start()``, later ``await stop()``.
 
@@ -97,7 +83,7 @@ class Worker:
         self._muted = False
         self._recent: deque[Check] = deque(maxlen=max(4, settings.worker.incident_context_frames + 1))
         self._open_id: str | None = None
-        self._pending: dict[str, _PendingAction] = {}
+        self._actions = ActionRequests(settings.worker.action_confirm_timeout, self._action_unconfirmed)
         self._hub = ClientHub(config.token, on_connect=self._on_connect, on_message=self._on_message)
         incident_dir = Path(settings.worker.incident_dir) if settings.worker.incident_dir \
             else config.data_dir / "incidents"
@@ -184,8 +170,7 @@ class Worker:
     async def stop(self) -> None:
         """Close camera, alerts (flushed briefly), clients and the server; about a second at most."""
         logger.info("worker stopping")
-        for pending in self._pending.values():
-            pending.timer.cancel()
+        self._actions.cancel_all()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -315,9 +300,7 @@ class Worker:
                 incident_id, self._open_id = self._open_id, None
                 record = self.store.add_event(incident_id, {"time": time.time(), "event": "closed"},
                                               state="closed", closed_at=time.time())
-                pending = self._pending.pop(incident_id, None)
-                if pending is not None:
-                    pending.timer.cancel()
+                self._actions.forget(incident_id)
                 if record is not None:
                     self._history.add_incident(record["id"], time.time(), "closed", None)
                     self._hub.broadcast(self._incident_message("closed", record, None))
@@ -348,33 +331,17 @@ class Worker:
                 "incident": self.store.summary(record)}
 
     def _request_action(self, incident_id: str, action: str, source: str) -> None:
-        """Ask the adapters to act, as a new request (a new ``request_id``, so adapters that
-        already carried out an earlier request for this incident act again); alert if none
-        confirms a pause or cancel within ``action_confirm_timeout``."""
-        request_id = _new_request_id()
-        sent = self._hub.broadcast({"type": "action_request", "incident_id": incident_id,
-                                    "action": action, "source": source, "request_id": request_id},
-                                   role="adapter")
+        """Ask the adapters to act, as a new request (see :mod:`.actions`)."""
+        message = self._actions.new(incident_id, action, source)
+        sent = self._hub.broadcast(message, role="adapter")
         self.store.add_event(incident_id, {"time": time.time(), "event": "action_requested",
                                            "action": action, "source": source, "clients": sent,
-                                           "request_id": request_id},
+                                           "request_id": message["request_id"]},
                              action_state="requested")
-        if action not in ("pause", "cancel"):
-            return
-        old = self._pending.pop(incident_id, None)
-        if old is not None:
-            old.timer.cancel()
-        timer = asyncio.create_task(self._confirm_or_alert(incident_id, action, request_id))
-        self._pending[incident_id] = _PendingAction(incident_id, action, source, request_id, timer)
 
-    async def _confirm_or_alert(self, incident_id: str, action: str, request_id: str) -> None:
-        await asyncio.sleep(self.settings.worker.action_confirm_timeout)
-        pending = self._pending.get(incident_id)
-        if pending is not None and pending.request_id == request_id:
-            del self._pending[incident_id]
+    async def _action_unconfirmed(self, incident_id: str, action: str) -> None:
         record = self.store.add_event(incident_id, {"time": time.time(), "event": "action_unconfirmed",
                                                     "action": action}, action_state="unconfirmed")
-        logger.warning("no client confirmed %s for incident %s", action, incident_id)
         if record is not None:
             await self._alert("unconfirmed", record, None, reason="no client confirmed it", action=action)
 
@@ -396,13 +363,11 @@ class Worker:
             record = self.store.get(self._open_id)
             if record is not None:
                 client.send(self._incident_message("open", record, record.get("action")))
-                pending = self._pending.get(self._open_id)
+                pending = self._actions.pending(self._open_id)
                 if pending is not None and client.role == "adapter":
                     # The same request again (same request_id): an adapter that already ran it
                     # answers its first result instead of acting twice.
-                    client.send({"type": "action_request", "incident_id": pending.incident_id,
-                                 "action": pending.action, "source": pending.source,
-                                 "request_id": pending.request_id, "repeat": True})
+                    client.send(pending.message(repeat=True))
 
     async def _on_message(self, client: Client, message: Any) -> None:
         if isinstance(message, Hello):
@@ -549,25 +514,17 @@ class Worker:
             client.send(error_message("unknown_incident", f"no incident {message.incident_id!r}",
                                       option="incident_id", request="action_result"))
             return
-        pending = self._pending.get(message.incident_id)
+        pending = self._actions.pending(message.incident_id)
         action = message.action or (pending.action if pending else record.get("action") or "")
         self.store.add_event(message.incident_id, {"time": time.time(), "event": "action_result",
                                                    "action": action, "result": message.result,
                                                    "reason": message.reason, "client": client.name,
                                                    "request_id": message.request_id},
                              action_state=message.result)
-        # With a request_id, only the answer to the pending request settles it (a late answer to
-        # an earlier request must not); an older adapter without one is matched on the action.
-        answers_pending = pending is not None and (
-            message.request_id == pending.request_id if message.request_id
-            else not message.action or message.action == pending.action)
-        if answers_pending:
-            assert pending is not None
-            pending.timer.cancel()
-            del self._pending[message.incident_id]
-            if message.result == "failed":
-                asyncio.ensure_future(self._alert("unconfirmed", record, None, action=pending.action,
-                                                  reason=message.reason or "the printer refused"))
+        answered = self._actions.settle(message.incident_id, message.request_id, message.action)
+        if answered is not None and message.result == "failed":
+            asyncio.ensure_future(self._alert("unconfirmed", record, None, action=answered.action,
+                                              reason=message.reason or "the printer refused"))
 
     async def _on_button(self, action: str, incident_id: str) -> str:
         """A Telegram button press from the configured chat.
