@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ActionRequests", "PendingAction"]
+__all__ = ["ActionRequests", "ActionRequest"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,27 +29,23 @@ CONFIRMED_ACTIONS = ("pause", "cancel")
 
 
 @dataclass
-class PendingAction:
-    """A ``pause`` or ``cancel`` sent to the adapters and not answered yet."""
+class ActionRequest:
+    """One request; a ``pause`` or ``cancel`` also waits (``timer``) for its answer."""
 
     incident_id: str
     action: str
     source: str  # "engine" or "telegram"
     request_id: str
-    timer: asyncio.Task[None]
+    timer: asyncio.Task[None] | None = None
 
     def message(self, *, repeat: bool = False) -> dict[str, Any]:
         """The ``action_request`` message; ``repeat`` marks the same request sent again."""
-        return _request_message(self.incident_id, self.action, self.source, self.request_id, repeat)
-
-
-def _request_message(incident_id: str, action: str, source: str, request_id: str,
-                     repeat: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "action_request", "incident_id": incident_id, "action": action,
-                           "source": source, "request_id": request_id}
-    if repeat:
-        out["repeat"] = True
-    return out
+        out: dict[str, Any] = {"type": "action_request", "incident_id": self.incident_id,
+                               "action": self.action, "source": self.source,
+                               "request_id": self.request_id}
+        if repeat:
+            out["repeat"] = True
+        return out
 
 
 class ActionRequests:
@@ -63,22 +59,22 @@ class ActionRequests:
                  on_unconfirmed: Callable[[str, str], Awaitable[None]]) -> None:
         self._confirm_timeout = confirm_timeout
         self._on_unconfirmed = on_unconfirmed
-        self._pending: dict[str, PendingAction] = {}
+        self._pending: dict[str, ActionRequest] = {}
 
     def new(self, incident_id: str, action: str, source: str) -> dict[str, Any]:
         """A new request: its ``action_request`` message (with a fresh ``request_id``).
         A ``pause``/``cancel`` starts waiting for its answer, replacing any older one."""
-        request_id = secrets.token_hex(8)
+        request = ActionRequest(incident_id, action, source, secrets.token_hex(8))
         if action in CONFIRMED_ACTIONS:
             self.forget(incident_id)
-            timer = asyncio.create_task(self._wait(incident_id, action, request_id))
-            self._pending[incident_id] = PendingAction(incident_id, action, source, request_id, timer)
-        return _request_message(incident_id, action, source, request_id)
+            request.timer = asyncio.create_task(self._wait(incident_id, action, request.request_id))
+            self._pending[incident_id] = request
+        return request.message()
 
-    def pending(self, incident_id: str) -> PendingAction | None:
+    def pending(self, incident_id: str) -> ActionRequest | None:
         return self._pending.get(incident_id)
 
-    def settle(self, incident_id: str, request_id: str, action: str) -> PendingAction | None:
+    def settle(self, incident_id: str, request_id: str, action: str) -> ActionRequest | None:
         """An ``action_result`` arrived: the request it answers, no longer waiting, or
         ``None`` when it answers none (a late answer to an earlier request)."""
         pending = self._pending.get(incident_id)
@@ -96,7 +92,7 @@ class ActionRequests:
     def forget(self, incident_id: str) -> None:
         """Stop waiting for this incident's request (answered, replaced or closed)."""
         pending = self._pending.pop(incident_id, None)
-        if pending is not None:
+        if pending is not None and pending.timer is not None:
             pending.timer.cancel()
 
     def cancel_all(self) -> None:
