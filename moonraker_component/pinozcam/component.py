@@ -49,6 +49,11 @@ class Pinozcam(OptionsMixin, WorkerLinkMixin, PrinterMixin, EndpointsMixin):
         self.enabled = self.own.enabled
         # PINOZCAM_DISABLE during a print: off until that print ends (then back to ``enabled``).
         self.off_for_this_print = False
+        # Muted for the running print (by a macro, the panel, the dialog or Telegram): kept here
+        # too, so that a worker restarted mid-print is muted again (it forgets on restart).
+        self.muted_this_print = False
+        # The pause dialog is up: closed by the component once the print is no longer paused.
+        self.prompt_open = False
         self.camera_url = ""
         self.process: Optional[WorkerProcess] = None
         self.ws: Optional[tornado.websocket.WebSocketClientConnection] = None

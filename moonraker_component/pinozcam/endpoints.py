@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import tornado.httpclient
 
-from .options import OWN_OPTIONS, REDACTED, SECRET_OPTIONS, parse_own_option
+from .options import OWN_OPTIONS, REDACTED, SECRET_OPTIONS, hide_url_password, parse_own_option, redact_saved
 from .worker_process import run_notify_test
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ class EndpointsMixin:
             if not isinstance(changes, dict):
                 raise self._fail("'settings' must be an object of option: value", 400)
             await self._apply_settings(changes)
-        saved = {k: (REDACTED if k in SECRET_OPTIONS and v else v) for k, v in self.ui_options.items()}
+        saved = redact_saved(self.ui_options)
         return {"settings": self._effective_settings(), "locked": sorted(self.locked),
                 "saved": saved, "restart_needed": self.restart_needed}
 
@@ -100,6 +100,11 @@ class EndpointsMixin:
                 new_ui.pop(name, None)  # back to the default
             elif name in SECRET_OPTIONS and value == REDACTED:
                 continue  # the UI echoed the redacted value back: keep what is saved
+            elif name == "camera" and REDACTED in str(value):
+                if str(value) == hide_url_password(str(self._own_value("camera"))):
+                    continue  # the hidden camera password echoed back: keep what is saved
+                raise self._fail("option 'camera': type the camera's password again (the one "
+                                 "saved is only shown as <redacted>)", 400)
             elif name in OWN_OPTIONS:
                 try:
                     new_ui[name] = parse_own_option(name, value)
@@ -212,7 +217,7 @@ class EndpointsMixin:
 
     async def _ep_mute(self, web_request: WebRequest) -> dict[str, Any]:
         muted = web_request.get_boolean("muted", True)
-        if not self._send({"type": "mute", "muted": muted}):
+        if not self._set_muted(muted) and not self.muted_this_print:
             raise self._fail(f"the detector worker is not connected ({self._problem_text()})", 503)
         return {"muted": muted}
 

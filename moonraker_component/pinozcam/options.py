@@ -19,7 +19,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:
     from ...confighelper import ConfigHelper
@@ -40,7 +40,7 @@ class OwnOptions:
     camera: str = ""
     worker_python: str = ""
     pause_macro: str = "PINOZCAM_PAUSE"
-    cancel_macro: str = "CANCEL_PRINT"
+    cancel_macro: str = "PINOZCAM_CANCEL"
     prompt: bool = True
 
 
@@ -74,6 +74,24 @@ def parse_own_option(name: str, value: Any) -> Any:
 def redact_url(url: str) -> str:
     """A URL with any ``user:password@`` removed (camera URLs may carry credentials)."""
     return re.sub(r"^(\w+://)[^/@]*@", r"\1", url)
+
+
+def hide_url_password(url: str) -> str:
+    """A URL with the password of any ``user:password@`` shown as ``<redacted>`` (settings
+    answers: the user still sees which account the camera uses)."""
+    return re.sub(r"^(\w+://)([^/@:]*):[^/@]*@", lambda m: f"{m[1]}{m[2]}:{REDACTED}@", url)
+
+
+def redact_saved(value: Any, key: Optional[str] = None) -> Any:
+    """Saved UI options with secrets redacted at any depth (the worker accepts nested sections,
+    so a token can hide inside one) and camera passwords hidden."""
+    if isinstance(value, dict):
+        return {k: redact_saved(v, str(k)) for k, v in value.items()}
+    if key in SECRET_OPTIONS and value:
+        return REDACTED
+    if key == "camera" and isinstance(value, str):
+        return hide_url_password(value)
+    return value
 
 
 def http_safe(text: str) -> str:
@@ -162,9 +180,12 @@ class OptionsMixin:
             if not candidates:
                 raise ValueError("no camera: set 'camera' to a [webcam] name or a URL")
             cam = candidates[0]
-            if cam.snapshot_url:
-                return await cam.get_snapshot_url()
-            return await cam.get_stream_url()
+            try:
+                if cam.snapshot_url:
+                    return await cam.get_snapshot_url()
+                return await cam.get_stream_url()
+            except self.server.error as exc:  # e.g. a webcam saved from the UI with no URL
+                raise ValueError(f"[webcam {cam.name}] has no usable URL ({exc})") from None
         if value.startswith("/") and not os.path.exists(value) and not value.startswith("/dev/"):
             return "http://127.0.0.1" + value  # a URL relative to this machine's web server
         if re.match(r"^\w+://", value) or value.startswith("/") or value.isdigit():
@@ -194,7 +215,7 @@ class OptionsMixin:
             if isinstance(section, dict):
                 flat.update(section)
         flat.update({name: self._own_value(name) for name in OWN_OPTIONS})
-        flat["camera"] = self._own_value("camera")
+        flat["camera"] = hide_url_password(str(self._own_value("camera")))
         flat["camera_url"] = redact_url(self.camera_url)
         for name in SECRET_OPTIONS:
             if flat.get(name):

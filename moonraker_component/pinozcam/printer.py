@@ -61,6 +61,7 @@ class PrinterMixin:
 
     def _on_klippy_gone(self) -> None:
         self.klippy_ready = False
+        self.prompt_open = False  # a restarted Klipper shows no dialog
         self._print_ended()  # Klipper shut down or went away: whatever printed has ended
         self._send_print_state()
 
@@ -75,12 +76,18 @@ class PrinterMixin:
             # Only a reported change ends the print: a DISABLE from a print's start gcode can
             # come before the update that says the print started.
             self._print_ended()
+        if new_state is not None and new_state != "paused" and self.prompt_open:
+            # Resumed or cancelled elsewhere (Mainsail, Telegram, the console): the dialog's
+            # buttons would act on a pause that is over.
+            self.prompt_open = False
+            asyncio.ensure_future(self._close_prompt())
         if changed:
             self._send_print_state()
         if new_state is not None or "gcode_macro PINOZCAM_PAUSE" in status:
             self._restore_idle_timeout_if_due()
 
     def _print_ended(self) -> None:
+        self.muted_this_print = False
         if self.off_for_this_print:
             self.off_for_this_print = False
             logger.info("pinozcam: the print ended; detection is on again")
@@ -126,7 +133,8 @@ class PrinterMixin:
         objects = []
         for item in (self.printer.get("exclude_object", {}).get("objects") or [])[:500]:
             polygon = [[float(p[0]), float(p[1])] for p in (item.get("polygon") or [])[:200]
-                       if isinstance(p, (list, tuple)) and len(p) == 2]
+                       if isinstance(p, (list, tuple)) and len(p) == 2
+                       and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p)]
             objects.append({"name": str(item.get("name", ""))[:256], "polygon": polygon})
 
         def whole(value: Any) -> Optional[int]:
@@ -192,7 +200,7 @@ class PrinterMixin:
         if not self.watching():
             return "failed", f"detection is disabled ({self._disabled_text()})"
         if action == "mute":
-            self._send({"type": "mute", "muted": True})
+            self._set_muted(True)
             return "done", "muted until the print ends"
         allowed = {"pause": ("printing",), "cancel": ("printing", "paused"), "resume": ("paused",)}
         if action not in allowed:
@@ -210,8 +218,7 @@ class PrinterMixin:
         except self.server.error as exc:
             return "failed", f"{macro.split()[0]}: {exc}"
         if action == "pause":
-            query = await kapis.query_objects({"print_stats": ["state"]}, None)
-            now = ((query or {}).get("print_stats") or {}).get("state")
+            now = await self._fresh_print_state(kapis)
             if now != "paused":
                 return "failed", f"{macro.split()[0]} ran but the printer is {now}"
             if self._own_value("prompt"):
@@ -247,6 +254,17 @@ class PrinterMixin:
             await kapis.run_gcode(script)
         except self.server.error as exc:
             logger.warning("pinozcam: could not raise the pause dialog: %s", exc)
+            return
+        # Still paused? Else a resume came in meanwhile, and its update found no dialog to close.
+        if self.print_state() == "paused":
+            self.prompt_open = True
+        else:
+            await self._close_prompt()
+
+    async def _close_prompt(self) -> None:
+        kapis = self.server.lookup_component("klippy_apis")
+        with contextlib.suppress(self.server.error):
+            await kapis.run_gcode('RESPOND TYPE=command MSG="action:prompt_end"')
 
     async def _respond(self, text: str) -> None:
         kapis = self.server.lookup_component("klippy_apis")
@@ -289,9 +307,18 @@ class PrinterMixin:
             return "until this print ends (or PINOZCAM_ENABLE)"
         return "until PINOZCAM_ENABLE"
 
+    def _set_muted(self, muted: bool) -> bool:
+        """Mute (or unmute) the running print; remembered for a restarted worker. False if the
+        worker is not connected now (the mute still applies once it is)."""
+        self.muted_this_print = muted and self.print_state() in RUNNING_STATES
+        return self._send({"type": "mute", "muted": muted})
+
     async def _rm_mute(self) -> None:
-        if self._send({"type": "mute", "muted": True}):
+        if self._set_muted(True):
             await self._respond("alerts and actions muted until this print ends")
+        elif self.muted_this_print:
+            await self._respond("muted until this print ends, from when the worker is back "
+                                f"({self._problem_text()})")
         else:
             await self._respond(f"cannot mute: the worker is not connected ({self._problem_text()})")
 
@@ -300,10 +327,15 @@ class PrinterMixin:
 
     async def _rm_false_alarm(self) -> None:
         incident = (self.open_incident or {}).get("id")
-        if incident:
-            self._send({"type": "feedback", "label": "false_alarm", "incident_id": incident})
-        self._send({"type": "mute", "muted": True})
-        await self._respond("marked as a false alarm; muted until this print ends")
+        labelled = bool(incident) and self._send(
+            {"type": "feedback", "label": "false_alarm", "incident_id": incident})
+        if self._set_muted(True):
+            await self._respond(("marked as a false alarm; " if labelled else "")
+                                + "muted until this print ends")
+        else:
+            # The mute is kept for the worker's return; the label has nowhere to go.
+            await self._respond(f"the worker is not connected ({self._problem_text()}): not "
+                                "labelled; muted until this print ends from when it is back")
 
     def status_line(self) -> str:
         if not self.watching():

@@ -27,6 +27,7 @@ from typing import Any, Optional
 import tornado.httpclient
 import tornado.websocket
 
+from .printer import RUNNING_STATES
 from .worker_process import WorkerProcess, WorkerStartError
 
 logger = logging.getLogger(__name__)
@@ -72,45 +73,64 @@ class WorkerLinkMixin:
         backoff = _BACKOFF_FIRST
         while not self._closing:
             try:
-                self.camera_url = await self._resolve_camera(str(self._own_value("camera")))
-            except ValueError as exc:
-                self._set_worker("stopped", f"camera: {exc}")
-                self._warn("camera", f"option 'camera': {exc}")
-                await self._sleep_or_wake(None)  # until the webcams or the settings change
-                continue
-            self._clear_warning("camera")
-            self.process = WorkerProcess(str(self._own_value("worker_python")), self.data_dir,
-                                         self.worker_log)
-            self._set_worker("starting", None)
-            started = time.monotonic()
-            try:
-                address = await self.process.start(self._worker_settings())
-            except WorkerStartError as exc:
-                if exc.option and self._drop_bad_option(exc.option, str(exc)):
-                    continue  # retry at once with the default for that option
-                self._set_worker("error", str(exc))
-                self._warn("worker", f"the detector worker did not start: {exc} "
-                                     f"(log: {self.worker_log})")
+                backoff = await self._run_worker_once(backoff)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # A full SD card, a bad [webcam] entry, a bug: the supervisor must not end, or
+                # the print goes unwatched with the status stuck at "starting".
+                logger.exception("pinozcam: supervising the worker failed")
+                if self.process is not None and self.process.pid:
+                    with contextlib.suppress(Exception):
+                        await self.process.stop()
+                self._set_worker("error", f"{type(exc).__name__}: {exc}")
+                self._warn("worker", f"the detector worker could not run: {type(exc).__name__}: "
+                                     f"{exc}; retrying in {backoff:g} s (details in moonraker.log)")
                 await self._sleep_or_wake(backoff)
                 backoff = min(backoff * 2, _BACKOFF_MAX)
-                continue
-            self._clear_warning("worker")
-            self._set_worker("running", None)
-            await self._connect_while_alive(address)
-            code = await self.process.wait()
-            if self._closing:
-                return
-            if self._restart_requested:
-                self._restart_requested = False
-                backoff = _BACKOFF_FIRST
-                continue
-            if time.monotonic() - started > _STABLE_AFTER:
-                backoff = _BACKOFF_FIRST
-            self.restarts += 1
-            self._set_worker("restarting", f"the worker exited ({code}); restarting in {backoff:g} s")
-            logger.warning("pinozcam worker exited with %s; restarting in %.1f s", code, backoff)
+
+    async def _run_worker_once(self, backoff: float) -> float:
+        """Start the worker, talk to it while it lives, wait out the restart backoff; returns the
+        next backoff."""
+        try:
+            self.camera_url = await self._resolve_camera(str(self._own_value("camera")))
+        except ValueError as exc:
+            self._set_worker("stopped", f"camera: {exc}")
+            self._warn("camera", f"option 'camera': {exc}")
+            await self._sleep_or_wake(None)  # until the webcams or the settings change
+            return backoff
+        self._clear_warning("camera")
+        self.process = WorkerProcess(str(self._own_value("worker_python")), self.data_dir,
+                                     self.worker_log)
+        self._set_worker("starting", None)
+        started = time.monotonic()
+        try:
+            address = await self.process.start(self._worker_settings())
+        except WorkerStartError as exc:
+            if exc.option and self._drop_bad_option(exc.option, str(exc)):
+                return backoff  # retry at once with the default for that option
+            self._set_worker("error", str(exc))
+            self._warn("worker", f"the detector worker did not start: {exc} "
+                                 f"(log: {self.worker_log})")
             await self._sleep_or_wake(backoff)
-            backoff = min(backoff * 2, _BACKOFF_MAX)
+            return min(backoff * 2, _BACKOFF_MAX)
+        self._clear_warning("worker")
+        self._set_worker("running", None)
+        self._restart_requested = False  # a request made while no worker ran is answered now
+        await self._connect_while_alive(address)
+        code = await self.process.wait()
+        if self._closing:
+            return backoff
+        if self._restart_requested:
+            self._restart_requested = False
+            return _BACKOFF_FIRST
+        if time.monotonic() - started > _STABLE_AFTER:
+            backoff = _BACKOFF_FIRST
+        self.restarts += 1
+        self._set_worker("restarting", f"the worker exited ({code}); restarting in {backoff:g} s")
+        logger.warning("pinozcam worker exited with %s; restarting in %.1f s", code, backoff)
+        await self._sleep_or_wake(backoff)
+        return min(backoff * 2, _BACKOFF_MAX)
 
     async def _sleep_or_wake(self, seconds: Optional[float]) -> None:
         self._wake.clear()
@@ -148,6 +168,8 @@ class WorkerLinkMixin:
         self._send({"type": "hello", "protocol": PROTOCOL, "client": "moonraker", "role": "adapter"})
         self._send(self._configure_message())
         self._send_print_state(force=True)
+        if self.muted_this_print:
+            self._send({"type": "mute", "muted": True})  # a restarted worker forgot it
         try:
             while True:
                 raw = await ws.read_message()
@@ -199,6 +221,8 @@ class WorkerLinkMixin:
         if kind == "status":
             self.worker_status = {k: v for k, v in message.items() if k != "type"}
             self.open_incident = self.worker_status.get("open_incident")
+            if self.worker_status.get("muted") is True and self.print_state() in RUNNING_STATES:
+                self.muted_this_print = True  # e.g. Telegram's Mute, which the worker handles alone
             self._notify_status()
             while self.pending.queues.get("status"):  # any fresh status answers every asker
                 self._resolve("status", message)

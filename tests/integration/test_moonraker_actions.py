@@ -181,3 +181,63 @@ def test_disable_while_idle_lasts_until_enable(stack: Stack) -> None:
     moonraker.gcode("PINOZCAM_ENABLE")
     moonraker.wait_for("the print to be watched", lambda: _worker_print_state(stack) == "printing")
     assert moonraker.status()["disabled_until"] is None
+
+
+def test_pinozcam_pause_and_cancel_do_nothing_when_no_print_runs(stack: Stack, events: MoonrakerEvents) -> None:
+    """The macros check the print state inside Klipper, in line with other gcode: a pause that
+    waited behind the user's own CANCEL_PRINT must not pause (and so leave Klipper paused for
+    the next print), and the next print still pauses."""
+    moonraker = stack.moonraker
+    before = time.time()
+    stack.end_print()
+    moonraker.gcode("PINOZCAM_PAUSE")
+    moonraker.gcode("PINOZCAM_CANCEL")
+    lines = moonraker.gcode_responses(since=before)
+    assert any("no print is running" in r and "nothing paused" in r for r in lines), lines
+    assert any("nothing cancelled" in r for r in lines), lines
+    paused = stack.printer.api.call("objects/query", {"objects": {"pause_resume": ["is_paused"]}})
+    assert paused["status"]["pause_resume"]["is_paused"] is False
+    assert not _idle_timeout_lines(stack, before)
+
+    _paused_by_the_engine(stack, events)  # the next print pauses as it should
+
+
+def test_the_pause_dialog_closes_when_the_print_is_resumed_elsewhere(stack: Stack,
+                                                                      events: MoonrakerEvents) -> None:
+    """Resumed from Mainsail's button (or Telegram): the dialog must not stay up with a Cancel
+    button for a pause that is over."""
+    moonraker = stack.moonraker
+    before = time.time()
+    _paused_by_the_engine(stack, events)
+    moonraker.wait_for("the dialog", lambda: any("action:prompt_show" in r
+                                                 for r in moonraker.gcode_responses(since=before)))
+    resumed = time.time()
+    moonraker.gcode("RESUME")
+    moonraker.wait_for("the dialog to close", lambda: any(
+        "action:prompt_end" in r for r in moonraker.gcode_responses(since=resumed)))
+    # A dialog left open elsewhere (another browser): its buttons check again in Klipper, so
+    # once the print has ended they send no CANCEL_PRINT or RESUME.
+    stack.end_print()
+    pressed = time.time()
+    moonraker.gcode("_PINOZCAM_PROMPT_CANCEL")
+    moonraker.gcode("_PINOZCAM_PROMPT_RESUME")
+    moonraker.gcode("PINOZCAM_STATUS")  # a console line after the presses, to know they are in
+    lines = moonraker.wait_for("the status line", lambda: (r := moonraker.gcode_responses(since=pressed))
+                               and any("PiNozCam:" in x for x in r) and r)
+    assert not [r for r in lines if "action:cancel" in r or "not paused" in r], lines
+
+
+def test_a_mute_survives_a_worker_restart(stack: Stack) -> None:
+    """The worker forgets everything when it dies; the component mutes the new one again."""
+    moonraker = stack.moonraker
+    stack.start_print()
+    moonraker.post("/server/pinozcam/mute", {"muted": True})
+    first = moonraker.wait_for("the mute", lambda: (s := moonraker.status())["detector"].get("muted") and s)
+    os.kill(first["worker"]["pid"], signal.SIGKILL)
+    again = moonraker.wait_for("a new worker, muted", lambda: (s := moonraker.status())["worker"]["connected"]
+                               and s["worker"]["pid"] != first["worker"]["pid"]
+                               and s["detector"].get("print", {}).get("state") == "printing" and s, timeout=60)
+    moonraker.wait_for("the new worker muted", lambda: moonraker.status()["detector"].get("muted") is True)
+    assert again["worker"]["restarts"] == first["worker"]["restarts"] + 1
+    stack.end_print()
+    moonraker.wait_for("the mute to end with the print", lambda: moonraker.status()["detector"].get("muted") is False)

@@ -12,12 +12,12 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.moonraker_stack import (MoonrakerProcess, free_port, moonraker_missing_reason,
+from tests.integration.moonraker_stack import (MoonrakerError, MoonrakerProcess, free_port, moonraker_missing_reason,
                                                moonraker_python, pinozcam_section, write_moonraker_conf)
 from tests.servers import CameraServer
 from tests.worker.helpers import GOOD, MODEL
@@ -28,8 +28,10 @@ SECRET_URL = "http://127.0.0.1:9/api/webhooks/1/secret-webhook-token-xyz"
 
 
 @contextlib.contextmanager
-def _moonraker(section: str, secrets: str = "") -> Iterator[MoonrakerProcess]:
-    """A Moonraker (no Klipper behind it) with ``section`` in moonraker.conf; stopped on exit."""
+def _moonraker(section: str, secrets: str = "",
+               before_start: Callable[[Path], None] | None = None) -> Iterator[MoonrakerProcess]:
+    """A Moonraker (no Klipper behind it) with ``section`` in moonraker.conf; stopped on exit.
+    ``before_start`` gets Moonraker's data folder before Moonraker starts."""
     reason = moonraker_missing_reason()
     if reason is not None:
         pytest.skip(reason)
@@ -41,6 +43,8 @@ def _moonraker(section: str, secrets: str = "") -> Iterator[MoonrakerProcess]:
         data.mkdir()
         if secrets:
             (data / "moonraker.secrets").write_text(secrets)
+        if before_start is not None:
+            before_start(data)
         port = free_port()
         conf = write_moonraker_conf(data / "config" / "moonraker.conf", port=port,
                                     klippy_socket=workdir / "no-klippy.sock", extra=section)
@@ -152,3 +156,52 @@ def test_a_bad_model_saved_from_the_ui_is_dropped_and_the_shipped_model_used(tmp
         assert status["model"]["path"] == shipped["path"]
         assert "model_path" not in server.get("/server/pinozcam/settings")["saved"]
         assert any("option 'model_path'" in w for w in server.get("/server/info")["warnings"])
+
+
+def test_an_unwritable_data_folder_is_reported_and_retried() -> None:
+    """A full or read-only SD card (here: a file where the component's folder goes) must not
+    leave the worker silently unstarted: the status says why, and it starts once fixed."""
+    def block(data: Path) -> None:
+        (data / "pinozcam").write_text("not a folder")
+
+    with CameraServer([GOOD]) as camera, \
+            _moonraker(pinozcam_section(camera.snapshot_url, None), before_start=block) as server:
+        status = server.wait_for("the failure in the status",
+                                 lambda: (s := server.status())["worker"]["state"] == "error" and s)
+        assert "pinozcam" in status["worker"]["problem"]
+        assert any("could not run" in w for w in server.get("/server/info")["warnings"])
+
+        (server.data_path / "pinozcam").unlink()
+        server.wait_worker_connected()
+
+
+def test_a_webcam_without_a_url_is_a_camera_warning() -> None:
+    section = ("[webcam broken]\nstream_url:\nsnapshot_url:\n\n"
+               + pinozcam_section("broken", None))
+    with _moonraker(section) as server:
+        status = server.wait_for("the camera problem", lambda: (s := server.status())["worker"]["problem"] and s)
+        assert status["worker"]["state"] == "stopped"
+        assert "[webcam broken] has no usable URL" in status["worker"]["problem"]
+        assert any("option 'camera'" in w for w in server.get("/server/info")["warnings"])
+
+
+def test_camera_passwords_and_nested_secrets_never_come_back() -> None:
+    """What the panel saves can hold a camera password or, nested in a section (the worker
+    accepts those), a bot token: neither is answered back; the hidden password echoed back
+    keeps the saved one."""
+    with CameraServer([GOOD]) as camera, _moonraker(pinozcam_section(None, None)) as server:
+        host = camera.snapshot_url.split("://", 1)[1]
+        answer = server.post("/server/pinozcam/settings", {"settings": {
+            "camera": f"http://viewer:hunter2@{host}",
+            "notify": {"telegram_bot_token": "123456:nested-secret-token"}}})
+        for body in (str(answer), server.request("GET", "/server/pinozcam/settings").text,
+                     server.request("GET", "/server/pinozcam/status").text):
+            assert "hunter2" not in body and "nested-secret-token" not in body
+        assert answer["settings"]["camera"] == f"http://viewer:<redacted>@{host}"
+        assert answer["saved"]["camera"] == f"http://viewer:<redacted>@{host}"
+
+        # The panel's form sends back what it was shown: the saved password stays.
+        server.post("/server/pinozcam/settings", {"settings": {"camera": answer["settings"]["camera"]}})
+        assert server.wait_worker_connected()["camera_url"] == f"http://{host}"
+        with pytest.raises(MoonrakerError, match="password again"):
+            server.post("/server/pinozcam/settings", {"settings": {"camera": "http://other:<redacted>@x/"}})
