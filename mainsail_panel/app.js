@@ -208,6 +208,11 @@ class Panel {
       rows.push(["Telegram buttons", buttons.state === "ok" ? "ok" : `${buttons.state}: ${buttons.message || ""}`,
                  buttons.state === "ok" ? "ok" : "error"]);
     }
+    const storage = d.incident_storage || {};
+    if (storage.state === "error") {
+      // Pauses and alerts still work; only the incident pictures and records are not saved.
+      rows.push(["Incident folder", `not writable: ${storage.message || ""}`, "error"]);
+    }
     if (status.last_action) {
       const a = status.last_action;
       rows.push(["Last action", `${a.action} ${a.result}${a.reason ? `: ${a.reason}` : ""}`, a.result === "done" ? "ok" : "error"]);

@@ -13,29 +13,69 @@ import dataclasses
 import difflib
 import math
 import typing
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-__all__ = ["SettingsError", "option", "load_section", "section_to_dict", "option_docs"]
+__all__ = ["SettingsError", "option", "load_section", "section_to_dict", "option_docs", "unknown_option",
+           "url_problem"]
 
 T = TypeVar("T")
 
 _MISSING = dataclasses.MISSING
 
+REDACTED = "<redacted>"
+
 
 class SettingsError(ValueError):
-    """A settings value was rejected; ``option`` names it."""
+    """A settings value was rejected; ``option`` names it.
 
-    def __init__(self, option: str, value: Any, accepted: str) -> None:
+    ``message`` replaces the usual "option 'x': value is not valid; expected ..." text
+    where the value must not be shown (an unknown option may be a misspelt secret).
+    """
+
+    def __init__(self, option: str, value: Any, accepted: str, *, message: str | None = None) -> None:
         self.option = option
         self.value = value
         self.accepted = accepted
-        super().__init__(f"option '{option}': {_show(value)} is not valid; expected {accepted}")
+        super().__init__(message or f"option '{option}': {_show(value)} is not valid; expected {accepted}")
+
+
+def unknown_option(option: str, accepted: str) -> SettingsError:
+    """The error for an option nobody declared. Its value is never shown: a misspelt
+    ``telegram_token: 123:ABC`` is still a secret, and the text ends up in logs and UIs."""
+    return SettingsError(option, REDACTED, accepted,
+                         message=f"unknown option '{_show_name(option)}'; expected {accepted}")
+
+
+def _show_name(name: str) -> str:
+    return name if len(name) <= 60 else name[:57] + "..."
 
 
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def url_problem(url: str) -> str | None:
+    """What keeps ``url`` from being requested, as an "expected ..." phrase, or None if nothing.
+
+    Catches what would otherwise fail only when the first request is made (and there as an
+    exception no caller expects): a control character or space, no host, a broken ``[IPv6]``
+    host, a port outside 1-65535. The answer never quotes the URL: it may hold a secret.
+    """
+    if any(ord(c) <= 32 or ord(c) == 127 for c in url):
+        return "a URL without spaces or control characters"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "a URL with a valid host and a port between 1 and 65535"
+    if not parts.hostname:
+        return "a URL that names a host"
+    if port is not None and not 1 <= port <= 65535:
+        return "a URL with a port between 1 and 65535"
+    return None
 
 
 def option(
@@ -49,6 +89,7 @@ def option(
     parse: Callable[[Any], Any] | None = None,
     accepted: str | None = None,
     secret: bool = False,
+    redact: Callable[[Any], Any] | None = None,
     doc: str = "",
 ) -> Any:
     """Declare a settings field.
@@ -56,7 +97,9 @@ def option(
     ``minval``/``maxval`` are inclusive bounds, ``above`` an exclusive lower
     bound. ``parse`` converts and checks a raw value itself (raise
     ``ValueError`` to reject it); ``accepted`` then describes what it takes.
-    ``secret`` fields are redacted by :func:`section_to_dict`.
+    ``secret`` fields are redacted by :func:`section_to_dict`; ``redact`` is for a
+    value only part of which is secret (a password in a camera URL): it returns the
+    value as :func:`section_to_dict` shows it.
     """
     metadata = {
         "minval": minval,
@@ -66,6 +109,7 @@ def option(
         "parse": parse,
         "accepted": accepted,
         "secret": secret,
+        "redact": redact,
         "doc": doc,
     }
     if default_factory is not _MISSING:
@@ -179,7 +223,7 @@ def load_section(cls: type[T], data: Mapping[str, Any] | None, *, prefix: str = 
                 close = difflib.get_close_matches(key, list(known), n=1)
                 hint = f"a known option (did you mean '{close[0]}'?)" if close else \
                     "one of " + ", ".join(sorted(known))
-                raise SettingsError(prefix + key, data[key], hint)
+                raise unknown_option(prefix + key, hint)
     values: dict[str, Any] = {}
     for name, fld in known.items():
         if name not in data:
@@ -197,11 +241,8 @@ def load_section(cls: type[T], data: Mapping[str, Any] | None, *, prefix: str = 
 
 _EMPTY_META: Mapping[str, Any] = {
     "minval": None, "maxval": None, "above": None, "choices": None,
-    "parse": None, "accepted": None, "secret": False, "doc": "",
+    "parse": None, "accepted": None, "secret": False, "redact": None, "doc": "",
 }
-
-
-REDACTED = "<redacted>"
 
 
 def section_to_dict(section: Any, *, reveal_secrets: bool = False) -> dict[str, Any]:
@@ -213,8 +254,11 @@ def section_to_dict(section: Any, *, reveal_secrets: bool = False) -> dict[str, 
         if dataclasses.is_dataclass(value):
             out[fld.name] = section_to_dict(value, reveal_secrets=reveal_secrets)
             continue
-        if (fld.metadata or _EMPTY_META).get("secret") and not reveal_secrets:
+        meta = fld.metadata or _EMPTY_META
+        if meta.get("secret") and not reveal_secrets:
             value = REDACTED if value else ""
+        elif meta.get("redact") is not None and not reveal_secrets:
+            value = meta["redact"](value)
         elif isinstance(value, tuple):
             value = _plain(value)
         out[fld.name] = value

@@ -19,7 +19,7 @@ from .camera.settings import CameraSettings
 from .detect.settings import ModelSettings
 from .engine.settings import DetectionSettings
 from .notify.settings import NotifySettings
-from .options import SettingsError, load_section, section_to_dict
+from .options import REDACTED, SettingsError, load_section, section_to_dict
 from .worker.settings import WorkerSettings
 
 __all__ = ["Settings", "SettingsError"]
@@ -60,7 +60,10 @@ class Settings:
                 if value is None:
                     continue
                 if not isinstance(value, Mapping):
-                    raise SettingsError(key, value, "a mapping of options")
+                    # Not the value itself: a section may hold secrets.
+                    raise SettingsError(key, REDACTED, "a mapping of options",
+                                        message=f"option '{key}': expected a mapping of options, "
+                                                f"not {type(value).__name__}")
                 per_section[key].update(value)
             elif key in owner:
                 per_section[owner[key]][key] = value
@@ -99,8 +102,11 @@ class Settings:
                 merged[key].update(value)
             elif key in owner:
                 merged[owner[key]][key] = value
+            elif key in _SECTIONS:
+                merged[key] = value  # not a mapping: rejected below, naming the section
             else:
-                merged.setdefault("detection", {})[key] = value  # rejected with a hint below
+                # Rejected below, in the section of the closest name, so the hint can name it.
+                merged[_closest_section(key, owner)][key] = value
         return Settings.from_mapping(merged)
 
     def to_dict(self, *, reveal_secrets: bool = False) -> dict[str, Any]:

@@ -8,7 +8,7 @@ Use :func:`open_camera` with a :class:`CameraSettings`; it returns a
 from .camera import Camera, open_camera, open_source, orient
 from .capture import VideoCaptureSource
 from .files import FileSource
-from .frame import BrokenFrameError, CameraError, Frame, FrameSource
+from .frame import BrokenFrameError, CameraError, Frame, FrameSource, unexpected_camera_error
 from .health import CameraHealth, CameraState, HealthMonitor, thumbnail
 from .http import MjpegSource, SnapshotSource, snapshot_url_for
 from .mjpeg import MjpegParser
@@ -17,5 +17,5 @@ from .settings import CameraSettings
 __all__ = [
     "BrokenFrameError", "Camera", "CameraError", "CameraHealth", "CameraSettings", "CameraState", "FileSource", "Frame",
     "FrameSource", "HealthMonitor", "MjpegParser", "MjpegSource", "SnapshotSource", "VideoCaptureSource",
-    "open_camera", "open_source", "orient", "snapshot_url_for", "thumbnail",
+    "open_camera", "open_source", "orient", "snapshot_url_for", "thumbnail", "unexpected_camera_error",
 ]

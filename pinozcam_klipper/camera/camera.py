@@ -10,9 +10,10 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from ..redact import redact_url_credentials
 from .capture import VideoCaptureSource
 from .files import FileSource
-from .frame import BrokenFrameError, CameraError, Frame, FrameSource
+from .frame import BrokenFrameError, CameraError, Frame, FrameSource, unexpected_camera_error
 from .health import CameraHealth, CameraState, HealthMonitor, thumbnail
 from .http import MjpegSource, SnapshotSource, is_stream_url
 from .settings import CameraSettings
@@ -32,10 +33,23 @@ def open_source(settings: CameraSettings) -> FrameSource:
       ``?action=snapshot``) is polled as a snapshot URL;
     - ``rtsp://...``, ``/dev/videoN`` or a number: ``cv2.VideoCapture``;
     - anything else: a file or folder to replay.
+
+    A string no source can use (a malformed URL, an unknown ``~user``) is a
+    :class:`CameraError` too, naming the option.
     """
     where = settings.camera.strip()
     if not where:
         raise CameraError("no camera configured (set the 'camera' option)")
+    try:
+        return _source_for(where, settings)
+    except CameraError:
+        raise
+    except Exception as exc:  # urllib's ValueError, pathlib's RuntimeError, httpx's InvalidURL...
+        raise CameraError(f"option 'camera': {redact_url_credentials(where)!r} cannot be used: "
+                          f"{redact_url_credentials(str(exc))}") from None
+
+
+def _source_for(where: str, settings: CameraSettings) -> FrameSource:
     lowered = where.lower()
     if lowered.startswith(("http://", "https://")):
         kind = MjpegSource if is_stream_url(where) else SnapshotSource
@@ -69,10 +83,10 @@ class Camera(FrameSource):
     """A frame source with the picture turned as configured and its health tracked.
 
     :meth:`read` returns a decoded frame (``frame.bgr`` is ready; ``frame.jpeg``
-    is the camera's own bytes unless the picture was turned). Any failure is a
-    :class:`CameraError` and turns :attr:`health` offline; health recovers by
-    itself on the next good frame. A broken picture is skipped once in favour
-    of the next frame. Decoding runs in a thread, off the event loop.
+    is the camera's own bytes unless the picture was turned). Any failure, foreseen
+    by the source or not, is a :class:`CameraError` and turns :attr:`health`
+    offline; health recovers by itself on the next good frame. A broken picture
+    is skipped once in favour of the next frame. Decoding runs in a thread, off the event loop.
     """
 
     def __init__(self, source: FrameSource, settings: CameraSettings, *,
@@ -101,6 +115,12 @@ class Camera(FrameSource):
         except CameraError as exc:
             self._record(self._monitor.on_error(str(exc), self._clock()))
             raise
+        except Exception as exc:
+            # A source that let something else escape: still a failed read, never the end of the checks.
+            logger.debug("unexpected camera error", exc_info=True)
+            error = unexpected_camera_error(exc, self.description)
+            self._record(self._monitor.on_error(str(error), self._clock()))
+            raise error from None
         self._record(self._monitor.on_frame(thumb, self._clock()))
         return frame
 

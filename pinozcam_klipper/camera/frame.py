@@ -8,7 +8,9 @@ import logging
 import cv2
 import numpy as np
 
-__all__ = ["Frame", "FrameSource", "CameraError", "BrokenFrameError", "is_jpeg"]
+from ..redact import redact_url_credentials
+
+__all__ = ["Frame", "FrameSource", "CameraError", "BrokenFrameError", "is_jpeg", "unexpected_camera_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +21,18 @@ class CameraError(Exception):
 
 class BrokenFrameError(CameraError):
     """A frame arrived but its picture cannot be decoded."""
+
+
+def unexpected_camera_error(exc: BaseException, where: str) -> CameraError:
+    """The :class:`CameraError` for an exception nobody foresaw (a library's ValueError, an
+    OpenCV assertion...): its kind and message, with any URL password hidden, and ``where``.
+
+    Sources turn such exceptions into this at their boundary, so a strange reply from a
+    camera is one more failed read (health offline, the usual retry) instead of the end
+    of the checks.
+    """
+    detail = redact_url_credentials(str(exc))[:200]
+    return CameraError(f"camera read failed ({where}): {type(exc).__name__}" + (f": {detail}" if detail else ""))
 
 
 def is_jpeg(data: bytes) -> bool:
@@ -65,7 +79,11 @@ class Frame:
         """The decoded BGR image (``H x W x 3`` uint8); :class:`CameraError` if the JPEG is broken."""
         if self._bgr is None:
             assert self._jpeg is not None
-            image = cv2.imdecode(np.frombuffer(self._jpeg, np.uint8), cv2.IMREAD_COLOR)
+            try:
+                image = cv2.imdecode(np.frombuffer(self._jpeg, np.uint8), cv2.IMREAD_COLOR)
+            except cv2.error:
+                # OpenCV refuses (raises, not None) a header claiming more pixels than it allows.
+                image = None
             if image is None or image.size == 0:
                 raise BrokenFrameError(f"the camera sent a picture that is not a valid jpeg ({len(self._jpeg)} bytes)")
             self._bgr = image

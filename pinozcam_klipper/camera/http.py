@@ -10,7 +10,7 @@ import urllib.parse
 import httpx
 
 from ..redact import redact_url_credentials
-from .frame import CameraError, Frame, FrameSource, is_jpeg
+from .frame import CameraError, Frame, FrameSource, is_jpeg, unexpected_camera_error
 from .mjpeg import MjpegParser, boundary_from_content_type
 
 __all__ = ["SnapshotSource", "MjpegSource", "Backoff", "snapshot_url_for", "is_stream_url"]
@@ -81,6 +81,7 @@ class SnapshotSource(FrameSource):
         self._last_error = ""
         self._counter = 0
         self._closed = False
+        self._closing = asyncio.Event()
 
     async def read(self) -> Frame:
         if self._closed:
@@ -89,7 +90,15 @@ class SnapshotSource(FrameSource):
         if wait > 0:
             if wait > self.timeout:
                 raise CameraError(f"{self._last_error}; next try in {wait:.0f} s")
-            await asyncio.sleep(wait)
+            # close() ends the wait: a new camera must not wait out the old one's backoff.
+            # (asyncio.wait, not wait_for, which can swallow a cancellation before Python 3.12.)
+            closing = asyncio.ensure_future(self._closing.wait())
+            try:
+                await asyncio.wait({closing}, timeout=wait)
+            finally:
+                closing.cancel()
+            if self._closed:
+                raise CameraError("the camera is closed")
         try:
             jpeg = await asyncio.wait_for(self._fetch(), self.timeout)
         except asyncio.TimeoutError:
@@ -99,6 +108,11 @@ class SnapshotSource(FrameSource):
             raise self._failed(_describe_http_error(exc, self.description, self.timeout)) from None
         except CameraError as exc:
             raise self._failed(str(exc)) from None
+        except Exception as exc:
+            if self._closed:  # httpx raises RuntimeError for a request on a closed client
+                raise CameraError("the camera is closed") from None
+            # Anything else (an invalid URL, a reply no parser expected) is still a failed read.
+            raise self._failed(str(unexpected_camera_error(exc, self.description))) from None
         self._backoff.reset()
         self._retry_at = 0.0
         self._counter += 1
@@ -116,7 +130,11 @@ class SnapshotSource(FrameSource):
                 raise CameraError(f"the camera answered http {resp.status_code} ({self.description})")
             ctype = resp.headers.get("content-type", "")
             if ctype.lower().startswith("multipart/"):
-                parser = MjpegParser(boundary_from_content_type(ctype) or "--")
+                boundary = boundary_from_content_type(ctype)
+                if boundary is None:
+                    raise CameraError(f"the camera sent a multipart answer without a boundary "
+                                      f"({ctype}; {self.description})")
+                parser = MjpegParser(boundary)
                 async for chunk in resp.aiter_bytes():
                     frames = parser.feed(chunk)
                     if frames:
@@ -134,6 +152,7 @@ class SnapshotSource(FrameSource):
 
     async def close(self) -> None:
         self._closed = True
+        self._closing.set()
         if self._own_client:
             await self._client.aclose()
 
@@ -218,9 +237,10 @@ class MjpegSource(FrameSource):
                 message = _describe_http_error(exc, self.description, self.timeout)
             except CameraError as exc:
                 message = str(exc)
-            except (OSError, ValueError) as exc:  # anything else must not end the reader for good
-                logger.warning("camera reader error (%s): %s", self.description, type(exc).__name__)
-                message = f"camera reader error: {type(exc).__name__} ({self.description})"
+            except Exception as exc:  # anything else must not end the reader for good
+                message = str(unexpected_camera_error(exc, self.description))
+                if not self._closed:
+                    logger.warning("camera reader error: %s", message)
             if self._closed:
                 break
             if self.connected or self._failures == 0:

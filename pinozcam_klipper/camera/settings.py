@@ -4,7 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..options import option
+from pathlib import Path
+
+from ..options import SettingsError, option, url_problem
+from ..redact import redact_url_credentials
+
+
+def _camera(value: object) -> str:
+    """Reject at once what no frame source could open, rather than at the first read."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError("text: a URL, a device or a path")
+    text = str(value).strip()
+    if text.lower().startswith(("http://", "https://", "rtsp://")):
+        problem = url_problem(text)
+        if problem:
+            # The URL may hold a password: show it only with the password hidden.
+            raise SettingsError("camera", redact_url_credentials(text), problem)
+    elif text.startswith("~"):
+        try:
+            Path(text).expanduser()
+        except RuntimeError:
+            raise SettingsError("camera", text, "a path whose ~user exists on this machine") from None
+    return text
 
 
 def _rotation(value: object) -> int:
@@ -21,7 +42,7 @@ def _rotation(value: object) -> int:
 
 @dataclass(frozen=True)
 class CameraSettings:
-    camera: str = option("", doc=(
+    camera: str = option("", parse=_camera, redact=redact_url_credentials, doc=(
         "Where frames come from: an http(s) snapshot URL, an MJPEG stream URL (a "
         "'?action=stream' URL is polled as '?action=snapshot'), /dev/videoN or a device "
         "index, or a file or folder of pictures to replay."))

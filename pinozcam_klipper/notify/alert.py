@@ -55,7 +55,8 @@ class DeliveryResult:
     """What became of an alert on one channel.
 
     ``status``: "sent", "failed", "rate_limited" (inside ``notify_interval``),
-    "dropped" (the queue was full) or "no_channel" (nothing configured).
+    "dropped" (the queue was full, or the notifier was closed before sending it)
+    or "no_channel" (nothing configured).
     ``error`` says why, with secrets redacted.
     """
 

@@ -8,8 +8,9 @@ reports one :class:`DeliveryResult` per channel through ``on_result`` (and to
 
 Pacing: an ``incident`` alert closer than ``notify_interval`` to the last incident
 alert sent is skipped (status "rate_limited"), and likewise an ``info`` alert (camera
-offline, ...) to the last info alert: each kind keeps its own clock, so news that the
-camera died is not swallowed because an incident was reported a moment before. ``test`` alerts and the
+offline, ...) to the last info alert *with the same title*: each kind (and each kind of
+notice) keeps its own clock, so news that the camera died is not swallowed because an
+incident was reported a moment before, nor "Camera back" because "Camera offline" was. ``test`` alerts and the
 results of actions (``escalated``, ``could_not_pause``) are always sent: the
 user must learn the printer was paused, even a minute after the first alert.
 """
@@ -29,7 +30,7 @@ from .alert import Alert, AlertKind, DeliveryResult, welcome_alert
 from .discord import DiscordWebhook
 from .settings import NotifySettings
 from .telegram import TelegramBot
-from .transport import NotifyError, RetryPolicy
+from .transport import NotifyError, RetryPolicy, first_cause
 
 __all__ = ["Notifier", "RATE_LIMITED_KINDS"]
 
@@ -67,7 +68,8 @@ class Notifier:
                                     api_base=settings.telegram_api_base, client=self._client,
                                     redactor=self.redactor, policy=retry) if settings.telegram_enabled else None
         self._task: asyncio.Task[None] | None = None
-        self._last_sent: dict[AlertKind, float] = {}
+        self._current: _Item | None = None  # the alert being sent now
+        self._last_sent: dict[tuple[AlertKind, str], float] = {}  # by _pace_key
         self.dropped = 0
         self.sent = 0
         self.failed = 0
@@ -90,7 +92,8 @@ class Notifier:
         """Stop sending and release the HTTP client.
 
         With ``drain_timeout`` > 0, first give queued alerts that long to go
-        out; whatever is still queued or in flight after it is abandoned.
+        out; whatever is still queued or in flight after it is abandoned, and
+        reported (status "dropped") so nobody waits for it.
         """
         if self._task is not None and drain_timeout > 0:
             try:
@@ -101,6 +104,13 @@ class Notifier:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        abandoned = [self._current] if self._current is not None else []
+        self._current = None
+        while not self._queue.empty():
+            abandoned.append(self._queue.get_nowait())
+            self._queue.task_done()
+        for item in abandoned:
+            self._finish(item, [DeliveryResult(item[0], "", "dropped", "the notifier closed before it was sent")])
         await self._client.aclose()
         for name in _GUARDED_LOGGERS:
             logging.getLogger(name).removeFilter(self._filter)
@@ -148,8 +158,14 @@ class Notifier:
     async def _run(self) -> None:
         while True:
             item = await self._queue.get()
+            self._current = item
             try:
-                results = await self._deliver(item[0], item[2])
+                try:
+                    results = await self._deliver(item[0], item[2])
+                except Exception as exc:  # the loop must outlive any one alert
+                    logger.exception("sending an alert failed")
+                    results = [DeliveryResult(item[0], "", "failed", _describe(exc, self.redactor))]
+                self._current = None
                 self._finish(item, results)
             finally:
                 self._queue.task_done()
@@ -159,7 +175,7 @@ class Notifier:
             return [DeliveryResult(alert, "", "no_channel", "no Discord webhook or Telegram bot is configured")]
         now = self._clock()
         kind = AlertKind(alert.kind)
-        last = self._last_sent.get(kind)
+        last = self._last_sent.get(_pace_key(alert))
         if kind in RATE_LIMITED_KINDS and last is not None and now - last < self.settings.notify_interval:
             wait = self.settings.notify_interval - (now - last)
             return [DeliveryResult(alert, "", "rate_limited",
@@ -174,7 +190,7 @@ class Notifier:
                                                                  reply_markup=reply_markup), alert))
         results = list(await asyncio.gather(*jobs))
         if any(r.ok for r in results) and kind in RATE_LIMITED_KINDS:
-            self._last_sent[kind] = self._clock()
+            self._last_sent[_pace_key(alert)] = self._clock()
         return results
 
     async def _one(self, channel: str, sending: Any, alert: Alert) -> DeliveryResult:
@@ -185,8 +201,9 @@ class Notifier:
             logger.warning("%s alert not sent: %s", channel, message)
             self.failed += 1
             return DeliveryResult(alert, channel, "failed", message, exc.attempts)
-        except httpx.HTTPError as exc:  # anything httpx raises that the transport did not classify
-            message = self.redactor(f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - httpx's own, or what it lets through (OverflowError
+            # for port 99999, an ExceptionGroup from its TaskGroup): a failed send, never a dead notifier.
+            message = f"cannot send to {channel}: {_describe(exc, self.redactor)}"
             logger.warning("%s alert not sent: %s", channel, message)
             self.failed += 1
             return DeliveryResult(alert, channel, "failed", message, 1)
@@ -205,3 +222,18 @@ class Notifier:
                 self.on_result(result)
             except Exception:  # a broken callback must not stop the notifier; it is logged, not hidden
                 logger.exception("notification result callback failed")
+
+
+def _describe(exc: BaseException, redact: Redactor) -> str:
+    """``Kind: message`` of the exception that matters (the first inside an exception group),
+    with every secret removed."""
+    exc = first_cause(exc)
+    text = str(exc)
+    return redact(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)[:300]
+
+
+def _pace_key(alert: Alert) -> tuple[AlertKind, str]:
+    """What an alert is paced against: incidents against incidents, an info notice against
+    earlier notices of the same title (a camera's return must follow news of its loss)."""
+    kind = AlertKind(alert.kind)
+    return (kind, alert.title) if kind is AlertKind.INFO else (kind, "")

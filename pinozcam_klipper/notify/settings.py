@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..options import REDACTED, SettingsError, option, section_to_dict
+from ..options import REDACTED, SettingsError, option, section_to_dict, url_problem
 
 
 def _webhook_url(value: object) -> str:
@@ -16,6 +16,9 @@ def _webhook_url(value: object) -> str:
     if text and not text.lower().startswith(("https://", "http://")):
         raise SettingsError("discord_webhook_url", REDACTED,
                             "a webhook URL starting with https:// (Server settings > Integrations > Webhooks)")
+    problem = url_problem(text) if text else None
+    if problem:
+        raise SettingsError("discord_webhook_url", REDACTED, problem)
     return text
 
 
@@ -44,6 +47,9 @@ def _chat_id(value: object) -> str:
 def _api_base(value: object) -> str:
     if not isinstance(value, str) or not value.strip().lower().startswith(("https://", "http://")):
         raise ValueError("an http(s) URL")
+    problem = url_problem(value.strip())
+    if problem:
+        raise ValueError(problem)
     return value.strip().rstrip("/")
 
 
@@ -55,7 +61,7 @@ class NotifySettings:
                                      doc="Telegram bot token from @BotFather.")
     telegram_chat_id: str = option("", parse=_chat_id, accepted="a chat id (a number, or @channelname)",
                                    doc="Telegram chat to send alerts to.")
-    telegram_api_base: str = option("https://api.telegram.org", parse=_api_base, accepted="an http(s) URL",
+    telegram_api_base: str = option("https://api.telegram.org", parse=_api_base,
                                     doc="Telegram Bot API server (change only for a local Bot API server).")
     notify_interval: float = option(60.0, minval=0.0, maxval=86400.0,
                                     doc="Least seconds between two incident alerts, and between two "

@@ -22,7 +22,7 @@ import httpx
 
 from ..redact import Redactor
 
-__all__ = ["RetryPolicy", "NotifyError", "post_with_retries", "retry_after_seconds"]
+__all__ = ["RetryPolicy", "NotifyError", "first_cause", "post_with_retries", "retry_after_seconds"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,16 @@ class NotifyError(Exception):
         super().__init__(message)
         self.attempts = attempts
         self.status = status
+
+
+def first_cause(exc: BaseException) -> BaseException:
+    """The first exception inside (nested) exception groups, else ``exc``: httpx's connection
+    pool raises an ``ExceptionGroup`` around an ``OverflowError``, and the group's own text
+    ("unhandled errors in a TaskGroup") tells the user nothing."""
+    # Duck-typed: BaseExceptionGroup is not a builtin before Python 3.11.
+    while isinstance(getattr(exc, "exceptions", None), tuple) and exc.exceptions:  # type: ignore[attr-defined]
+        exc = exc.exceptions[0]  # type: ignore[attr-defined]
+    return exc
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:

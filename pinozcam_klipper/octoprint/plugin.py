@@ -219,14 +219,18 @@ class PinozcamPlugin(octoprint.plugin.StartupPlugin,
             state = self._tracker.current(printing=self._printer.is_printing(),
                                           paused=self._printer.is_paused() or self._printer.is_pausing(),
                                           file=str(job.get("path") or ""))
+            again = self._tracker.after_connect()
         # The settings file may be newer than the worker (saved while it was unreachable).
         configure = {"type": "configure", "settings": self._worker_settings}
-        return [configure, state, {"type": "status"}, {"type": "list_incidents", "limit": 20}]
+        return [configure, state, *again, {"type": "status"}, {"type": "list_incidents", "limit": 20}]
 
     # -- worker messages and actions ------------------------------------------------------------
     def _on_worker_message(self, message: dict[str, Any]) -> None:
         self._view.update(message)
         kind = message.get("type")
+        if kind == "status" and message.get("muted") is True:
+            with self._tracker_lock:  # e.g. Telegram's Mute, which the worker handles alone
+                self._tracker.note_muted(True)
         if kind == "action_request":
             self._on_action_request(message)
         elif kind == "configured" and message.get("restart_needed") and self._supervisor is not None:
@@ -297,6 +301,8 @@ class PinozcamPlugin(octoprint.plugin.StartupPlugin,
             message: dict[str, Any] = {"type": "detect_now"}
         elif command == "mute":
             message = {"type": "mute", "muted": bool(data.get("muted", True))}
+            with self._tracker_lock:
+                self._tracker.note_muted(message["muted"])
         else:
             message = {"type": "feedback", "incident_id": str(data.get("incident_id")),
                        "label": str(data.get("label"))}

@@ -51,6 +51,17 @@ class PrintTracker:
         self.state = "standby"
         self.file = ""
         self.progress: float | None = None
+        # Muted for the running print: a restarted worker has forgotten it, so it is sent again
+        # after every connect (see :meth:`on_connect_messages`).
+        self.muted = False
+
+    def note_muted(self, muted: bool) -> None:
+        """A mute (or unmute) of the running print; ignored when no print runs."""
+        self.muted = muted and self.state in _RUNNING
+
+    def after_connect(self) -> list[dict[str, Any]]:
+        """What a (re)connected worker must hear besides the print state."""
+        return [{"type": "mute", "muted": True}] if self.muted else []
 
     def message(self) -> dict[str, Any]:
         """The ``print_state`` message for the current state."""
@@ -73,6 +84,8 @@ class PrintTracker:
             self.progress = 0.0
         elif new_state not in _RUNNING:
             self.progress = None
+        if new_state not in _RUNNING or event == "PrintStarted":
+            self.muted = False
         if new_state == self.state and file == self.file and event != "PrintStarted":
             return None
         self.state, self.file = new_state, file
@@ -98,4 +111,5 @@ class PrintTracker:
             self.file = file if state in _RUNNING else ""
             if state not in _RUNNING:
                 self.progress = None
+                self.muted = False
         return self.message()

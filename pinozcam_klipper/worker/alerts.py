@@ -17,9 +17,12 @@ from typing import Any
 from ..notify import Alert, AlertKind, DeliveryResult, Notifier, NotifySettings
 from .telegram_buttons import ButtonPoller, ButtonPress, alert_keyboard
 
-__all__ = ["Alerts", "buttons_off"]
+__all__ = ["Alerts", "buttons_off", "RETIRE_DRAIN"]
 
 logger = logging.getLogger(__name__)
+
+#: Seconds a notifier replaced by new settings may spend sending what it still had.
+RETIRE_DRAIN = 60.0
 
 _KINDS = {
     "opened": (AlertKind.INCIDENT, "Possible print failure"),
@@ -45,6 +48,7 @@ class Alerts:
         self._poller: ButtonPoller | None = None
         self._poller_task: asyncio.Task[None] | None = None
         self._unfinished: set[int] = set()  # ids of alerts submitted and not yet delivered
+        self._retiring: dict[asyncio.Future[None], Notifier] = {}  # old notifiers still draining
         self._all_finished = asyncio.Event()
         self._all_finished.set()
 
@@ -88,12 +92,19 @@ class Alerts:
         return await self._on_button(press.action, press.incident_id)
 
     def reconfigure(self, settings: NotifySettings, *, buttons: bool) -> None:
-        """New notification settings: a new notifier and poller (the old notifier drains on its own)."""
+        """New notification settings: a new notifier and poller for what comes next.
+
+        The old notifier retires in the background: it first sends what it had queued or
+        in flight (a retry after a 500 included), for at most ``RETIRE_DRAIN`` seconds, so an
+        alert about a failing print is not lost because someone saved the settings page.
+        """
         old = self._notifier
         self._settings, self._buttons = settings, buttons
         self._notifier = self._new_notifier(settings)
         asyncio.ensure_future(self._notifier.start())
-        asyncio.ensure_future(old.close())
+        retiring = asyncio.ensure_future(old.close(drain_timeout=RETIRE_DRAIN))
+        self._retiring[retiring] = old
+        retiring.add_done_callback(lambda task: self._retiring.pop(task, None))
         if self._poller_task is not None:
             self._poller_task.cancel()
             self._poller_task = None
@@ -141,4 +152,8 @@ class Alerts:
             await asyncio.wait({self._poller_task}, timeout=0.5)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._all_finished.wait(), timeout)
+        for retiring, old in list(self._retiring.items()):
+            retiring.cancel()
+            await asyncio.gather(retiring, return_exceptions=True)
+            await old.close()  # reports what it still had as dropped
         await self._notifier.close()

@@ -79,16 +79,36 @@ class IncidentStore:
         self.max_bytes = int(max_bytes)
         self.context_frames = context_frames
         self._records: dict[str, dict[str, Any]] = {}
+        #: Why the last write failed (disk full, folder unwritable), or None once writes work.
+        self.problem: str | None = None
+
+    def status(self) -> dict[str, str]:
+        """``{"state": "ok"|"error", "message": ...}`` for the worker's status."""
+        return {"state": "error", "message": self.problem} if self.problem else {"state": "ok", "message": ""}
+
+    def _failed(self, what: str, exc: OSError) -> None:
+        """A write failed: the record lives on in memory; say so once per new reason."""
+        problem = f"{what}: {exc.strerror or exc} ({self.root})"
+        if problem != self.problem:
+            logger.error("incident folder: %s; incidents are kept in memory only until this is fixed",
+                         problem)
+        self.problem = problem
 
     # -- loading ---------------------------------------------------------
     def load(self) -> int:
         """Read every record under the root (creating it); returns how many loaded.
 
-        A folder with a missing or unreadable ``incident.json`` is skipped and logged.
+        A folder with a missing or unreadable ``incident.json`` is skipped and logged; a root
+        that cannot be made or read is logged and left empty (the worker runs on without it).
         """
-        self.root.mkdir(parents=True, exist_ok=True)
         self._records.clear()
-        for folder in sorted(p for p in self.root.iterdir() if p.is_dir()):
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            folders = sorted(p for p in self.root.iterdir() if p.is_dir())
+        except OSError as exc:
+            self._failed("cannot use the incident folder", exc)
+            return 0
+        for folder in folders:
             path = folder / _RECORD
             try:
                 record = json.loads(path.read_text(encoding="utf-8"))
@@ -128,19 +148,21 @@ class IncidentStore:
              before: Sequence[SavedFrame], annotated_jpeg: bytes,
              print_info: Mapping[str, Any], classes: Sequence[str] = (),
              kind: str = "incident") -> dict[str, Any]:
-        """Create a record for an incident that has just opened (or a labelled frame)."""
+        """Create a record for an incident that has just opened (or a labelled frame).
+
+        The record exists once this returns even when nothing could be written (disk full,
+        folder gone): the printer's safety must not hang on the disk. :attr:`problem` then
+        says why, and the error is logged.
+        """
         incident_id = _new_id(now)
         while incident_id in self._records:
             incident_id = _new_id(now)
-        folder = self.root / incident_id
-        folder.mkdir(parents=True)
-        (folder / "annotated.jpg").write_bytes(annotated_jpeg)
-        (folder / "onset.jpg").write_bytes(onset.jpeg)
+        pictures = {"annotated.jpg": annotated_jpeg, "onset.jpg": onset.jpeg}
         detections = [onset.detection("onset.jpg")]
         frames = ["onset.jpg"]
         for index, frame in enumerate(list(before)[-self.context_frames:], start=1):
             name = f"before-{index}.jpg"
-            (folder / name).write_bytes(frame.jpeg)
+            pictures[name] = frame.jpeg
             detections.append(frame.detection(name))
             frames.append(name)
         record: dict[str, Any] = {
@@ -155,6 +177,14 @@ class IncidentStore:
             "trail": [{"time": now, "event": "opened" if kind == "incident" else "frame", **dict(event)}],
         }
         self._records[incident_id] = record
+        try:
+            folder = self.root / incident_id
+            folder.mkdir(parents=True)
+            for name, data in pictures.items():
+                (folder / name).write_bytes(data)
+        except OSError as exc:
+            self._failed(f"cannot save incident {incident_id}", exc)
+            return record
         self._save(record)
         self.enforce_cap(keep=incident_id)
         return record
@@ -168,7 +198,11 @@ class IncidentStore:
         if len(after) >= self.context_frames:
             return False
         name = f"after-{len(after) + 1}.jpg"
-        (self.root / incident_id / name).write_bytes(frame.jpeg)
+        try:
+            (self.root / incident_id / name).write_bytes(frame.jpeg)
+        except OSError as exc:
+            self._failed(f"cannot save incident {incident_id}", exc)
+            return False
         record["frames"].append(name)
         record["detections"].append(frame.detection(name))
         self._save(record)
@@ -212,7 +246,11 @@ class IncidentStore:
         try:
             _write_atomic(folder / _RECORD, json.dumps(record, indent=1).encode("utf-8"))
         except OSError as exc:
-            logger.error("cannot write incident %s: %s", record["id"], exc.strerror or exc)
+            self._failed(f"cannot save incident {record['id']}", exc)
+            return
+        if self.problem is not None:
+            logger.info("incident folder writable again (%s)", self.root)
+            self.problem = None
 
 
 def _folder_size(folder: Path) -> int:

@@ -325,6 +325,8 @@ class Worker:
         if event.action in ("pause", "cancel"):
             self._request_action(record["id"], event.action, "engine")
         await self._alert("opened", record, check)
+        if self.store.problem:
+            self._hub.broadcast(self._status())  # the incident is in memory only: say so now
 
     def _incident_message(self, kind: str, record: dict[str, Any], action: str | None) -> dict[str, Any]:
         return {"type": "incident", "event": kind, "incident_id": record["id"], "action": action,
@@ -418,6 +420,15 @@ class Worker:
         except (TypeError, ValueError) as exc:
             client.send(error_message("invalid_option", str(exc), request="configure"))
             return
+        new_camera: FrameSource | None = None
+        if new.camera != self.settings.camera and self._watcher is not None:
+            # Open before committing anything: a camera string that cannot be used is refused
+            # whole, and the old settings (and the old camera) stay, as for any invalid option.
+            try:
+                new_camera = _open_camera(new.camera, refuse_unusable=True)
+            except CameraError as exc:
+                client.send(error_message("invalid_option", str(exc), option="camera", request="configure"))
+                return
         old, self.settings = self.settings, new
         restart_needed = ["model"] if new.model != old.model else []
         if (new.worker.incident_dir, new.worker.incident_dir_max_mb) != \
@@ -426,10 +437,12 @@ class Worker:
         if new.detection != old.detection:
             # At once, mid-print too: the window and an open incident are kept (see update_settings).
             self._engine.update_settings(new.detection)
-        if new.camera != old.camera and self._watcher is not None:
-            old_camera, self._camera = self._camera, _open_camera(new.camera)
+        if new_camera is not None and self._watcher is not None:
+            old_camera, self._camera = self._camera, new_camera
             self._watcher.camera = self._camera
             if old_camera is not None:
+                # Closed in the background: a read of it in flight ends with "closed", which
+                # the watcher knows to ignore (it reads the new camera at once instead).
                 asyncio.ensure_future(old_camera.close())
         if self._watcher is not None:
             self._watcher.analyser = FrameAnalyser(new, self._detector)
@@ -574,8 +587,9 @@ class Worker:
             "model": info.to_dict() if info is not None else None,
             "open_incident": self.store.summary(record) if record else None,
             "telegram_buttons": self._alerts.buttons_status() if self._alerts is not None else buttons_off(),
+            "incident_storage": self.store.status(),
             "clients": len(self._hub.clients),
-            "uptime_s": round(time.monotonic() - self._started, 1),
+            "uptime_s": round(time.monotonic() - self._started, 1), "pid": os.getpid(),
         }
 
     # -- http -----------------------------------------------------------------------------
@@ -609,12 +623,19 @@ class _NoCamera(FrameSource):
         return None
 
 
-def _open_camera(settings: CameraSettings) -> FrameSource:
+def _open_camera(settings: CameraSettings, *, refuse_unusable: bool = False) -> FrameSource:
     """The configured camera, or a :class:`_NoCamera` saying why there is none (the worker
-    still starts, reports the camera offline, and a later ``configure`` can fix it)."""
+    still starts, reports the camera offline, and a later ``configure`` can fix it).
+
+    With ``refuse_unusable``, a camera string that names something no source can open
+    raises its :class:`CameraError` instead (for ``configure``, which then refuses it);
+    an empty one still gives "no camera".
+    """
     try:
         return open_camera(settings)
     except CameraError as exc:
+        if refuse_unusable and settings.camera.strip():
+            raise
         logger.warning("camera not opened: %s", exc)
         return _NoCamera(str(exc))
 

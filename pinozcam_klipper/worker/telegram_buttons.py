@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from ..notify.transport import first_cause
 from ..redact import Redactor
 
 __all__ = ["ButtonPress", "ButtonPoller", "PollRefused", "alert_keyboard", "parse_callback_data"]
@@ -78,8 +79,8 @@ class ButtonPoller:
     """Reads button presses for as long as :meth:`run` runs (cancel it to stop).
 
     ``on_press`` is awaited for each accepted press; its text answer (or a
-    default) is shown to the user. Network errors back off up to a minute and
-    never end the loop; :attr:`problem` says in words why presses cannot be read
+    default) is shown to the user. A failed poll (network, refusal, or anything
+    else raised) backs off up to a minute and never ends the loop; :attr:`problem` says in words why presses cannot be read
     right now (None while polling works). The bot token appears only in request
     URLs, which are never logged here.
     """
@@ -108,9 +109,10 @@ class ButtonPoller:
                     updates = await self._get_updates(client)
                     backoff = 1.0
                     self.problem = None
-                except (httpx.HTTPError, ValueError) as exc:
+                except Exception as exc:  # noqa: BLE001 - any failure is a failed poll, never the end of it
                     # The message of an httpx error may carry the URL, hence the token: log its kind only.
-                    reason = str(exc) if isinstance(exc, PollRefused) else f"getUpdates failed ({type(exc).__name__})"
+                    # (Not only httpx's: an OverflowError for a port past 65535 must not end the loop.)
+                    reason = str(exc) if isinstance(exc, PollRefused) else f"getUpdates failed ({type(first_cause(exc)).__name__})"
                     self.problem = reason
                     logger.warning("telegram buttons: %s; retrying in %.0f s", reason, backoff)
                     await asyncio.sleep(backoff)
@@ -170,5 +172,5 @@ class ButtonPoller:
         try:
             await client.post(f"{self._base}/answerCallbackQuery",
                               json={"callback_query_id": query_id, "text": text[:200]}, timeout=10)
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # noqa: BLE001 - an unanswered button must not end the poll loop
             logger.warning("telegram answerCallbackQuery failed (%s)", type(exc).__name__)

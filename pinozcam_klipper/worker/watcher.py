@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..camera import CameraError, Frame, FrameSource
+from ..camera import CameraError, Frame, FrameSource, unexpected_camera_error
 from ..pipeline import FrameAnalyser, FrameAnalysis
 
 __all__ = ["Check", "Watcher"]
@@ -90,6 +90,7 @@ class Watcher:
         self._tasks: list[asyncio.Task[None]] = []
         self._frame_ids = 0
         self._held: tuple[float, FrameAnalysis] | None = None  # the last failure frame, to keep drawn
+        self._unexpected_seen: str | None = None  # kind of the last unforeseen camera exception logged
         self.dropped = 0
         self.check_times: deque[float] = deque(maxlen=600)
         self.last_inference_ms: float | None = None
@@ -147,14 +148,45 @@ class Watcher:
             reason = self._now_reasons.pop(0) if self._now_reasons else "interval"
             self._now_reasons.clear()
             last = time.monotonic()
+            if not await self._sample(reason):
+                # The camera was replaced during the read: take a frame from the new one now.
+                last = -float("inf")
+                if reason != "interval":
+                    self._now_reasons.append(reason)
+
+    async def _sample(self, reason: str) -> bool:
+        """Read one frame into the mailbox; False when the camera was swapped during the read.
+
+        Whatever the read raises is a camera failure reported to ``on_camera_error``: the
+        sampler must outlive every camera, or checks stop for good with nobody told.
+        """
+        camera = self.camera
+        try:
+            frame = await camera.read()
+        except Exception as exc:
+            if camera is not self.camera:
+                return False  # the old camera was closed under the read: its error is stale
+            if not isinstance(exc, CameraError):
+                exc = self._unexpected(exc)
             try:
-                frame = await self.camera.read()
-            except CameraError as exc:
                 self._on_camera_error(exc)
-                continue
-            if self._mailbox.put((frame, time.monotonic(), reason)):
-                self.dropped += 1
-                logger.debug("inference busy: dropped a frame (%d so far)", self.dropped)
+            except Exception:
+                logger.exception("handling a camera error failed")
+            return True
+        self._unexpected_seen = None
+        if self._mailbox.put((frame, time.monotonic(), reason)):
+            self.dropped += 1
+            logger.debug("inference busy: dropped a frame (%d so far)", self.dropped)
+        return True
+
+    def _unexpected(self, exc: Exception) -> CameraError:
+        """A :class:`CameraError` for an exception the camera did not turn into one; logged
+        with its traceback once per run of such failures (not on every read)."""
+        error = unexpected_camera_error(exc, getattr(self.camera, "description", "camera"))
+        if self._unexpected_seen != type(exc).__name__:
+            self._unexpected_seen = type(exc).__name__
+            logger.error("camera read failed unexpectedly; checks go on: %s", error, exc_info=exc)
+        return error
 
     async def _check_loop(self) -> None:
         while True:

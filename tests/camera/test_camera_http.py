@@ -185,3 +185,53 @@ async def test_camera_health_offline_then_ok_again(server: CameraServer) -> None
         assert camera.health.state is CameraState.OK
     finally:
         await camera.close()
+
+
+def _claims_huge_size(jpeg: bytes) -> bytes:
+    """``jpeg`` with its SOF header claiming 65000 x 65000 pixels: OpenCV raises, not returns None."""
+    data = bytearray(jpeg)
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5:sof + 9] = (65000).to_bytes(2, "big") * 2
+    return bytes(data)
+
+
+async def test_strange_camera_replies_are_camera_errors_with_a_reason(server: CameraServer) -> None:
+    camera = open_camera(CameraSettings(camera=server.snapshot_url, camera_timeout=2))
+    camera.source._backoff.initial = camera.source._backoff.maximum = 0.01  # type: ignore[attr-defined]
+    part = b"--x\r\nContent-Type: image/jpeg\r\n\r\n" + make_jpeg(100) + b"\r\n--x\r\n"
+    try:
+        server.reply(200, body=part, headers={"Content-Type": "multipart/x-mixed-replace"})
+        with pytest.raises(CameraError, match="multipart answer without a boundary"):
+            await camera.read()
+        assert camera.health.state is CameraState.OFFLINE
+        assert "without a boundary" in camera.health.message
+        huge = _claims_huge_size(make_jpeg(100))
+        server.reply(200, body=huge, headers={"Content-Type": "image/jpeg"}, times=2)
+        with pytest.raises(CameraError, match="not a valid jpeg"):
+            await camera.read()  # two broken pictures in a row: the skip-one rule gives up
+        assert (await camera.read()).jpeg == make_jpeg(100)
+        assert camera.health.state is CameraState.OK
+    finally:
+        await camera.close()
+
+
+async def test_a_url_httpx_refuses_is_a_camera_error() -> None:
+    camera = open_camera(CameraSettings(camera="http://127.0.0.1:9/snap\x01shot", camera_timeout=1))
+    try:
+        with pytest.raises(CameraError, match="InvalidURL"):
+            await camera.read()
+        assert camera.health.state is CameraState.OFFLINE
+    finally:
+        await camera.close()
+
+
+async def test_closing_ends_a_read_waiting_out_its_retry_delay() -> None:
+    # A long backoff after a failure: the next read waits it out unless the camera is closed.
+    source = SnapshotSource("http://127.0.0.1:9/snapshot", timeout=60, backoff_initial=30)
+    with pytest.raises(CameraError, match="cannot reach"):
+        await source.read()
+    waiting = asyncio.ensure_future(source.read())
+    await asyncio.sleep(0)  # one turn: the read is now inside its retry wait
+    await source.close()
+    with pytest.raises(CameraError, match="the camera is closed"):
+        await asyncio.wait_for(waiting, 5)

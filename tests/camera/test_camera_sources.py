@@ -80,3 +80,14 @@ def test_settings_validate_and_name_the_option() -> None:
         load_section(CameraSettings, {"camera_rotate": 45})
     with pytest.raises(SettingsError, match="camera_timeout"):
         load_section(CameraSettings, {"camera_timeout": 0})
+
+
+def test_a_camera_string_no_source_can_open_is_refused_in_settings() -> None:
+    from pinozcam_klipper.settings import Settings, SettingsError
+
+    for value in ("http://[::1/snap", "~nosuchuser/pics", "http://cam:99999/x", "http://cam/a b"):
+        with pytest.raises(SettingsError, match="option 'camera'"):
+            Settings.from_mapping({"camera": value})
+    with pytest.raises(SettingsError) as info:
+        Settings.from_mapping({"camera": "http://user:hunter2@cam:99999/x"})
+    assert "hunter2" not in str(info.value)

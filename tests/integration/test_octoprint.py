@@ -11,6 +11,7 @@ shared headless Chromium (conftest.py's ``browser``).
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,27 @@ def test_a_failure_during_a_print_pauses_it_once_through_octoprint(
     wait_until("the print to end", lambda: printer.job_state() in ("Operational", "Cancelled"), 30)
     wait_until("the worker to hear the print was cancelled",
                lambda: printer.plugin_status()["status"]["print"]["state"] == "cancelled", 20)
+
+
+def test_a_mute_survives_a_worker_restart(printer: OctoPrintApi) -> None:
+    """The worker forgets everything when it dies; the plugin mutes the new one again."""
+    printer.upload_and_print("pinozcam_test.gcode", GCODE)
+    try:
+        wait_until("the worker to know the print runs",
+                   lambda: (printer.plugin_status()["status"] or {}).get("print", {}).get("state") == "printing", 30)
+        printer.post("/api/plugin/pinozcam", {"command": "mute"})
+        first = wait_until("the mute", lambda: (s := printer.plugin_status())["status"].get("muted") and s, 20)
+        os.kill(first["worker"]["pid"], signal.SIGKILL)
+        # The status must come from the new worker (its pid), not be the old one's last.
+        wait_until("a new worker, muted for the same print", lambda: (
+            s := printer.plugin_status())["worker"]["pid"] not in (None, first["worker"]["pid"])
+            and (s["status"] or {}).get("pid") == s["worker"]["pid"]
+            and s["status"]["print"]["state"] == "printing" and s["status"]["muted"] is True,
+            60, why=lambda: printer.plugin_status())
+    finally:
+        printer.post("/api/job", {"command": "cancel"})
+    wait_until("the mute to end with the print",
+               lambda: printer.plugin_status()["status"].get("muted") is False, 30)
 
 
 @pytest.fixture(scope="module")

@@ -68,6 +68,21 @@ def test_a_reconnecting_worker_hears_the_printers_current_state() -> None:
         "type": "print_state", "state": "standby", "file": "", "progress": None}
 
 
+def test_a_mute_of_the_running_print_is_repeated_to_a_reconnected_worker() -> None:
+    tracker = PrintTracker()
+    tracker.note_muted(True)
+    assert tracker.after_connect() == []  # nothing prints: nothing to mute
+    tracker.on_event("PrintStarted", {"path": "a.gcode"})
+    tracker.note_muted(True)
+    assert tracker.after_connect() == [{"type": "mute", "muted": True}]
+    tracker.on_event("PrintPaused", {"path": "a.gcode"})
+    assert tracker.after_connect() == [{"type": "mute", "muted": True}]
+    tracker.on_event("PrintDone", {"path": "a.gcode"})
+    assert tracker.after_connect() == []
+    tracker.on_event("PrintStarted", {"path": "b.gcode"})
+    assert tracker.after_connect() == []  # the next print starts unmuted
+
+
 # -- action rules --------------------------------------------------------------------------
 
 IDLE = PrinterFlags()

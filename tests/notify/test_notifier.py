@@ -183,3 +183,49 @@ async def test_close_can_drain_the_queue(server: NotifyServer) -> None:
         notifier.submit(Alert(kind=AlertKind.INFO, title=title))
     await notifier.close(drain_timeout=10)
     assert [r.status for r in results.items] == ["sent", "sent", "sent"]
+
+
+async def test_a_webhook_url_httpx_cannot_use_fails_that_alert_only(server: NotifyServer,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    # Port 99999 passes httpx's URL parsing and raises OverflowError at connect: not an httpx error.
+    bad = NotifySettings(discord_webhook_url=f"http://127.0.0.1:99999/api/webhooks/1/{WEBHOOK_TOKEN}",
+                         telegram_bot_token=BOT_TOKEN, telegram_chat_id="42",
+                         telegram_api_base=server.telegram_api_base, notify_interval=0)
+    results = Results()
+    async with Notifier(bad, on_result=results, retry=FAST) as notifier:
+        notifier.submit(Alert(kind=AlertKind.TEST, title="first"))
+        notifier.submit(Alert(kind=AlertKind.TEST, title="second"))
+        got = await results.wait(4)
+    by = {(r.alert.title, r.channel): r for r in got}
+    assert by[("second", "telegram")].status == "sent"  # the notifier lived on past the first alert
+    discord = by[("second", "discord")]
+    assert discord.status == "failed" and "OverflowError" in discord.error and "port" in discord.error
+    _assert_no_secret(caplog.text, *(r.error for r in got))
+
+
+def test_a_webhook_port_out_of_range_is_refused_in_settings() -> None:
+    from pinozcam_klipper.options import SettingsError
+
+    with pytest.raises(SettingsError, match="port between 1 and 65535") as info:
+        load_section(NotifySettings, {"discord_webhook_url": f"http://127.0.0.1:99999/api/webhooks/1/{WEBHOOK_TOKEN}"})
+    _assert_no_secret(str(info.value))
+    with pytest.raises(SettingsError, match="telegram_api_base"):
+        load_section(NotifySettings, {"telegram_api_base": "http://127.0.0.1:70000"})
+
+
+async def test_camera_back_gets_through_right_after_camera_offline(server: NotifyServer) -> None:
+    clock = Clock()
+    results = Results()
+    settings = load_section(NotifySettings, {"discord_webhook_url": server.discord_webhook_url(),
+                                             "notify_interval": 60})
+    async with Notifier(settings, on_result=results, retry=FAST, clock=clock) as notifier:
+        notifier.submit(Alert(kind=AlertKind.INFO, title="Camera offline"))
+        await results.wait(1)
+        clock.now += 5
+        notifier.submit(Alert(kind=AlertKind.INFO, title="Camera back"))
+        await results.wait(2)
+        clock.now += 5
+        notifier.submit(Alert(kind=AlertKind.INFO, title="Camera offline"))  # a flapping camera
+        got = await results.wait(3)
+    assert [(r.alert.title, r.status) for r in got] == [
+        ("Camera offline", "sent"), ("Camera back", "sent"), ("Camera offline", "rate_limited")]

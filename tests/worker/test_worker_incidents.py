@@ -156,3 +156,47 @@ async def test_a_bot_with_a_webhook_is_reported_not_silently_buttonless(
         assert (await expect(ws, "status"))["telegram_buttons"] == {"state": "ok", "message": ""}
     assert "webhook" in caplog.text
     assert BOT_TOKEN not in caplog.text and BOT_TOKEN not in json.dumps(buttons)
+
+
+async def test_an_unwritable_incident_folder_still_pauses_and_alerts(
+        worker: Worker, camera: CameraServer, bot: BotServer) -> None:
+    # The folder vanishes and a plain file takes its place: every write in it fails (as on a
+    # full disk, which root-run tests cannot fake with permissions).
+    root = worker.store.root
+    import shutil
+    shutil.rmtree(root)
+    root.write_text("not a folder")
+    async with await connect(worker) as ws:
+        seen: list = []
+        incident = await _open_incident(ws, camera, seen)
+        assert incident["action"] == "pause" and incident["incident"]["state"] == "open"
+        request = await expect(ws, "action_request")
+        assert request["incident_id"] == incident["incident_id"] and request["action"] == "pause"
+        status = await expect(ws, "status", lambda m: m["incident_storage"]["state"] == "error")
+        assert "cannot save incident" in status["incident_storage"]["message"]
+        assert status["open_incident"]["id"] == incident["incident_id"]
+        await requests_matching(bot, lambda r: r.route.startswith("/api/webhooks/")
+                                and b"Possible print failure" in r.body)
+
+
+async def test_the_button_reader_outlives_an_exception_that_is_not_httpx() -> None:
+    import asyncio
+
+    from pinozcam_klipper.worker.telegram_buttons import ButtonPoller
+
+    async def pressed(press: object) -> str:
+        return ""
+
+    # Port 99999: OverflowError at connect, which is not an httpx error.
+    poller = ButtonPoller(api_base="http://127.0.0.1:99999", bot_token=BOT_TOKEN, chat_id=CHAT_ID,
+                          on_press=pressed, poll_timeout=1)
+    task = asyncio.create_task(poller.run())
+    try:
+        async with asyncio.timeout(10):
+            while poller.problem is None and not task.done():
+                await asyncio.sleep(0)
+        assert not task.done()
+        assert poller.problem == "getUpdates failed (OverflowError)"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

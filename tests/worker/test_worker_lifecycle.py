@@ -96,3 +96,36 @@ async def test_action_requests_go_to_adapters_not_viewers(worker: Worker, camera
         await expect(viewer, "incident", lambda m: m["event"] == "opened", seen=seen)
         await expect(viewer, "detection", lambda m: m["incident_id"] == opened["incident_id"], seen=seen)
         assert not [m for m in seen if m["type"] == "action_request"]
+
+
+async def test_a_strange_camera_reply_is_reported_and_checks_go_on(worker: Worker, camera: CameraServer) -> None:
+    async with await connect(worker) as ws:
+        await print_state(ws, "printing")
+        await expect(ws, "detection")
+        # One multipart answer with no boundary (once a ValueError that ended the checks for good).
+        part = b"--x\r\nContent-Type: image/jpeg\r\n\r\n" + GOOD + b"\r\n--x\r\n"
+        camera.reply(200, body=part, headers={"Content-Type": "multipart/x-mixed-replace"})
+        offline = await expect(ws, "status", lambda m: m["camera"]["state"] == "offline")
+        assert "multipart answer without a boundary" in offline["camera"]["message"]
+        await expect(ws, "detection")
+        assert worker._status()["camera"]["state"] == "ok"
+
+
+async def test_a_camera_change_during_a_print_keeps_the_checks_going(
+        camera: CameraServer, bot: BotServer, tmp_path: Path) -> None:
+    data = settings_for(camera, bot)
+    data["camera"]["camera"] = "http://127.0.0.1:9/snapshot"  # nothing listens there
+    worker = Worker(Settings.from_mapping(data), WorkerConfig(
+        listen=Listen("127.0.0.1", 0), token=TOKEN, data_dir=tmp_path))
+    await worker.start()
+    try:
+        async with await connect(worker) as ws:
+            await print_state(ws, "printing")
+            await expect(ws, "status", lambda m: "cannot reach the camera" in m["camera"]["message"])
+            await ws.send(json.dumps({"type": "configure", "settings": {"camera": camera.snapshot_url}}))
+            await expect(ws, "configured")
+            for _ in range(3):  # checks go on, on the new camera
+                await expect(ws, "detection")
+            assert worker._status()["camera"]["state"] == "ok"
+    finally:
+        await worker.stop()

@@ -95,3 +95,50 @@ async def test_bad_messages_get_errors_and_the_worker_keeps_answering(worker: Wo
             assert error["code"] in ("bad_json", "bad_message", "unknown_type", "bad_field", "too_big")
         await ws.send(json.dumps({"type": "status"}))
         await expect(ws, "status")
+
+
+async def test_a_camera_string_no_source_can_open_is_refused_whole(worker: Worker) -> None:
+    before = worker.settings.camera.camera
+    async with await connect(worker) as ws:
+        await expect(ws, "status")
+        for value in ("http://[::1/snap", "http://[::1/snap", "~nosuchuser/pics", "http://cam:99999/x"):
+            await ws.send(json.dumps({"type": "configure", "settings": {"camera": value}}))
+            error = await expect(ws, "error")
+            assert error["code"] == "invalid_option" and error["option"] == "camera", value
+            assert "option 'camera'" in error["message"]
+            assert worker.settings.camera.camera == before  # nothing half-applied
+        await ws.send(json.dumps({"type": "configure", "settings": {"camera_timeout": 3}}))
+        configured = await expect(ws, "configured")
+        assert configured["settings"]["camera"]["camera"] == before
+
+
+async def test_configured_reply_hides_a_camera_password(worker: Worker) -> None:
+    async with await connect(worker) as ws:
+        await expect(ws, "status")
+        url = "http://user:hunter2@127.0.0.1:9/snapshot"
+        await ws.send(json.dumps({"type": "configure", "settings": {"camera": url}}))
+        configured = await expect(ws, "configured")
+        assert "hunter2" not in json.dumps(configured)
+        assert configured["settings"]["camera"]["camera"] == "http://<redacted>@127.0.0.1:9/snapshot"
+        assert worker.settings.camera.camera == url  # the worker itself keeps the real one
+
+
+async def test_an_unknown_option_is_named_without_its_value(worker: Worker) -> None:
+    async with await connect(worker) as ws:
+        await expect(ws, "status")
+        await ws.send(json.dumps({"type": "configure", "settings": {"telegram_token": "123:SECRETabcdef"}}))
+        error = await expect(ws, "error")
+        assert error["option"] == "telegram_token" and "telegram_bot_token" in error["message"]
+        assert "SECRET" not in json.dumps(error)
+
+
+def test_a_bad_camera_in_the_worker_yaml_is_one_clear_line(tmp_path, capsys) -> None:
+    from pinozcam_klipper.worker.main import main
+
+    (tmp_path / "token").write_text(TOKEN)
+    (tmp_path / "worker.yaml").write_text('camera:\n  camera: "http://[::1/snap"\n')
+    code = main(["--listen", "127.0.0.1:0", "--token-file", str(tmp_path / "token"),
+                 "--config", str(tmp_path / "worker.yaml"), "--nice", "0"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "option 'camera'" in err and "Traceback" not in err
