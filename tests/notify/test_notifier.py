@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from pinozcam_klipper.notify import Alert, AlertKind, Notifier, NotifySettings, RetryPolicy
-from pinozcam_klipper.options import load_section
+from pinozcam_klipper.options import SettingsError, load_section
 from tests.servers import NotifyServer, Results, make_jpeg
 
 FAST = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.05)
@@ -204,8 +204,6 @@ async def test_a_webhook_url_httpx_cannot_use_fails_that_alert_only(server: Noti
 
 
 def test_a_webhook_port_out_of_range_is_refused_in_settings() -> None:
-    from pinozcam_klipper.options import SettingsError
-
     with pytest.raises(SettingsError, match="port between 1 and 65535") as info:
         load_section(NotifySettings, {"discord_webhook_url": f"http://127.0.0.1:99999/api/webhooks/1/{WEBHOOK_TOKEN}"})
     _assert_no_secret(str(info.value))
