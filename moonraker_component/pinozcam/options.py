@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from ...confighelper import ConfigHelper
 
 #: Options the component reads itself; every other option of [pinozcam] goes to the worker.
-OWN_OPTIONS = ("enabled", "camera", "worker_python", "pause_macro", "cancel_macro", "prompt")
+OWN_OPTIONS = ("enabled", "camera", "worker_python", "pause_macro", "cancel_macro", "prompt",
+               "worker_timeout")
 #: Worker options whose values are never sent back to a client.
 SECRET_OPTIONS = ("discord_webhook_url", "telegram_bot_token")
 REDACTED = "<redacted>"
@@ -42,6 +43,9 @@ class OwnOptions:
     pause_macro: str = "PINOZCAM_PAUSE"
     cancel_macro: str = "PINOZCAM_CANCEL"
     prompt: bool = True
+    # Seconds a running worker may go without answering before it is restarted: a hung worker
+    # (a stuck driver, a frozen SD card) would otherwise leave the print unwatched, silently.
+    worker_timeout: float = 60.0
 
 
 def default_worker_python(home: Path) -> str:
@@ -61,6 +65,14 @@ def parse_own_option(name: str, value: Any) -> Any:
         if text in ("false", "no", "off", "0"):
             return False
         raise ValueError("true or false")
+    if name == "worker_timeout":
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            seconds = -1.0
+        if isinstance(value, bool) or not 2.0 <= seconds <= 3600.0:
+            raise ValueError("seconds between 2 and 3600")
+        return seconds
     text = str(value).strip()
     if name in ("pause_macro", "cancel_macro"):
         if not _MACRO.match(text) or len(text) > 200:

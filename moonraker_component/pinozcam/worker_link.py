@@ -139,17 +139,30 @@ class WorkerLinkMixin:
 
 
     async def _connect_while_alive(self, address: str) -> None:
-        """Connect (again and again) while the process lives; returns when it has exited."""
+        """Connect (again and again) while the process lives; returns when it has exited.
+
+        A worker that lives but does not answer (its websocket pings unanswered, then no new
+        connection for ``worker_timeout`` seconds) is hung: it is stopped, so the supervisor
+        starts a fresh one instead of leaving the print unwatched."""
         assert self.process is not None
         proc_done = asyncio.ensure_future(self.process.wait())
+        timeout = float(self._own_value("worker_timeout"))
         delay = 0.1
+        unreachable_since = time.monotonic()
         try:
             while not proc_done.done() and not self._closing:
+                if time.monotonic() - unreachable_since > timeout:
+                    await self._stop_hung_worker(timeout)
+                    break
                 request = tornado.httpclient.HTTPRequest(
                     f"ws://{address}/", headers={"Authorization": f"Bearer {self.process.token}"},
-                    connect_timeout=5, request_timeout=10)
+                    connect_timeout=min(5.0, timeout), request_timeout=min(10.0, timeout))
                 try:
-                    ws = await tornado.websocket.websocket_connect(request, max_message_size=4 << 20)
+                    # Pings are answered by the worker's event loop: unanswered, the connection
+                    # closes, even while the process and its socket stay up.
+                    ws = await tornado.websocket.websocket_connect(
+                        request, max_message_size=4 << 20, ping_interval=timeout / 4,
+                        ping_timeout=timeout / 2)
                 except (OSError, tornado.httpclient.HTTPClientError, tornado.websocket.WebSocketError,
                         asyncio.TimeoutError) as exc:
                     logger.debug("pinozcam worker connect failed: %s", exc)
@@ -158,9 +171,17 @@ class WorkerLinkMixin:
                     continue
                 delay = 0.1
                 await self._session(ws)
+                unreachable_since = time.monotonic()
         finally:
             if not proc_done.done():
                 proc_done.cancel()
+
+    async def _stop_hung_worker(self, timeout: float) -> None:
+        assert self.process is not None
+        logger.warning("pinozcam worker (pid %s) has not answered for %g s; restarting it",
+                       self.process.pid, timeout)
+        self._set_worker("restarting", f"the worker stopped answering for {timeout:g} s")
+        await self.process.stop(timeout=2.0)  # a hung process may never act on SIGTERM
 
     async def _session(self, ws: tornado.websocket.WebSocketClientConnection) -> None:
         self.ws = ws

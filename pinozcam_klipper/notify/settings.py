@@ -40,7 +40,11 @@ def _chat_id(value: object) -> str:
     text = str(value).strip()
     # A typo here would only show up as Telegram's "chat not found" at the first failure.
     if text and not _CHAT_ID.fullmatch(text):
-        raise ValueError("a chat id: a number such as 123456789 or -100123456789, or @channelname")
+        accepted = "a chat id: a number such as 123456789 or -100123456789, or @channelname"
+        if ":" in text or "/" in text:
+            # A bot token or a webhook URL pasted into the wrong box: still a secret.
+            raise SettingsError("telegram_chat_id", REDACTED, accepted)
+        raise ValueError(accepted)
     return text
 
 

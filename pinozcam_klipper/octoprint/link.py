@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -44,16 +45,23 @@ class WorkerLink:
     ``address()`` returns the worker's ``host:port`` or None while it is down.
     ``on_connect()`` returns the messages to send right after ``hello`` (called
     on the link thread). ``on_message(message)`` gets every worker message.
+    ``on_hung()`` is called (on the link thread) when the worker has an address but
+    has not answered for ``hung_after`` seconds (its pings unanswered, then no new
+    connection): a process that lives but hangs, which only a restart ends.
     """
 
     def __init__(self, address: Callable[[], str | None], token: str, *,
                  on_connect: Callable[[], list[Message]], on_message: Callable[[Message], None],
-                 client_name: str = "octoprint") -> None:
+                 client_name: str = "octoprint", on_hung: Callable[[], None] | None = None,
+                 hung_after: float = 60.0) -> None:
         self._address = address
         self._token = token
         self._on_connect = on_connect
         self._on_message = on_message
         self._client_name = client_name
+        self._on_hung = on_hung
+        self._hung_after = hung_after
+        self._last_answer = time.monotonic()  # the end of the last session (however it ended)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[str] | None = None
         self._main: asyncio.Task[None] | None = None
@@ -116,12 +124,20 @@ class WorkerLink:
         self._main = asyncio.current_task()
         self._started.set()
         retry = _RETRY_FIRST
+        unreachable_since = time.monotonic()
         try:
             while not self._stopping:
                 address = self._address()
                 if address is None:
+                    unreachable_since = time.monotonic()  # starting: the supervisor's business
                     await asyncio.sleep(_ADDRESS_POLL)
                     continue
+                silent = time.monotonic() - max(unreachable_since, self._last_answer)
+                if self._on_hung is not None and silent > self._hung_after:
+                    logger.warning("the pinozcam worker at %s has not answered for %.0f s; restarting it",
+                                   address, self._hung_after)
+                    self._on_hung()
+                    unreachable_since = time.monotonic()
                 try:
                     await self._session(address)
                     retry = _RETRY_FIRST
@@ -137,7 +153,9 @@ class WorkerLink:
     async def _session(self, address: str) -> None:
         async with websockets.connect(
                 f"ws://{address}/", additional_headers={"Authorization": f"Bearer {self._token}"},
-                open_timeout=_OPEN_TIMEOUT, max_size=TRANSPORT_MAX_BYTES, compression=None) as ws:
+                open_timeout=min(_OPEN_TIMEOUT, self._hung_after), max_size=TRANSPORT_MAX_BYTES,
+                compression=None, ping_interval=self._hung_after / 4,
+                ping_timeout=self._hung_after / 2) as ws:
             self._queue = asyncio.Queue()
             await ws.send(json.dumps({"type": "hello", "protocol": PROTOCOL_VERSION,
                                       "client": self._client_name, "role": "adapter"}))
@@ -150,6 +168,7 @@ class WorkerLink:
                 async for raw in ws:
                     self._dispatch(raw)
             finally:
+                self._last_answer = time.monotonic()
                 self._connected.clear()
                 sender.cancel()
                 await asyncio.gather(sender, return_exceptions=True)

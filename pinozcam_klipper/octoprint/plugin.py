@@ -179,9 +179,15 @@ class PinozcamPlugin(octoprint.plugin.StartupPlugin,
         self._supervisor.start()
         self._link = WorkerLink(lambda: self._supervisor.address if self._supervisor else None, self._token,
                                 on_connect=self._on_link_connect, on_message=self._on_worker_message,
-                                client_name="octoprint")
+                                client_name="octoprint", on_hung=self._restart_hung_worker)
         self._link.start()
         self._logger.info("pinozcam worker starting (camera from %s)", self._camera.source)
+
+    def _restart_hung_worker(self) -> None:
+        """The worker lives but has stopped answering: only a restart brings the checks back."""
+        supervisor = self._supervisor
+        if supervisor is not None:
+            supervisor.restart()
 
     def _stop_worker(self) -> None:
         with self._lifecycle:

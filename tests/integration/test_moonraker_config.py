@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import shutil
 import tempfile
 import time
@@ -205,3 +206,21 @@ def test_camera_passwords_and_nested_secrets_never_come_back() -> None:
         assert server.wait_worker_connected()["camera_url"] == f"http://{host}"
         with pytest.raises(MoonrakerError, match="password again"):
             server.post("/server/pinozcam/settings", {"settings": {"camera": "http://other:<redacted>@x/"}})
+
+
+def test_a_hung_worker_is_restarted() -> None:
+    """A worker that lives but no longer answers (here: stopped with SIGSTOP) would leave the
+    print unwatched; after ``worker_timeout`` seconds it is replaced."""
+    with CameraServer([GOOD]) as camera, \
+            _moonraker(pinozcam_section(camera.snapshot_url, None, worker_timeout=3)) as server:
+        first = server.wait_worker_connected()
+        hung = first["worker"]["pid"]
+        os.kill(hung, signal.SIGSTOP)
+        try:
+            again = server.wait_for("a new worker", lambda: (s := server.status())["worker"]["connected"]
+                                    and s["worker"]["pid"] != hung and s, timeout=60)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(hung, signal.SIGCONT)
+        assert again["worker"]["restarts"] == first["worker"]["restarts"] + 1
+        assert "has not answered for 3 s" in server.log_tail(200)

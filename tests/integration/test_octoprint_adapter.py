@@ -246,6 +246,27 @@ def test_the_link_carries_print_state_and_action_requests_and_survives_a_worker_
     assert not supervisor.status()["running"] and not link.connected
 
 
+@pytest.mark.timeout(60)
+def test_a_hung_worker_is_restarted_by_the_link(spec: WorkerSpec) -> None:
+    """A worker that lives but no longer answers (stopped with SIGSTOP) would leave the print
+    unwatched: after ``hung_after`` seconds without an answer the link has it restarted."""
+    supervisor = WorkerSupervisor(spec)
+    link = WorkerLink(lambda: supervisor.address, "adapter-test-token", on_connect=list,
+                      on_message=lambda message: None, on_hung=supervisor.restart, hung_after=3)
+    supervisor.start()
+    link.start()
+    try:
+        assert supervisor.wait_ready(30) and link.wait_connected(30)
+        hung = supervisor.status()["pid"]
+        os.kill(hung, signal.SIGSTOP)
+        wait_until("a new worker", lambda: supervisor.status()["pid"] not in (None, hung), 40)
+        wait_until("the link to the new worker", lambda: link.connected, 30)
+        assert supervisor.starts == 2
+    finally:
+        link.stop()
+        supervisor.stop()
+
+
 def _next(messages: queue.Queue[dict[str, Any]], kind: str, timeout: float = 20.0) -> dict[str, Any]:
     def probe() -> dict[str, Any] | None:
         try:

@@ -227,3 +227,59 @@ async def test_camera_back_gets_through_right_after_camera_offline(server: Notif
         got = await results.wait(3)
     assert [(r.alert.title, r.status) for r in got] == [
         ("Camera offline", "sent"), ("Camera back", "sent"), ("Camera offline", "rate_limited")]
+
+
+def test_a_token_pasted_as_the_chat_id_is_refused_without_showing_it() -> None:
+    with pytest.raises(SettingsError, match="telegram_chat_id") as info:
+        load_section(NotifySettings, {"telegram_chat_id": "123456:pasted-into-the-wrong-box"})
+    assert "pasted-into-the-wrong-box" not in str(info.value)
+    with pytest.raises(SettingsError, match="'12ab'"):  # not a secret: shown, to see the typo
+        load_section(NotifySettings, {"telegram_chat_id": "12ab"})
+
+
+async def test_a_hanging_discord_does_not_hold_up_telegram() -> None:
+    """Each channel sends on its own: Telegram's alerts go out while Discord's first is still hanging."""
+    with NotifyServer() as discord, NotifyServer() as telegram:
+        discord.hang(times=10)
+        results = Results()
+        settings = load_section(NotifySettings, {
+            "discord_webhook_url": discord.discord_webhook_url(token=WEBHOOK_TOKEN),
+            "telegram_bot_token": BOT_TOKEN, "telegram_chat_id": 42,
+            "telegram_api_base": telegram.telegram_api_base, "notify_timeout": 3})
+        async with Notifier(settings, on_result=results, retry=FAST) as notifier:
+            notifier.submit(Alert(kind=AlertKind.INCIDENT, title="first"))
+            notifier.submit(Alert(kind=AlertKind.COULD_NOT_PAUSE, title="second"))
+            await discord.requests_arrived(1)
+            sent = await telegram.requests_arrived(2)
+            # Discord is still on its first try of the first alert: nothing has given up yet.
+            assert len(discord.requests) == 1
+            assert not any(r.status == "failed" for r in results.items)
+            discord.stop()  # cuts the hanging request: Discord now gives up on both alerts
+            got = await results.wait(4)
+    assert [b"first" in r.body for r in sent] == [True, False] and b"second" in sent[1].body
+    assert [(r.alert.title, r.channel, r.status) for r in got] == [
+        ("first", "discord", "failed"), ("first", "telegram", "sent"),
+        ("second", "discord", "failed"), ("second", "telegram", "sent")]
+
+
+async def test_every_channel_follows_one_pacing_decision() -> None:
+    """Telegram reaches the second incident while Discord still retries the first: the second is
+    rate limited on both, and each alert's results come together once every channel is done."""
+    clock = Clock()
+    with NotifyServer() as discord, NotifyServer() as telegram:
+        discord.hang(times=1)  # the first try times out; the retry gets through
+        results = Results()
+        settings = load_section(NotifySettings, {
+            "discord_webhook_url": discord.discord_webhook_url(), "telegram_bot_token": BOT_TOKEN,
+            "telegram_chat_id": 42, "telegram_api_base": telegram.telegram_api_base,
+            "notify_timeout": 0.5, "notify_interval": 60})
+        async with Notifier(settings, on_result=results, retry=FAST, clock=clock) as notifier:
+            notifier.submit(Alert(kind=AlertKind.INCIDENT, title="first"))
+            await telegram.requests_arrived(1)
+            clock.now += 10
+            notifier.submit(Alert(kind=AlertKind.INCIDENT, title="second"))
+            got = await results.wait(4)
+    assert [(r.alert.title, r.channel, r.status) for r in got] == [
+        ("first", "discord", "sent"), ("first", "telegram", "sent"),
+        ("second", "discord", "rate_limited"), ("second", "telegram", "rate_limited")]
+    assert len(discord.requests) == 2 and len(telegram.requests) == 1

@@ -45,3 +45,21 @@ async def test_stopping_does_not_wait_for_an_old_notifier_that_cannot_send() -> 
         async with asyncio.timeout(5):
             await alerts.close(0.5)
         assert alerts._all_finished.is_set()  # the stuck alert was reported dropped, not forgotten
+
+
+async def test_stopping_waits_for_a_channel_still_retrying_after_another_has_sent() -> None:
+    """An alert is unfinished until every channel is done with it, not just the fastest."""
+    with BotServer() as discord, BotServer() as telegram:
+        alerts = Alerts(NotifySettings(discord_webhook_url=discord.discord_webhook_url(), notify_interval=0,
+                                       telegram_bot_token="123:abc", telegram_chat_id="42",
+                                       telegram_api_base=telegram.telegram_api_base),
+                        buttons=False, on_button=_no_button)
+        await alerts.start()
+        discord.reply(500, json_body={"message": "try again"})  # Discord's first try fails; a retry follows
+        alerts.incident_alert("opened", RECORD, None)
+        await telegram.requests_arrived(1)
+        await discord.requests_arrived(1)
+        async with asyncio.timeout(10):
+            await alerts.close(30)
+        assert len(discord.requests) == 2  # the retry went out before stopping
+        assert alerts._all_finished.is_set()
