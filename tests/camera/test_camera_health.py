@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pinozcam_klipper.camera import CameraError, CameraSettings, CameraState, HealthMonitor, open_camera
-from tests.servers import CameraServer, make_jpeg
+from tests.servers import CameraServer, claiming_size, make_jpeg
 
 
 class Clock:
@@ -65,6 +65,24 @@ async def test_broken_picture_is_skipped_for_the_next_one() -> None:
             srv.reply(200, body=bytes(broken), headers={"Content-Type": "image/jpeg"})
             frame = await camera.read()
             assert frame.bgr.ndim == 3
+        finally:
+            await camera.close()
+
+
+async def test_a_picture_claiming_a_gigantic_size_is_not_decoded() -> None:
+    """A few hundred bytes claiming 30000x30000 pixels would have OpenCV allocate 2.7 GB, an
+    out-of-memory kill on a Pi: refused from the header, and the next good frame is used."""
+    with CameraServer([make_jpeg(90)]) as srv:
+        camera = open_camera(CameraSettings(camera=srv.snapshot_url))
+        try:
+            srv.reply(200, body=claiming_size(make_jpeg(90), 30000, 30000), headers={"Content-Type": "image/jpeg"})
+            frame = await camera.read()
+            assert frame.bgr.shape == (48, 64, 3)
+            srv.reply(200, body=claiming_size(make_jpeg(90), 30000, 30000), headers={"Content-Type": "image/jpeg"})
+            srv.reply(200, body=claiming_size(make_jpeg(90), 30000, 30000), headers={"Content-Type": "image/jpeg"})
+            with pytest.raises(CameraError, match="claims 30000x30000 pixels"):
+                await camera.read()  # two in a row: the skip-one rule gives up, with the reason
+            assert camera.health.state is CameraState.OFFLINE
         finally:
             await camera.close()
 

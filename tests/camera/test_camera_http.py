@@ -10,7 +10,7 @@ import pytest
 
 from pinozcam_klipper.camera import (CameraError, CameraSettings, CameraState, MjpegSource,
                                      SnapshotSource, open_camera, open_source)
-from tests.servers import CameraServer, make_jpeg
+from tests.servers import CameraServer, claiming_size, make_jpeg
 
 
 def _grey(frame_bgr: np.ndarray) -> int:
@@ -187,14 +187,6 @@ async def test_camera_health_offline_then_ok_again(server: CameraServer) -> None
         await camera.close()
 
 
-def _claims_huge_size(jpeg: bytes) -> bytes:
-    """``jpeg`` with its SOF header claiming 65000 x 65000 pixels: OpenCV raises, not returns None."""
-    data = bytearray(jpeg)
-    sof = data.find(b"\xff\xc0")
-    data[sof + 5:sof + 9] = (65000).to_bytes(2, "big") * 2
-    return bytes(data)
-
-
 async def test_strange_camera_replies_are_camera_errors_with_a_reason(server: CameraServer) -> None:
     camera = open_camera(CameraSettings(camera=server.snapshot_url, camera_timeout=2))
     camera.source._backoff.initial = camera.source._backoff.maximum = 0.01  # type: ignore[attr-defined]
@@ -205,9 +197,10 @@ async def test_strange_camera_replies_are_camera_errors_with_a_reason(server: Ca
             await camera.read()
         assert camera.health.state is CameraState.OFFLINE
         assert "without a boundary" in camera.health.message
-        huge = _claims_huge_size(make_jpeg(100))
+        # A header past OpenCV's own limit (it raises rather than returning None).
+        huge = claiming_size(make_jpeg(100), 65000, 65000)
         server.reply(200, body=huge, headers={"Content-Type": "image/jpeg"}, times=2)
-        with pytest.raises(CameraError, match="not a valid jpeg"):
+        with pytest.raises(CameraError, match="claims 65000x65000 pixels"):
             await camera.read()  # two broken pictures in a row: the skip-one rule gives up
         assert (await camera.read()).jpeg == make_jpeg(100)
         assert camera.health.state is CameraState.OK

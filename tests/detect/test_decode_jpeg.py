@@ -7,6 +7,7 @@ import pytest
 
 from detect_helpers import RED, frame_with
 from pinozcam_klipper.detect import FrameError, decode_jpeg
+from tests.servers import claiming_size
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +40,8 @@ def test_truncated_jpeg(jpeg):
 def test_garbage_is_a_clear_error(data, message):
     with pytest.raises(FrameError, match=message):
         decode_jpeg(data)
+
+
+def test_a_header_claiming_a_gigantic_size_is_refused_before_decoding(jpeg):
+    with pytest.raises(FrameError, match="claims 30000x30000 pixels"):
+        decode_jpeg(claiming_size(jpeg, 30000, 30000))

@@ -8,9 +8,9 @@ Both derive from :class:`ScriptedServer`: ``reply(429, headers=...)``, ``hang()`
 """
 
 from .base import FormPart, RecordedRequest, Reply, ScriptedServer
-from .camera import CameraServer, make_jpeg
+from .camera import CameraServer, claiming_size, make_jpeg
 from .notify import NotifyServer
 from .results import Results
 
 __all__ = ["CameraServer", "FormPart", "NotifyServer", "RecordedRequest", "Reply", "Results", "ScriptedServer",
-           "make_jpeg"]
+           "claiming_size", "make_jpeg"]

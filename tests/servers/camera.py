@@ -38,6 +38,13 @@ def make_jpeg(value: int = 128, *, size: tuple[int, int] = (64, 48), mark: int |
     return buf.tobytes()
 
 
+def claiming_size(jpeg: bytes, width: int, height: int) -> bytes:
+    """``jpeg`` with its frame header (SOF0) rewritten to claim ``width`` x ``height``: what a
+    broken camera or a hostile URL can send in a few hundred bytes."""
+    at = jpeg.index(b"\xff\xc0")
+    return jpeg[:at + 5] + height.to_bytes(2, "big") + width.to_bytes(2, "big") + jpeg[at + 9:]
+
+
 class CameraServer(ScriptedServer):
     def __init__(self, frames: Sequence[bytes] = (), *, fps: float = 0.0, boundary: str = "frame",
                  declare_dashes: bool = False, write_dashes: bool = True, content_length: bool = True,

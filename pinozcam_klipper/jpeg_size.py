@@ -1,0 +1,46 @@
+"""The picture size a JPEG's header claims, read before decoding.
+
+OpenCV allocates the whole image a header claims before it decodes a byte of it (up to its own
+limit of 2**30 pixels, 3 GB in BGR): a broken camera or a hostile URL could make a printer's
+small computer run out of memory with a few hundred bytes. Reading the frame header first lets
+callers refuse such a picture with a clear error instead.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MAX_PIXELS", "jpeg_size"]
+
+#: The largest picture decoded: 8K video (7680 x 4320 = 33 MP) with room to spare, about
+#: 150 MB in BGR. Camera frames are far smaller; only a broken header claims more.
+MAX_PIXELS = 50_000_000
+
+# Start-of-frame markers (baseline, progressive, lossless...); C4, C8 and CC are not frames.
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_STANDALONE = frozenset(range(0xD0, 0xD9)) | {0x01}  # RSTn, SOI, TEM: no length field
+
+
+def jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` from the first start-of-frame segment, or None when the header is
+    not readable (the decoder then reports the picture broken itself)."""
+    i, end = 2, len(data)
+    while i + 4 <= end:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            i += 1
+            continue
+        if marker in _STANDALONE:
+            i += 2
+            continue
+        if marker == 0xDA:  # start of scan before any frame header
+            return None
+        length = int.from_bytes(data[i + 2:i + 4], "big")
+        if marker in _SOF:
+            if i + 9 > end:
+                return None
+            height = int.from_bytes(data[i + 5:i + 7], "big")
+            width = int.from_bytes(data[i + 7:i + 9], "big")
+            return width, height
+        i += 2 + length
+    return None
