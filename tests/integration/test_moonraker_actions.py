@@ -11,6 +11,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -230,14 +231,20 @@ def test_the_pause_dialog_closes_when_the_print_is_resumed_elsewhere(stack: Stac
 def test_a_mute_survives_a_worker_restart(stack: Stack) -> None:
     """The worker forgets everything when it dies; the component mutes the new one again."""
     moonraker = stack.moonraker
+
+    def detector() -> dict[str, Any]:  # None between a connect and the worker's first status
+        return moonraker.status()["detector"] or {}
+
     stack.start_print()
     moonraker.post("/server/pinozcam/mute", {"muted": True})
-    first = moonraker.wait_for("the mute", lambda: (s := moonraker.status())["detector"].get("muted") and s)
+    moonraker.wait_for("the mute", lambda: detector().get("muted"))
+    first = moonraker.status()
     os.kill(first["worker"]["pid"], signal.SIGKILL)
     again = moonraker.wait_for("a new worker, muted", lambda: (s := moonraker.status())["worker"]["connected"]
                                and s["worker"]["pid"] != first["worker"]["pid"]
-                               and s["detector"].get("print", {}).get("state") == "printing" and s, timeout=60)
-    moonraker.wait_for("the new worker muted", lambda: moonraker.status()["detector"].get("muted") is True)
+                               and (s["detector"] or {}).get("print", {}).get("state") == "printing"
+                               and s, timeout=60)
+    moonraker.wait_for("the new worker muted", lambda: detector().get("muted") is True)
     assert again["worker"]["restarts"] == first["worker"]["restarts"] + 1
     stack.end_print()
-    moonraker.wait_for("the mute to end with the print", lambda: moonraker.status()["detector"].get("muted") is False)
+    moonraker.wait_for("the mute to end with the print", lambda: detector().get("muted") is False)
