@@ -8,7 +8,7 @@ callers refuse such a picture with a clear error instead.
 
 from __future__ import annotations
 
-__all__ = ["MAX_PIXELS", "jpeg_size"]
+__all__ = ["MAX_PIXELS", "jpeg_size", "too_large"]
 
 #: The largest picture decoded: 8K video (7680 x 4320 = 33 MP) with room to spare, about
 #: 150 MB in BGR. Camera frames are far smaller; only a broken header claims more.
@@ -44,3 +44,11 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
             return width, height
         i += 2 + length
     return None
+
+
+def too_large(data: bytes) -> str | None:
+    """Why ``data`` must not be decoded ("claims WxH pixels, more than 50 MP"), or None."""
+    size = jpeg_size(data)
+    if size is None or size[0] * size[1] <= MAX_PIXELS:
+        return None
+    return f"claims {size[0]}x{size[1]} pixels, more than {MAX_PIXELS // 1_000_000} MP: not decoded"

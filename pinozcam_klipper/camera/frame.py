@@ -8,7 +8,7 @@ import logging
 import cv2
 import numpy as np
 
-from ..jpeg_size import MAX_PIXELS, jpeg_size
+from ..jpeg_size import too_large
 from ..redact import redact_url_credentials
 
 __all__ = ["Frame", "FrameSource", "CameraError", "BrokenFrameError", "is_jpeg", "unexpected_camera_error"]
@@ -80,10 +80,9 @@ class Frame:
         """The decoded BGR image (``H x W x 3`` uint8); :class:`CameraError` if the JPEG is broken."""
         if self._bgr is None:
             assert self._jpeg is not None
-            size = jpeg_size(self._jpeg)
-            if size is not None and size[0] * size[1] > MAX_PIXELS:
-                raise BrokenFrameError(f"the camera sent a jpeg that claims {size[0]}x{size[1]} pixels, "
-                                       f"more than {MAX_PIXELS // 1_000_000} MP: not decoded")
+            oversize = too_large(self._jpeg)
+            if oversize:
+                raise BrokenFrameError(f"the camera sent a jpeg that {oversize}")
             try:
                 image = cv2.imdecode(np.frombuffer(self._jpeg, np.uint8), cv2.IMREAD_COLOR)
             except cv2.error:

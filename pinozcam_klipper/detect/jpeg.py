@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..jpeg_size import MAX_PIXELS, jpeg_size
+from ..jpeg_size import too_large
 from .errors import FrameError
 
 __all__ = ["decode_jpeg"]
@@ -32,10 +32,9 @@ def decode_jpeg(data: bytes) -> np.ndarray:
         raise FrameError(f"not a JPEG: {len(data)} bytes starting with {data[:4].hex()}")
     if not data.rstrip(_PADDING).endswith(_EOI):
         raise FrameError(f"truncated JPEG: {len(data)} bytes without an end-of-image marker")
-    size = jpeg_size(data)
-    if size is not None and size[0] * size[1] > MAX_PIXELS:
-        raise FrameError(f"JPEG claims {size[0]}x{size[1]} pixels, more than {MAX_PIXELS // 1_000_000} MP: "
-                         "not decoded")
+    oversize = too_large(data)
+    if oversize:
+        raise FrameError(f"JPEG {oversize}")
     try:
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     except cv2.error:  # a header OpenCV itself refuses

@@ -100,15 +100,9 @@ class Notifier:
         self.telegram = TelegramBot(settings.telegram_bot_token, settings.telegram_chat_id,
                                     api_base=settings.telegram_api_base, client=self._client,
                                     redactor=self.redactor, policy=retry) if settings.telegram_enabled else None
-        self._lanes: list[_Lane] = []
-        if self.discord is not None:
-            discord = self.discord
-            self._lanes.append(_Lane("discord", lambda alert, markup: discord.send(
-                alert, printer_name=settings.printer_name), asyncio.Queue(maxsize=queue_size)))
-        if self.telegram is not None:
-            telegram = self.telegram
-            self._lanes.append(_Lane("telegram", lambda alert, markup: telegram.send(
-                alert, printer_name=settings.printer_name, reply_markup=markup), asyncio.Queue(maxsize=queue_size)))
+        senders = {"discord": self._send_discord, "telegram": self._send_telegram}
+        self._lanes = [_Lane(channel.service, senders[channel.service], asyncio.Queue(maxsize=queue_size))
+                       for channel in (self.discord, self.telegram) if channel is not None]
         self._running = False
         self._unfinished: set[_Delivery] = set()  # submitted, results not all in
         self._last_sent: dict[tuple[AlertKind, str], float] = {}  # by _pace_key
@@ -240,6 +234,14 @@ class Notifier:
         if first_delivered and AlertKind(alert.kind) in RATE_LIMITED_KINDS:
             self._last_sent[_pace_key(alert)] = self._clock()
         return result
+
+    async def _send_discord(self, alert: Alert, reply_markup: Mapping[str, Any] | None) -> None:
+        assert self.discord is not None
+        await self.discord.send(alert, printer_name=self.settings.printer_name)  # no buttons on Discord
+
+    async def _send_telegram(self, alert: Alert, reply_markup: Mapping[str, Any] | None) -> None:
+        assert self.telegram is not None
+        await self.telegram.send(alert, printer_name=self.settings.printer_name, reply_markup=reply_markup)
 
     def _rate_limit_reason(self, alert: Alert) -> str:
         """Why ``alert`` is skipped on every channel, or "" when it is to be sent."""

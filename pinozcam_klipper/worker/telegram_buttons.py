@@ -80,9 +80,9 @@ class ButtonPoller:
 
     ``on_press`` is awaited for each accepted press; its text answer (or a
     default) is shown to the user. A failed poll (network, refusal, or anything
-    else raised) backs off up to a minute and never ends the loop; :attr:`problem` says in words why presses cannot be read
-    right now (None while polling works). The bot token appears only in request
-    URLs, which are never logged here.
+    else raised) backs off up to a minute and never ends the loop; :attr:`problem`
+    says in words why presses cannot be read right now (None while polling works).
+    The bot token appears only in request URLs, which are never logged here.
     """
 
     def __init__(self, *, api_base: str, bot_token: str, chat_id: str,
@@ -112,7 +112,8 @@ class ButtonPoller:
                 except Exception as exc:  # noqa: BLE001 - any failure is a failed poll, never the end of it
                     # The message of an httpx error may carry the URL, hence the token: log its kind only.
                     # (Not only httpx's: an OverflowError for a port past 65535 must not end the loop.)
-                    reason = str(exc) if isinstance(exc, PollRefused) else f"getUpdates failed ({type(first_cause(exc)).__name__})"
+                    kind = type(first_cause(exc)).__name__
+                    reason = str(exc) if isinstance(exc, PollRefused) else f"getUpdates failed ({kind})"
                     self.problem = reason
                     logger.warning("telegram buttons: %s; retrying in %.0f s", reason, backoff)
                     await asyncio.sleep(backoff)

@@ -44,6 +44,13 @@ class Clock:
         return self.now
 
 
+def _paced_discord(server: NotifyServer, results: Results, clock: Clock) -> Notifier:
+    """Discord only, one incident alert a minute, on the test's clock."""
+    settings = load_section(NotifySettings, {"discord_webhook_url": server.discord_webhook_url(),
+                                             "notify_interval": 60})
+    return Notifier(settings, on_result=results, retry=FAST, clock=clock)
+
+
 async def test_alert_goes_to_both_channels(server: NotifyServer) -> None:
     results = Results()
     async with Notifier(_settings(server), on_result=results, retry=FAST) as notifier:
@@ -56,9 +63,7 @@ async def test_alert_goes_to_both_channels(server: NotifyServer) -> None:
 async def test_rate_limit_skips_incidents_but_not_tests_or_actions(server: NotifyServer) -> None:
     clock = Clock()
     results = Results()
-    settings = load_section(NotifySettings, {"discord_webhook_url": server.discord_webhook_url(),
-                                             "notify_interval": 60})
-    async with Notifier(settings, on_result=results, retry=FAST, clock=clock) as notifier:
+    async with _paced_discord(server, results, clock) as notifier:
         notifier.submit(Alert(kind=AlertKind.INCIDENT))
         await results.wait(1)
         clock.now += 10
@@ -81,9 +86,7 @@ async def test_info_alerts_are_paced_apart_from_incidents(server: NotifyServer) 
     notice within the interval does not."""
     clock = Clock()
     results = Results()
-    settings = load_section(NotifySettings, {"discord_webhook_url": server.discord_webhook_url(),
-                                             "notify_interval": 60})
-    async with Notifier(settings, on_result=results, retry=FAST, clock=clock) as notifier:
+    async with _paced_discord(server, results, clock) as notifier:
         notifier.submit(Alert(kind=AlertKind.INCIDENT))
         await results.wait(1)
         clock.now += 5
@@ -214,9 +217,7 @@ def test_a_webhook_port_out_of_range_is_refused_in_settings() -> None:
 async def test_camera_back_gets_through_right_after_camera_offline(server: NotifyServer) -> None:
     clock = Clock()
     results = Results()
-    settings = load_section(NotifySettings, {"discord_webhook_url": server.discord_webhook_url(),
-                                             "notify_interval": 60})
-    async with Notifier(settings, on_result=results, retry=FAST, clock=clock) as notifier:
+    async with _paced_discord(server, results, clock) as notifier:
         notifier.submit(Alert(kind=AlertKind.INFO, title="Camera offline"))
         await results.wait(1)
         clock.now += 5
