@@ -2,12 +2,15 @@
 # PiNozCam installer for Klipper + Moonraker (Mainsail / Fluidd).
 #
 # Installs the pinozcam-klipper package into ~/pinozcam-env, links the Moonraker component and
-# the Klipper macros, and adds the config sections that are missing. Safe to run again; every
-# file it edits is backed up first (FILE.pinozcam-backup-DATE). --uninstall undoes it.
+# the Klipper macros, and adds the config sections that are missing. Run it as the user that runs
+# Moonraker, without sudo: it asks for sudo itself, only to install python3-venv when missing and
+# to restart Moonraker's systemd service. Safe to run again; every file it edits is backed up
+# first (FILE.pinozcam-backup-DATE). --uninstall undoes it.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
 MARK="# added by pinozcam install.sh"
+CAMERA_COMMENT="# camera: a [webcam] name or a URL (empty: the first webcam). Options: docs/moonraker.md"
 
 usage() {
     cat <<EOF
@@ -27,9 +30,11 @@ Options:
                           instead of creating the virtualenv (development, CI)
   --no-update-manager     do not add [update_manager pinozcam] to moonraker.conf
   --no-restart            do not restart Moonraker
-  --uninstall             remove the links and the config sections install.sh added (the
-                          virtualenv and saved incidents are kept; the command to remove them
-                          is printed)
+  --allow-root            run as root anyway (only where root itself runs Moonraker, or in a
+                          container); without it install.sh refuses to run as root
+  --uninstall             remove the links and the config sections install.sh added, and the
+                          [webcam pinozcam...] sections in moonraker.conf (the virtualenv and
+                          saved incidents are kept; the command to remove them is printed)
   -h, --help              this help
 EOF
 }
@@ -46,6 +51,7 @@ WORKER_PYTHON=""
 UPDATE_MANAGER=1
 RESTART=1
 UNINSTALL=0
+ALLOW_ROOT=0
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -57,11 +63,18 @@ while [ $# -gt 0 ]; do
         --worker-python) WORKER_PYTHON="${2:?--worker-python needs a path}"; shift 2 ;;
         --no-update-manager) UPDATE_MANAGER=0; shift ;;
         --no-restart) RESTART=0; shift ;;
+        --allow-root) ALLOW_ROOT=1; shift ;;
         --uninstall) UNINSTALL=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown option: $1" ;;
     esac
 done
+
+if [ "$(id -u)" -eq 0 ] && [ "$ALLOW_ROOT" -eq 0 ]; then
+    # With sudo, HOME is /root (no printer_data there), and whatever it made would be root's:
+    # Moonraker, running as its own user, could not update it.
+    die "run install.sh as the user that runs Moonraker, without sudo (it asks for sudo itself when it needs it); --allow-root if root really runs Moonraker here"
+fi
 
 absolute() {  # absolute PATH, keeping symlinks (a virtualenv's python is one)
     case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s/%s\n' "$(cd "$(dirname "$1")" && pwd)" "$(basename "$1")" ;; esac
@@ -109,16 +122,57 @@ section_present() {  # section_present FILE 'pinozcam' -> 0 if [pinozcam] is in 
     grep -Eq "^\[$2\][[:space:]]*$" "$1"
 }
 
-remove_section() {  # remove_section FILE 'update_manager pinozcam': drop the section and our marker
-    local file="$1" name="$2" tmp
+# The moonraker.conf sections that are PiNozCam's: the two install.sh adds, and the [webcam]
+# entries of moonraker_component/webcams.conf.example (any [webcam pinozcam...]).
+OUR_SECTIONS='^\[(pinozcam|update_manager pinozcam|webcam pinozcam([_-][^]]*)?)\]([[:space:]]+[#;].*)?[[:space:]]*$'
+
+our_sections() {  # our_sections FILE: the names of PiNozCam's sections in FILE, one a line
+    grep -E "$OUR_SECTIONS" "$1" | sed -e 's/\].*$/]/' || true
+}
+
+remove_our_sections() {  # remove_our_sections FILE: drop PiNozCam's sections, keep the user's text
+    local file="$1" ours tmp
+    # Comment lines known to be ours: our marker and what install.sh writes, and the comments of
+    # the example files a user copies. Only these are dropped from around a removed section; any
+    # other comment above or below one (a note about the next section) stays.
+    ours="$(mktemp)"
+    { printf '%s\n' "$MARK" "$CAMERA_COMMENT"; grep -h '^[#;]' "$REPO"/moonraker_component/*.example || true; } > "$ours"
     tmp="$(mktemp)"
-    awk -v name="[$name]" -v mark="$MARK" '
-        /^\[/ { skipping = ($0 == name) }
-        $0 == mark { next }
-        !skipping { print }
-    ' "$file" > "$tmp"
+    awk '
+        NR == FNR { ours[$0] = 1; next }
+        function blank(s) { return s ~ /^[ \t\r]*$/ }
+        function comment(s) { return s ~ /^[ \t]*[#;]/ }
+        function section(s,   t) {
+            t = s; sub(/[ \t]+[#;].*$/, "", t); sub(/[ \t\r]+$/, "", t)
+            return (t ~ /^\[.+\]$/) ? substr(t, 2, length(t) - 2) : ""
+        }
+        function removable(name) {
+            return name == "pinozcam" || name == "update_manager pinozcam" || name ~ /^webcam pinozcam([_-].*)?$/
+        }
+        function put(line) { while (blanks > 0) { print ""; blanks-- } print line; printed = 1 }
+        # The comment and blank lines held since the last option; around a removed section our
+        # own comments go, runs of blank lines shrink to one.
+        function flush(removing,   i) {
+            for (i = 1; i <= n; i++) {
+                if (blank(held[i])) {
+                    if (!removing) blanks++
+                    else if (printed && blanks == 0) blanks = 1
+                } else if (!(removing && (held[i] in ours))) put(held[i])
+            }
+            n = 0
+        }
+        blank($0) || comment($0) { held[++n] = $0; next }
+        {
+            name = section($0)
+            if (name != "" && removable(name)) { flush(1); skipping = 1; next }
+            if (name != "") { flush(skipping); skipping = 0; put($0); next }
+            if (skipping) { n = 0; next }  # an option of a removed section, with its comments
+            flush(0); put($0)
+        }
+        END { flush(skipping); if (!skipping) while (blanks-- > 0) print "" }
+    ' "$ours" "$file" > "$tmp"
     cat "$tmp" > "$file"
-    rm -f "$tmp"
+    rm -f "$tmp" "$ours"
 }
 
 moonraker_service() {  # the systemd unit running Moonraker, if any
@@ -135,7 +189,7 @@ restart_moonraker() {
     local unit
     unit="$(moonraker_service || true)"
     if [ -n "$unit" ]; then
-        say "restarting $unit"
+        say "restarting $unit (sudo systemctl restart $unit)"
         as_root systemctl restart "$unit"
     else
         say "Moonraker is not run by systemd here: restart it yourself"
@@ -151,6 +205,17 @@ ensure_venv_support() {
     as_root apt-get install -y python3-venv
 }
 
+check_python() {  # the python3 that makes the virtualenv: 3.10 or newer, and 64-bit
+    command -v python3 >/dev/null 2>&1 || die "python3 not found: install it (sudo apt-get install python3)"
+    local version bits
+    version="$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')" || die "python3 does not run"
+    python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+        || die "PiNozCam needs Python 3.10 or newer (Raspberry Pi OS Bookworm); python3 here is $version"
+    bits="$(python3 -c 'import struct; print(struct.calcsize("P") * 8)')" || die "python3 does not run"
+    # A 64-bit kernel under a 32-bit userland (armhf) still cannot load the runtimes: ask python.
+    [ "$bits" = 64 ] || die "PiNozCam needs a 64-bit OS (Raspberry Pi OS 64-bit / arm64 Armbian): python3 here is $bits-bit, and the model runtimes (ai-edge-litert, tflite-runtime) have no 32-bit ARM packages"
+}
+
 install_package() {
     if [ -n "$WORKER_PYTHON" ]; then
         "$WORKER_PYTHON" -c 'import pinozcam_klipper' 2>/dev/null \
@@ -159,6 +224,7 @@ install_package() {
         return
     fi
     if [ ! -x "$VENV/bin/python" ]; then
+        check_python
         ensure_venv_support
         say "creating $VENV"
         python3 -m venv "$VENV"
@@ -189,7 +255,7 @@ add_moonraker_sections() {
     if ! section_present "$MOONRAKER_CONF" pinozcam; then
         {
             printf '\n%s\n[pinozcam]\n' "$MARK"
-            printf '# camera: a [webcam] name or a URL (empty: the first webcam). Options: docs/moonraker.md\n'
+            printf '%s\n' "$CAMERA_COMMENT"
             if [ "$WORKER_PYTHON" != "$HOME_DIR/pinozcam-env/bin/python" ]; then
                 printf 'worker_python: %s\n' "$WORKER_PYTHON"
             fi
@@ -280,7 +346,9 @@ do_install() {
     add_include
     add_moonraker_sections
     restart_moonraker
-    say "done. Check it with: $WORKER_PYTHON -m pinozcam_klipper.cli doctor --moonraker http://localhost:7125"
+    local doctor="$WORKER_PYTHON -m pinozcam_klipper.cli doctor"
+    [ ! -x "$(dirname "$WORKER_PYTHON")/pinozcam" ] || doctor="$(dirname "$WORKER_PYTHON")/pinozcam doctor"
+    say "done. Run FIRMWARE_RESTART so Klipper loads the macros, then check it all with: $doctor"
 }
 
 do_uninstall() {
@@ -304,13 +372,15 @@ do_uninstall() {
         rm -f "$tmp"
         say "removed [include pinozcam.cfg] from printer.cfg"
     fi
-    if [ -f "$MOONRAKER_CONF" ] && { section_present "$MOONRAKER_CONF" pinozcam \
-            || section_present "$MOONRAKER_CONF" "update_manager pinozcam"; }; then
+    local sections=""
+    [ ! -f "$MOONRAKER_CONF" ] || sections="$(our_sections "$MOONRAKER_CONF")"
+    if [ -n "$sections" ]; then
         backup "$MOONRAKER_CONF"
-        remove_section "$MOONRAKER_CONF" "pinozcam"
-        remove_section "$MOONRAKER_CONF" "update_manager pinozcam"
-        say "removed [pinozcam] and [update_manager pinozcam] from moonraker.conf"
+        remove_our_sections "$MOONRAKER_CONF"
+        say "removed $(printf '%s\n' "$sections" | awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $0 }') from moonraker.conf"
     fi
+    say "webcams added through Mainsail's or Fluidd's webcam settings stay there: delete PiNozCam's" \
+        "(pinozcam, pinozcam_panel: the ones showing /server/pinozcam/...) in those settings"
     restart_moonraker
     say "uninstalled. Left in place: $VENV and $PRINTER_DATA/pinozcam (rm -rf them to remove all)"
 }

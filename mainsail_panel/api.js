@@ -15,6 +15,8 @@
 // The websocket gets a oneshot token (GET /access/oneshot_token) when a credential is known.
 // Credentials are never logged nor shown.
 
+import { browserStorage } from "./dom.js";
+
 const STORE_KEY = "pinozcam-panel-apikey";
 
 /** An error answer from Moonraker: HTTP status, message, and the option it names, if any. */
@@ -60,7 +62,7 @@ export function jwtPayload(token) {
  * Unexpired Moonraker access tokens that front ends on this origin keep in `storages`
  * (localStorage, sessionStorage), freshest first. `now`: Unix seconds.
  */
-export function frontendTokens(storages = [window.localStorage, window.sessionStorage], now = Date.now() / 1000) {
+export function frontendTokens(storages = [browserStorage("localStorage"), browserStorage("sessionStorage")], now = Date.now() / 1000) {
   const found = [];
   for (const storage of storages) {
     let keys;
@@ -83,7 +85,7 @@ export function frontendTokens(storages = [window.localStorage, window.sessionSt
  * a front end on this origin: {token, apiKey, source: "url"|"saved"|"frontend"|"", more}
  * (`more`: further front-end tokens to try when this one is refused).
  */
-export function readCredentials(location = window.location, storage = window.localStorage,
+export function readCredentials(location = window.location, storage = browserStorage(),
                                 tokens = () => frontendTokens()) {
   const query = new URLSearchParams(location.search);
   const hash = new URLSearchParams((location.hash || "").replace(/^#/, ""));
@@ -98,7 +100,7 @@ export function readCredentials(location = window.location, storage = window.loc
 }
 
 /** Save (or with "" forget) an API key in this browser. */
-export function saveApiKey(key, storage = window.localStorage) {
+export function saveApiKey(key, storage = browserStorage()) {
   try {
     if (key) storage.setItem(STORE_KEY, key); else storage.removeItem(STORE_KEY);
   } catch { /* storage disabled (private mode): the key lasts for this page only */ }

@@ -33,6 +33,12 @@ class Panel {
   }
 
   async start() {
+    // Inside Mainsail's or Fluidd's dashboard (an iframe webcam): a small tile gets the
+    // compact layout (style.css), with a link to the whole panel in a tab of its own.
+    let embedded = true;
+    try { embedded = window.self !== window.top; } catch { /* a cross-origin parent: embedded */ }
+    document.body.classList.toggle("embedded", embedded);
+    $("#open-full").href = window.location.href;
     this.bindUi();
     drawGauge($("#gauge"), null);
     this.drawTimeline();
@@ -49,8 +55,7 @@ class Panel {
     }
     this.api.connect();
     await this.loadHistory();   // first: it also tells whether the raw picture can be had
-    await Promise.all([this.settings.load().then(() => this.settings.data && this.applySettings(this.settings.data)),
-                       this.incidents.load(), this.refreshSnapshot()]);
+    await Promise.all([this.loadSettings(), this.incidents.load(), this.refreshSnapshot()]);
     // Between prints the worker checks nothing, so its last picture may be old: ask for one check.
     if (!ACTIVE.has(this.printState) && this.status && this.status.worker && this.status.worker.connected) {
       this.api.send("server.pinozcam.detect_now", "detect_now").catch(() => {});
@@ -87,7 +92,12 @@ class Panel {
     $("#auth-form").addEventListener("submit", (event) => {
       event.preventDefault();
       saveApiKey($("#auth-key").value.trim());
-      window.location.reload();
+      // A key or token in the address (a webcam URL's #apikey=...) would win over the pasted
+      // key on reload: drop it, or a key reset in Moonraker would ask for a login forever.
+      const url = new URL(window.location.href);
+      url.hash = "";
+      for (const name of ["apikey", "token"]) url.searchParams.delete(name);
+      window.location.replace(url.toString());
     });
   }
 
@@ -99,6 +109,9 @@ class Panel {
   }
 
   needLogin() {
+    // Shown instead of the tabs: nothing in them can load without a login, and a small
+    // webcam tile would show only the empty picture above a form scrolled out of view.
+    for (const panel of document.querySelectorAll("[data-tab-panel]")) panel.hidden = true;
     $("#auth").hidden = false;
     this.setConnection("login needed", "error");
   }
@@ -108,7 +121,10 @@ class Panel {
       this.setConnection("live", "ok");
       // Catch up on what happened while disconnected.
       this.api.get("status").then((s) => this.onStatus(s)).catch(() => {});
-      if (document.body.dataset.ready) this.loadHistory();
+      if (document.body.dataset.ready) {
+        this.loadHistory();
+        if (!this.settings.data) this.loadSettings();
+      }
     } else if (state === "auth") {
       this.needLogin();
       if (detail) this.toast(detail, "error");
@@ -127,16 +143,21 @@ class Panel {
   onStatus(status) {
     const wasConnected = !!(this.status && this.status.worker && this.status.worker.connected);
     this.status = status;
-    if (!wasConnected && status.worker && status.worker.connected && document.body.dataset.ready) {
-      // The detector is (back): what needed it can be fetched now.
+    const connected = !!(status.worker && status.worker.connected);
+    if (!wasConnected && connected && document.body.dataset.ready) {
+      // The detector is (back): what needed it can be fetched now, and the settings it
+      // owns (camera, CPU share) are known only once it has started.
       this.incidents.load();
       this.loadHistory();
       this.refreshSnapshot();
+      this.loadSettings();
     }
     const detector = status.detector || {};
     const print = detector.print || {};
     const state = status.print_state || print.state || "standby";
-    const file = print.file || "";
+    // Without the detector, or before a restarted one is told about the print, the print's
+    // file is unknown, not another one.
+    const file = ACTIVE.has(print.state) ? print.file || "" : this.timeline.file;
     // A print started (another file, or a start seen after an idle state): a new timeline.
     // The first status after a (re)load has no previous state, so a reload keeps the timeline.
     if (ACTIVE.has(state) && (this.timeline.file !== file || (this.printState !== null && !ACTIVE.has(this.printState)))) {
@@ -147,7 +168,16 @@ class Panel {
     this.printState = state;
     this.renderHealth(status);
     document.querySelector('[data-action="mute"]').disabled = !ACTIVE.has(state) || !!detector.muted;
-    if (!this.lastDetectionAt && typeof detector.severity === "number") drawGauge($("#gauge"), detector.severity, this.history.thresholds);
+    if (!connected) {
+      // Nothing is being watched: no green "OK" from before, and the picture shown is old.
+      this.lastDetectionAt = 0;
+      drawGauge($("#gauge"), null, this.history.thresholds);
+      $("#band-dot").className = "dot";
+      $("#engine-state").textContent = "not watching: the detector is not connected";
+    } else if (!this.lastDetectionAt && typeof detector.severity === "number") {
+      drawGauge($("#gauge"), detector.severity, this.history.thresholds);
+    }
+    $("#frame").classList.toggle("stale", !connected);
     this.showTimelineFile();
     const warnings = status.warnings || [];
     const box = $("#warnings");
@@ -158,6 +188,7 @@ class Panel {
 
   onDetection(detection) {
     this.lastDetectionAt = Date.now();
+    $("#frame").classList.remove("stale");
     this.frame.detection(detection);
     drawGauge($("#gauge"), detection.severity, this.history.thresholds);
     $("#band-dot").className = `dot ${detection.band}`;
@@ -179,6 +210,11 @@ class Panel {
     this.drawTimeline();
   }
 
+  /** (Re)load the settings form; the masks and the box hold follow what was loaded. */
+  async loadSettings() {
+    if (await this.settings.load()) this.applySettings(this.settings.data);
+  }
+
   applySettings(data) {
     const settings = data.settings || {};
     this.frame.setMasks(settings.masks || []);
@@ -194,7 +230,7 @@ class Panel {
     const model = d.model || status.model || {};
     const num = (v, digits = 0) => (typeof v === "number" ? v.toFixed(digits) : "–");
     const rows = [
-      ["Detection", status.enabled ? (d.muted ? "on, muted this print" : "on") : "off (PINOZCAM_DISABLE)", status.enabled ? (d.muted ? "warn" : "ok") : "warn"],
+      ["Detection", status.enabled ? (d.muted ? "on, muted this print" : "on") : "off", status.enabled ? (d.muted ? "warn" : "ok") : "warn"],
       ["Worker", `${worker.state || "?"}${worker.restarts ? `, ${worker.restarts} restart(s)` : ""}${worker.problem ? `: ${worker.problem}` : ""}`,
        worker.state === "connected" ? "ok" : worker.state === "error" ? "error" : "warn"],
       ["Camera", `${camera.state || "unknown"}${camera.message && camera.message !== camera.state ? `: ${camera.message}` : ""}`, camera.state === "ok" ? "ok" : "warn"],
@@ -267,7 +303,14 @@ class Panel {
       .filter((i) => i && typeof i.time === "number" && i.kind === "opened")
       .map((i) => ({ t: i.time * 1000, id: i.id, band: "failure" }));
     // No print since the worker started: what this browser recorded stays.
-    if (history.print) this.timeline.replace(history.print.file, historyPoints(history.points));
+    if (history.print) {
+      // Klipper's start of the print (the component's status) bounds what this browser kept
+      // from before the worker's first point; the worker's own start is later after a restart.
+      const klipper = (this.status || {}).print_started_at;
+      const started = typeof klipper === "number" ? klipper * 1000 - 5000
+        : typeof history.print.started === "number" ? history.print.started * 1000 : -Infinity;
+      this.timeline.replace(history.print.file, historyPoints(history.points), started);
+    }
     this.showTimelineFile();
     this.drawTimeline();
   }
@@ -348,6 +391,7 @@ class Panel {
     // down, so the status is polled then too.
     if (Date.now() - (this.lastDetectionAt || 0) > 5000) this.refreshSnapshot();
     if (!this.api.ws) this.api.get("status").then((s) => this.onStatus(s)).catch(() => {});
+    if (!this.settings.data) this.loadSettings();   // refused at start (Moonraker starting)
     this.drawTimeline();
   }
 

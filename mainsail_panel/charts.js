@@ -1,5 +1,7 @@
 // The severity gauge and the severity timeline, drawn as SVG (crisp at any size, no library).
 
+import { browserStorage } from "./dom.js";
+
 // The bands' limits until the worker's history message says (its `thresholds`).
 export const WARNING_ABOVE = 0.33;  // pinozcam_klipper/engine/assess.py
 export const FAILURE_ABOVE = 0.66;
@@ -48,6 +50,7 @@ export function drawGauge(svg, severity, thresholds = DEFAULT_THRESHOLDS) {
   el("text", { x: cx, y: cy - 14, class: "value" }, svg, known ? severity.toFixed(2) : "–");
   el("text", { x: cx, y: cy + 12, class: `band ${known ? bandOf(severity, thresholds) : ""}` }, svg,
      known ? bandOf(severity, thresholds).toUpperCase() : "NO DATA");
+  svg.setAttribute("aria-label", known ? `severity ${severity.toFixed(2)}, ${bandOf(severity, thresholds)}` : "severity: no data");
 }
 
 /**
@@ -124,7 +127,7 @@ export function historyPoints(points) {
 
 /** Severity history of one print, kept in this browser so a reload does not lose it. */
 export class TimelineStore {
-  constructor(storage = window.localStorage, key = "pinozcam-panel-timeline", max = 3000) {
+  constructor(storage = browserStorage(), key = "pinozcam-panel-timeline", max = 3000) {
     this.storage = storage;
     this.key = key;
     this.max = max;
@@ -145,13 +148,18 @@ export class TimelineStore {
 
   /**
    * The history the worker keeps for `file` (points sorted by time) replaces this browser's;
-   * live points of the same print newer than its last one are kept.
+   * live points of the same print newer than its last one are kept, and so are points from
+   * before its first one since `started` (ms; a restarted worker knows only the checks it
+   * made itself).
    */
-  replace(file, points) {
+  replace(file, points, started = -Infinity) {
+    const same = (file || "") === this.file;
+    const first = points.length ? points[0].t : Infinity;
     const last = points.length ? points[points.length - 1].t : -Infinity;
-    const newer = (file || "") === this.file ? this.points.filter((p) => p.t > last) : [];
+    const older = same ? this.points.filter((p) => p.t >= started && p.t < first) : [];
+    const newer = same ? this.points.filter((p) => p.t > last) : [];
     this.file = file || "";
-    this.points = [...points, ...newer];
+    this.points = [...older, ...points, ...newer];
     this.save();
   }
 

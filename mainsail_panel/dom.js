@@ -1,4 +1,4 @@
-// The one DOM helper the panel's modules share.
+// The DOM helpers the panel's modules share.
 
 /** `h("button", {class: "x", text: "Go"}, child...)`: an element with attributes and children.
  * `class` sets className, `text` sets textContent; false/null/undefined attributes are skipped. */
@@ -10,4 +10,11 @@ export function h(tag, attrs = {}, ...children) {
   }
   for (const child of children) if (child) node.append(child);
   return node;
+}
+
+/** `window.localStorage` (or `sessionStorage`), or null where the browser refuses it: a page in
+ * an iframe of another origin (Mainsail on port 80, the panel on Moonraker's 7125) with
+ * third-party storage blocked throws on the mere read of the property. */
+export function browserStorage(name = "localStorage") {
+  try { return window[name]; } catch { return null; }
 }

@@ -68,14 +68,16 @@ export class SettingsForm {
       form.append(h("h3", { text: group.title }));
       for (const field of group.fields) form.append(this.fieldRow(field));
       const actions = h("div", { class: "actions" });
-      const save = h("button", { type: "submit", class: "primary", "data-save": group.id, text: "Save" });
+      // Disabled until the saved settings are loaded: a form saved without them would send
+      // its blank defaults (watching off, another preset) over the user's settings.
+      const save = h("button", { type: "submit", class: "primary", "data-save": group.id, text: "Save", disabled: true });
       actions.append(save);
       if (group.id === "notify") {
         const test = h("button", { type: "button", "data-action": "test-notification", text: "Send test" });
         test.addEventListener("click", () => this.sendTest(test));
         actions.append(test);
       }
-      const message = h("span", { class: "group-message", role: "status" });
+      const message = h("span", { class: "group-message", role: "status", text: "loading the saved settings…" });
       actions.append(message);
       form.append(actions);
       form.addEventListener("submit", (event) => { event.preventDefault(); this.save(group, save, message); });
@@ -104,44 +106,79 @@ export class SettingsForm {
     const help = field.help ? h("div", { class: "help", text: field.help }) : null;
     const row = h("div", { class: `field ${field.kind}`, "data-field": field.name }, label, lock, input, help, error);
     if (field.kind === "secret") {
-      const clear = h("button", { type: "button", class: "small", text: "Clear", title: "remove the saved value" });
+      const clear = h("button", { type: "button", class: "small", text: "Clear", title: "remove the saved value",
+                                  "aria-label": `Clear the saved ${field.label}` });
       clear.addEventListener("click", () => { input.value = ""; input.dataset.clear = "1"; input.placeholder = "will be removed on save"; });
       clear.dataset.clear = "1";
       row.insertBefore(clear, help || error);
     }
-    input.addEventListener("input", () => this.setError(field.name, ""));
-    this.inputs.set(field.name, { field, input, row, error, lock });
+    const entry = { field, input, row, error, lock, edited: false };
+    const edited = () => {
+      // Typed by the user: kept when the form is refilled (another group saved, a reconnect).
+      entry.edited = true;
+      // Typing a new secret after "Clear" replaces the saved one instead of removing it.
+      if (field.kind === "secret" && input.value) delete input.dataset.clear;
+      this.setError(field.name, "");
+    };
+    input.addEventListener("input", edited);
+    input.addEventListener("change", edited);
+    this.inputs.set(field.name, entry);
     return row;
   }
 
+  /** Load the saved settings; true when they came. Asked again on each reconnect until they do. */
   async load() {
     try {
       this.fill(await this.api.get("settings"));
+      this.loadError = null;
+      return true;
     } catch (exc) {
-      this.toast(`settings: ${exc.message}`, "error");
+      if (!this.data) {
+        for (const message of this.root.querySelectorAll(".group-message")) {
+          message.textContent = `settings not loaded: ${exc.message}`;
+          message.className = "group-message error";
+        }
+      }
+      // Said once, not at every retry.
+      if (this.loadError !== exc.message) this.toast(`settings: ${exc.message}`, "error");
+      this.loadError = exc.message;
+      return false;
     }
   }
 
+  /** Show `data` (GET/POST settings). Fields the user has edited keep what was typed. */
   fill(data) {
+    const first = !this.data;
     this.data = data;
     const locked = new Set(data.locked || []);
-    for (const [name, { field, input, row, lock }] of this.inputs) {
+    for (const [name, entry] of this.inputs) {
+      const { field, input, row, lock } = entry;
       const value = data.settings ? data.settings[name] : undefined;
-      if (field.kind === "bool") input.checked = !!value;
+      const isLocked = locked.has(name);
+      if (entry.edited && !isLocked) {
+        // Unsaved input: left as typed (a locked field cannot be saved, so it shows the file's value).
+      } else if (field.kind === "bool") input.checked = !!value;
       else if (field.kind === "secret") {
         input.value = "";
         delete input.dataset.clear;
         input.placeholder = value === REDACTED ? "saved (hidden); type to replace" : "not set";
       } else input.value = value === null || value === undefined ? "" : String(value);
+      if (isLocked) entry.edited = false;
       if (field.optional && (value === null || value === undefined)) input.placeholder = "from the preset";
-      const isLocked = locked.has(name);
       input.disabled = isLocked;
       lock.hidden = !isLocked;
       if (isLocked && field.kind === "secret") input.placeholder = value === REDACTED ? "set (hidden)" : "not set";
       const clear = row.querySelector("button[data-clear]");
       if (clear) clear.hidden = isLocked;
       row.classList.toggle("locked", isLocked);
-      this.setError(name, "");
+      if (!entry.edited) this.setError(name, "");
+    }
+    if (first) {
+      for (const button of this.root.querySelectorAll("button[data-save]")) button.disabled = false;
+      for (const message of this.root.querySelectorAll(".group-message")) {
+        message.textContent = "";
+        message.className = "group-message";
+      }
     }
     const restart = data.restart_needed || [];
     this.restartNote.hidden = !restart.length;
@@ -170,9 +207,12 @@ export class SettingsForm {
         else if (input.value.trim()) out[field.name] = input.value.trim();
         continue;
       }
+      const before = current === undefined ? null : current;
+      // A required number the server has no value for (the detector has not started yet, e.g.
+      // no camera configured) and the user left empty: unchanged, not an error.
+      if (field.kind === "number" && !field.optional && before === null && !input.value.trim()) continue;
       const parsed = parseField(field, field.kind === "bool" ? input.checked : input.value);
       if (parsed.error) { this.setError(field.name, parsed.error); valid = false; continue; }
-      const before = current === undefined ? null : current;
       if (parsed.value === before || (parsed.value === "" && before === null)) continue;
       out[field.name] = parsed.value === "" ? null : parsed.value;
     }
@@ -182,12 +222,15 @@ export class SettingsForm {
   async save(group, button, message) {
     message.textContent = "";
     message.className = "group-message";
+    if (!this.data) { message.textContent = "settings not loaded yet"; message.classList.add("error"); return; }
     const changes = this.changes(group);
     if (changes === null) return;
     if (!Object.keys(changes).length) { message.textContent = "nothing changed"; return; }
     button.disabled = true;
     try {
       const data = await this.api.send("server.pinozcam.post_settings", "settings", { settings: changes });
+      // This group now shows what was saved; the other groups keep what was typed in them.
+      for (const field of group.fields) this.inputs.get(field.name).edited = false;
       this.fill(data);
       message.textContent = "saved";
       message.classList.add("ok");

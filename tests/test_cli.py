@@ -250,3 +250,79 @@ def test_the_readme_demo_pauses_the_bundled_failing_print(tmp_path, capsys):
     # The demo's spaghetti starts at t=100 s (frame 20): nothing may fire on the normal part.
     assert opened[0]["time"] > 100.0
     assert len(list(out.glob("frame_*.jpg"))) == 40
+
+
+class _FakeMoonraker:
+    """Moonraker's answers to doctor's calls: Klipper ready with ``macros``, the component's
+    effective ``settings``, and Klipper's own commands in its gcode help."""
+
+    def __init__(self, macros: list[str], settings: dict, klipper_commands: tuple[str, ...] = ()) -> None:
+        objects = ["print_stats", "pause_resume"] + [f"gcode_macro {m}" for m in macros]
+        help_ = {name: "G-Code macro" for name in macros}
+        help_.update({name: "Klipper's own" for name in ("PAUSE", "RESUME", "CANCEL_PRINT") + klipper_commands})
+        self.answers = {
+            "server.info": {"moonraker_version": "v0.11", "components": ["pinozcam"], "warnings": [],
+                            "klippy_state": "ready"},
+            "server.pinozcam.status": {"enabled": True, "worker": {"connected": False, "state": "stopped"}},
+            "printer.objects.list": {"objects": objects},
+            "printer.gcode.help": help_,
+            "server.pinozcam.get_settings": {"settings": settings},
+        }
+
+    async def __call__(self, method: str, **params) -> dict:
+        return self.answers[method]
+
+
+SHIPPED = ["PINOZCAM_ENABLE", "PINOZCAM_DISABLE", "PINOZCAM_MUTE", "PINOZCAM_STATUS", "PINOZCAM_PAUSE",
+           "_PINOZCAM_AFTER_PAUSE", "_PINOZCAM_RESTORE_IDLE_TIMEOUT", "_PINOZCAM_PROMPT_RESUME",
+           "_PINOZCAM_PROMPT_CANCEL", "PINOZCAM_FALSE_ALARM", "PINOZCAM_CANCEL"]
+DEFAULTS = {"pause_macro": "PINOZCAM_PAUSE", "cancel_macro": "PINOZCAM_CANCEL", "prompt": True}
+
+
+async def _doctor_says(moonraker: _FakeMoonraker) -> list[str]:
+    from pinozcam_klipper.commands.doctor import Report, _checks, _Detections
+
+    report = Report()
+    await _checks(moonraker, report, False, _Detections())
+    about_macros = Report([f for f in report.findings if f.what.startswith("Klipper ")])
+    return about_macros.render().splitlines()  # each finding, then the line saying what to do
+
+
+async def test_doctor_finds_every_macro_of_pinozcam_cfg_in_a_complete_install():
+    said = await _doctor_says(_FakeMoonraker(SHIPPED, DEFAULTS))
+    assert said == ["OK    Klipper has the PiNozCam macros"]
+
+
+@pytest.mark.parametrize("absent", ["PINOZCAM_CANCEL", "_PINOZCAM_PROMPT_RESUME", "PINOZCAM_FALSE_ALARM",
+                                    "_PINOZCAM_AFTER_PAUSE"])
+async def test_doctor_reports_a_macro_missing_from_an_old_pinozcam_cfg(absent):
+    # An older pinozcam.cfg, from before the cancel macro and the dialog's buttons.
+    said = await _doctor_says(_FakeMoonraker([m for m in SHIPPED if m != absent], DEFAULTS))
+    assert said[0] == f"FAIL  Klipper lacks the PiNozCam macros: {absent}"
+    assert "FIRMWARE_RESTART" in said[1]
+
+
+async def test_doctor_checks_the_pause_and_cancel_macros_set_in_pinozcam():
+    # pause_macro is the user's own macro (with parameters), cancel_macro a command that does
+    # not exist: the cancel could never run. PINOZCAM_PAUSE / _CANCEL are then not needed.
+    macros = [m for m in SHIPPED if m not in ("PINOZCAM_PAUSE", "_PINOZCAM_AFTER_PAUSE", "PINOZCAM_CANCEL")]
+    settings = {**DEFAULTS, "pause_macro": "my_pause LIFT=10", "cancel_macro": "CANCEL_AND_PARK"}
+    said = await _doctor_says(_FakeMoonraker(macros + ["MY_PAUSE"], settings))
+    assert said[0] == ("FAIL  Klipper has no CANCEL_AND_PARK, the cancel_macro set for PiNozCam: a failure "
+                       "cannot cancel the print")
+    assert "[gcode_macro CANCEL_AND_PARK]" in said[1]
+    assert not any("lacks" in line for line in said)
+
+    # Klipper's own CANCEL_PRINT (in its gcode help, not a macro) is fine.
+    settings["cancel_macro"] = "CANCEL_PRINT"
+    said = await _doctor_says(_FakeMoonraker(macros + ["MY_PAUSE"], settings))
+    assert said == ["OK    Klipper has the PiNozCam macros and your pause_macro MY_PAUSE, cancel_macro CANCEL_PRINT"]
+
+
+async def test_doctor_does_not_ask_for_the_dialog_macros_when_prompt_is_off():
+    macros = [m for m in SHIPPED if m not in ("_PINOZCAM_PROMPT_RESUME", "_PINOZCAM_PROMPT_CANCEL",
+                                              "PINOZCAM_FALSE_ALARM")]
+    assert await _doctor_says(_FakeMoonraker(macros, {**DEFAULTS, "prompt": False})) == \
+        ["OK    Klipper has the PiNozCam macros"]
+    said = await _doctor_says(_FakeMoonraker(macros, DEFAULTS))
+    assert said[0].startswith("FAIL  Klipper lacks the PiNozCam macros: _PINOZCAM_PROMPT_RESUME")

@@ -55,6 +55,10 @@ class Pinozcam(OptionsMixin, WorkerLinkMixin, PrinterMixin, EndpointsMixin):
         # The pause dialog is up: closed by the component once the print is no longer paused.
         self.prompt_open = False
         self.camera_url = ""
+        # The [webcam]'s flip and rotation (Mainsail's and Fluidd's webcam settings), for the
+        # worker unless camera_flip_*/camera_rotate are set here: the model must see the print
+        # upright, as the user does.
+        self.camera_orientation: dict[str, Any] = {}
         self.process: Optional[WorkerProcess] = None
         self.ws: Optional[tornado.websocket.WebSocketClientConnection] = None
         self.pending = Pending()
@@ -153,6 +157,7 @@ class Pinozcam(OptionsMixin, WorkerLinkMixin, PrinterMixin, EndpointsMixin):
             "enabled": self.watching(),
             "disabled_until": self.disabled_until(),
             "print_state": self.print_state(),
+            "print_started_at": self.print_started_at(),
             "klippy_ready": self.klippy_ready,
             "camera_url": redact_url(self.camera_url),
             "worker": {"state": self.worker_state, "connected": self.ws is not None,

@@ -112,14 +112,14 @@ class EndpointsMixin:
                     raise self._fail(f"option '{name}': {value!r} is not valid; expected {exc}", 400) from None
             else:
                 new_ui[name] = value
-        camera_url = self.camera_url
+        camera = (self.camera_url, self.camera_orientation)
         if "camera" in changes:
             try:
-                camera_url = await self._resolve_camera(str(new_ui.get("camera", self.own.camera)))
+                camera = await self._resolve_camera(str(new_ui.get("camera", self.own.camera)))
             except ValueError as exc:
                 raise self._fail(f"option 'camera': {exc}", 400) from None
-        old_ui, old_camera = self.ui_options, self.camera_url
-        self.ui_options, self.camera_url = new_ui, camera_url
+        old_ui, old_camera = self.ui_options, (self.camera_url, self.camera_orientation)
+        self.ui_options, (self.camera_url, self.camera_orientation) = new_ui, camera
         if self.ws is None:
             # Nothing to check them with: save them; the worker checks them when it starts
             # (a rejected one is dropped with a warning). This is how a camera gets fixed.
@@ -131,10 +131,10 @@ class EndpointsMixin:
         try:
             reply = await self._request(self._configure_message(), "configure")
         except Exception:
-            self.ui_options, self.camera_url = old_ui, old_camera
+            self.ui_options, (self.camera_url, self.camera_orientation) = old_ui, old_camera
             raise
         if reply.get("type") == "error":
-            self.ui_options, self.camera_url = old_ui, old_camera
+            self.ui_options, (self.camera_url, self.camera_orientation) = old_ui, old_camera
             raise self._fail(str(reply.get("message")), 400)
         await self.db.insert("settings", self._saveable_ui())
         if "enabled" in changes:
@@ -181,7 +181,8 @@ class EndpointsMixin:
 
     def _incident_dir(self) -> Path:
         configured = self.file_options.get("incident_dir") or self.ui_options.get("incident_dir")
-        return Path(str(configured)).expanduser() if configured else self.data_dir / "incidents"
+        # As the worker reads it: "~" expanded, a relative path inside the data folder.
+        return self.data_dir / Path(str(configured)).expanduser() if configured else self.data_dir / "incidents"
 
     async def _ep_incident_picture(self, web_request: WebRequest) -> bytes:
         incident = web_request.get_str("id")

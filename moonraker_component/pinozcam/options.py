@@ -166,6 +166,8 @@ class OptionsMixin:
         merged = {k: v for k, v in self.ui_options.items() if k not in OWN_OPTIONS}
         merged.update(self.file_options)
         merged["camera"] = self.camera_url
+        for name, value in self.camera_orientation.items():
+            merged.setdefault(name, value)  # the user's own camera_flip_*/camera_rotate win
         return merged
 
     def _configure_message(self) -> dict[str, Any]:
@@ -179,8 +181,9 @@ class OptionsMixin:
             return getattr(self.own, name)
         return self.ui_options[name]
 
-    async def _resolve_camera(self, value: str) -> str:
-        """A Moonraker [webcam] name (or empty: the first webcam) to its URL; URLs pass as-is."""
+    async def _resolve_camera(self, value: str) -> tuple[str, dict[str, Any]]:
+        """A Moonraker [webcam] name (or empty: the first webcam) to its URL and orientation
+        (its flip and rotation as camera options); URLs pass as-is, with no orientation."""
         webcams: dict[str, Any] = {}
         manager = self.server.lookup_component("webcam", None)
         if manager is not None:
@@ -192,16 +195,19 @@ class OptionsMixin:
             if not candidates:
                 raise ValueError("no camera: set 'camera' to a [webcam] name or a URL")
             cam = candidates[0]
+            orientation = {"camera_flip_horizontal": bool(getattr(cam, "flip_horizontal", False)),
+                           "camera_flip_vertical": bool(getattr(cam, "flip_vertical", False)),
+                           "camera_rotate": int(getattr(cam, "rotation", 0) or 0)}
             try:
                 if cam.snapshot_url:
-                    return await cam.get_snapshot_url()
-                return await cam.get_stream_url()
+                    return await cam.get_snapshot_url(), orientation
+                return await cam.get_stream_url(), orientation
             except self.server.error as exc:  # e.g. a webcam saved from the UI with no URL
                 raise ValueError(f"[webcam {cam.name}] has no usable URL ({exc})") from None
         if value.startswith("/") and not os.path.exists(value) and not value.startswith("/dev/"):
-            return "http://127.0.0.1" + value  # a URL relative to this machine's web server
+            return "http://127.0.0.1" + value, {}  # a URL relative to this machine's web server
         if re.match(r"^\w+://", value) or value.startswith("/") or value.isdigit():
-            return value
+            return value, {}
         known = ", ".join(sorted(webcams)) or "none configured"
         raise ValueError(f"no [webcam] named {value!r} (known: {known}) and not a URL")
 

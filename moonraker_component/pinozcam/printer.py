@@ -126,6 +126,15 @@ class PrinterMixin:
             return "error"
         return state
 
+    def print_started_at(self) -> Optional[float]:
+        """Unix time the running print started (Klipper's ``total_duration`` back from now), or
+        None between prints. Klipper's own count, so a restarted worker does not move it."""
+        duration = self.printer.get("print_stats", {}).get("total_duration")
+        if self.print_state() not in RUNNING_STATES or not isinstance(duration, (int, float)) \
+                or isinstance(duration, bool) or duration < 0:
+            return None
+        return round(time.time() - duration, 1)
+
     def _print_state_message(self) -> dict[str, Any]:
         stats = self.printer.get("print_stats", {})
         info = stats.get("info") or {}

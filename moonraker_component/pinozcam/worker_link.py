@@ -93,7 +93,7 @@ class WorkerLinkMixin:
         """Start the worker, talk to it while it lives, wait out the restart backoff; returns the
         next backoff."""
         try:
-            self.camera_url = await self._resolve_camera(str(self._own_value("camera")))
+            self.camera_url, self.camera_orientation = await self._resolve_camera(str(self._own_value("camera")))
         except ValueError as exc:
             self._set_worker("stopped", f"camera: {exc}")
             self._warn("camera", f"option 'camera': {exc}")
@@ -313,3 +313,22 @@ class WorkerLinkMixin:
     def _on_webcams_changed(self, *args: Any) -> None:
         if self.worker_state == "stopped":
             self._wake.set()  # the camera it waits for may exist now
+        elif self.ws is not None:
+            asyncio.ensure_future(self._follow_webcam())
+
+    async def _follow_webcam(self) -> None:
+        """The webcams were edited in Mainsail or Fluidd: a new URL, flip or rotation of the
+        webcam watched reaches the worker now, not at its next restart."""
+        try:
+            camera = await self._resolve_camera(str(self._own_value("camera")))
+        except ValueError as exc:
+            self._warn("camera", f"option 'camera': {exc}")  # the worker keeps the camera it has
+            return
+        if camera == (self.camera_url, self.camera_orientation) or self.ws is None:
+            return
+        self._clear_warning("camera")
+        self.camera_url, self.camera_orientation = camera
+        logger.info("pinozcam: the webcam changed; the worker is told")
+        self.pending.add("configure", None)  # a refusal is handled as at startup
+        self._send(self._configure_message())
+        self._notify_status()

@@ -3,8 +3,9 @@
 Talks to Moonraker the way any client does (its websocket JSON-RPC API, through the
 ``moonraker-api`` package), so it checks what a user's printer really does: the component is
 loaded, the worker runs and is connected, the camera gives healthy pictures, the model loaded,
-Klipper has the PiNozCam macros, notifications are configured (``--send-test`` sends a test
-message). Every problem is printed with what to do about it. Exit status: 0 when nothing
+Klipper has the macros the component will run (the configured ``pause_macro`` and
+``cancel_macro``, the dialog's when ``prompt`` is on, and pinozcam.cfg's own), notifications are
+configured (``--send-test`` sends a test message). Every problem is printed with what to do about it. Exit status: 0 when nothing
 failed (warnings allowed), 1 when a check failed, 2 when doctor itself could not run.
 """
 
@@ -23,8 +24,16 @@ __all__ = ["add_arguments", "run", "Report", "Finding", "diagnose"]
 
 #: Seconds to wait for the one check doctor asks for (the camera's own timeout is 5 s by default).
 CAMERA_WAIT = 12.0
-MACROS = ("PINOZCAM_PAUSE", "PINOZCAM_ENABLE", "PINOZCAM_DISABLE", "PINOZCAM_MUTE", "PINOZCAM_STATUS",
+#: pinozcam.cfg's macros that are always used: the user's switches, and the one the component
+#: runs when a pause ends.
+MACROS = ("PINOZCAM_ENABLE", "PINOZCAM_DISABLE", "PINOZCAM_MUTE", "PINOZCAM_STATUS",
           "_PINOZCAM_RESTORE_IDLE_TIMEOUT")
+#: The buttons of the pause dialog (option ``prompt``).
+PROMPT_MACROS = ("_PINOZCAM_PROMPT_RESUME", "_PINOZCAM_PROMPT_CANCEL", "PINOZCAM_FALSE_ALARM")
+#: pinozcam.cfg's macros for the options pause_macro and cancel_macro (their defaults).
+SHIPPED_ACTIONS = ("PINOZCAM_PAUSE", "PINOZCAM_CANCEL")
+#: Macros that a pinozcam.cfg macro runs in turn.
+CALLS = {"PINOZCAM_PAUSE": ("_PINOZCAM_AFTER_PAUSE",)}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -215,8 +224,9 @@ async def _checks(rpc: _Rpc, report: Report, send_test: bool, detections: _Detec
         await detections.wait_for_one(CAMERA_WAIT)
         status = await rpc("server.pinozcam.status", refresh=True)
     _check_worker(status, report)
-    await _check_klipper(rpc, info, report)
-    await _check_notifications(rpc, report, send_test, status)
+    settings = (await rpc("server.pinozcam.get_settings")).get("settings", {})
+    await _check_klipper(rpc, info, report, settings)
+    await _check_notifications(rpc, report, send_test, status, settings)
 
 
 def _check_worker(status: dict[str, Any], report: Report) -> None:
@@ -255,25 +265,62 @@ def _check_worker(status: dict[str, Any], report: Report) -> None:
         report.fail("no model loaded", "check model_path, and the worker log for the model error")
 
 
-async def _check_klipper(rpc: _Rpc, info: dict[str, Any], report: Report) -> None:
+def _command(setting: Any, default: str) -> str:
+    """The gcode command a ``pause_macro`` / ``cancel_macro`` value runs (its first word)."""
+    words = str(setting or "").split()
+    return (words[0] if words else default).upper()
+
+
+def _needed_macros(settings: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+    """pinozcam.cfg's macros the configuration uses, and the other commands it runs by option."""
+    needed = list(MACROS)
+    if str(settings.get("prompt", True)).strip().lower() not in ("false", "no", "off", "0"):
+        needed += PROMPT_MACROS
+    custom: dict[str, str] = {}
+    # The component always reports both; the defaults are for one that predates them.
+    for option, default in zip(("pause_macro", "cancel_macro"), SHIPPED_ACTIONS):
+        command = _command(settings.get(option), default)
+        if command in SHIPPED_ACTIONS:
+            needed.append(command)
+            needed += CALLS.get(command, ())
+        else:
+            custom[option] = command
+    return list(dict.fromkeys(needed)), custom
+
+
+async def _check_klipper(rpc: _Rpc, info: dict[str, Any], report: Report, settings: dict[str, Any]) -> None:
     if info.get("klippy_state") != "ready":
         report.warn(f"Klipper is {info.get('klippy_state')}: macros not checked",
                     "fix Klipper first (see klippy.log), then run doctor again")
         return
     objects = (await rpc("printer.objects.list")).get("objects", [])
-    missing = [m for m in MACROS if f"gcode_macro {m}" not in objects]
+    macros = {o.split(" ", 1)[1].upper() for o in objects if o.lower().startswith("gcode_macro ")}
+    needed, custom = _needed_macros(settings)
+    missing = [m for m in needed if m not in macros]
     if missing:
         report.fail(f"Klipper lacks the PiNozCam macros: {', '.join(missing)}",
                     "add [include pinozcam.cfg] to printer.cfg (install.sh does) and FIRMWARE_RESTART")
-    else:
-        report.ok("Klipper has the PiNozCam macros")
+    unknown = {option: command for option, command in custom.items() if command not in macros}
+    if unknown:
+        # Not a macro; maybe a command of Klipper's own (PAUSE, CANCEL_PRINT): those are in its help.
+        commands = {str(name).upper() for name in await rpc("printer.gcode.help")}
+        unknown = {option: command for option, command in unknown.items() if command not in commands}
+    for option, command in unknown.items():
+        action = "pause" if option == "pause_macro" else "cancel"
+        report.fail(f"Klipper has no {command}, the {option} set for PiNozCam: a failure cannot {action} "
+                    "the print",
+                    f"define [gcode_macro {command}] in printer.cfg, or take {option} out of [pinozcam] "
+                    "and the panel's settings to use PiNozCam's own")
+    if not missing and not unknown:
+        used = ", ".join(f"{option} {command}" for option, command in custom.items())
+        report.ok("Klipper has the PiNozCam macros" + (f" and your {used}" if used else ""))
     if "pause_resume" not in objects:
         report.fail("Klipper has no [pause_resume]: PAUSE cannot work",
                     "add [pause_resume] to printer.cfg (Mainsail's and Fluidd's configs have it)")
 
 
-async def _check_notifications(rpc: _Rpc, report: Report, send_test: bool, status: dict[str, Any]) -> None:
-    settings = (await rpc("server.pinozcam.get_settings")).get("settings", {})
+async def _check_notifications(rpc: _Rpc, report: Report, send_test: bool, status: dict[str, Any],
+                               settings: dict[str, Any]) -> None:
     channels = []
     if settings.get("discord_webhook_url"):
         channels.append("Discord")

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import shlex
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +30,12 @@ from .errors import ModelError, RuntimeMissingError
 __all__ = ["TensorInfo", "Backend", "BACKENDS", "open_backend", "read_model_file",
            "threads_for"]
 
-LITERT_INSTALL = "pip install ai-edge-litert"
-TFLITE_INSTALL = 'pip install "pinozcam-klipper[tflite]"'
+# The commands name the python running this (~/pinozcam-env/bin/python on a printer, OctoPrint's
+# own in its venv): a bare `pip` would install somewhere else. pinozcam-klipper is not on PyPI;
+# with it installed in this python, pip takes the extra's requirements from what is installed.
+_PIP = f"{shlex.quote(sys.executable or 'python3')} -m pip install"
+LITERT_INSTALL = f"{_PIP} ai-edge-litert"
+TFLITE_INSTALL = f'{_PIP} "pinozcam-klipper[tflite]"'
 
 
 @dataclass(frozen=True)

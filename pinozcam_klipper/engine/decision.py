@@ -14,7 +14,10 @@ Rules
 - Warm-up ends (once per print) at the first frame that is past the
   ``warmup_frames`` first frames, at least ``warmup_seconds`` after the print
   started and, when the layer is known and ``start_layer`` > 1, on layer
-  ``start_layer`` or later.
+  ``start_layer`` or later. A layer below ``start_layer`` reported after that
+  (a printer still heating when warm-up ended, whose start gcode reports layer 1
+  only then) holds counting back too: the first layers are skipped the same
+  way whether the printer was preheated or not.
 - When the window holds ``max_failure_count`` frames and no incident is open,
   an incident *opens* and requests ``action`` once (``None`` when muted).
 - The incident *closes* at the first call where the window is empty, the
@@ -269,19 +272,21 @@ class DecisionEngine:
         if self._warmed_up:
             return
         settings = self._settings
-        layer_ok = (self._layer is None or settings.start_layer <= 1
-                    or self._layer >= settings.start_layer)
         if (self._frames_seen > settings.warmup_frames
-                and now - self._started_at >= settings.warmup_seconds and layer_ok):
+                and now - self._started_at >= settings.warmup_seconds and self._layer_ok()):
             self._warmed_up = True
             logger.info("warm-up over after %d frames: watching", self._frames_seen - 1)
+
+    def _layer_ok(self) -> bool:
+        start = self._settings.start_layer
+        return self._layer is None or start <= 1 or self._layer >= start
 
     def _state(self, now: float) -> EngineState:
         if not self._printing:
             return EngineState.IDLE
         if self._printer_paused:
             return EngineState.PAUSED
-        if not self._warmed_up:
+        if not self._warmed_up or not self._layer_ok():
             return EngineState.WARMING_UP
         if self._in_grace(now):
             return EngineState.GRACE

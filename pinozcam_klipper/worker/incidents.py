@@ -244,6 +244,9 @@ class IncidentStore:
     def _save(self, record: Mapping[str, Any]) -> None:
         folder = self.root / record["id"]
         try:
+            # An incident opened while the disk was full has no folder yet: made here, so its
+            # record is kept (and the error clears) once there is room again.
+            folder.mkdir(parents=True, exist_ok=True)
             _write_atomic(folder / _RECORD, json.dumps(record, indent=1).encode("utf-8"))
         except OSError as exc:
             self._failed(f"cannot save incident {record['id']}", exc)

@@ -85,8 +85,9 @@ class Worker:
         self._open_id: str | None = None
         self._actions = ActionRequests(settings.worker.action_confirm_timeout, self._action_unconfirmed)
         self._hub = ClientHub(config.token, on_connect=self._on_connect, on_message=self._on_message)
-        incident_dir = Path(settings.worker.incident_dir) if settings.worker.incident_dir \
-            else config.data_dir / "incidents"
+        # "~" and relative paths as the Moonraker component reads them (it serves the pictures).
+        incident_dir = config.data_dir / Path(settings.worker.incident_dir).expanduser() \
+            if settings.worker.incident_dir else config.data_dir / "incidents"
         self.store = IncidentStore(incident_dir, int(settings.worker.incident_dir_max_mb * 1024 * 1024),
                                    context_frames=settings.worker.incident_context_frames)
         self.live = LiveView()
@@ -208,8 +209,12 @@ class Worker:
         state = self._print.state
         if state == "printing":
             verdict = self._verdict
-            rising = verdict is not None and verdict.incident_id is None and (
-                verdict.band != "ok" or verdict.failures_in_window > 0)
+            # Faster only while a failure frame can still count towards an incident: not
+            # during warm-up or a resume's grace, not muted, not for frames merely in the
+            # warning band (a printer part that scores there would triple the CPU all print).
+            rising = (verdict is not None and verdict.incident_id is None and not self._muted
+                      and verdict.state is EngineState.WATCHING
+                      and (verdict.band == "failure" or verdict.failures_in_window > 0))
             return settings.fast_check_interval if rising else settings.check_interval
         if state == "paused" or self.live.stream_viewers:
             return settings.check_interval
@@ -217,8 +222,13 @@ class Worker:
 
     async def _on_check(self, check: Check) -> None:
         now = time.monotonic()
+        interval_before = self._interval()
         verdict = self._engine.observe(check.analysis.assessment, now)
         self._verdict = verdict
+        if self._interval() != interval_before and self._watcher is not None:
+            # The sampler chose its wait before this frame was analysed: the first failure
+            # frame brings the next check forward now, not one slow interval later.
+            self._watcher.poke()
         self._camera_error = None
         self.live.publish(check.annotated, check.frame_id, raw=check.frame.jpeg)
         before = list(self._recent)

@@ -13,7 +13,7 @@ class WorkerSettings:
                                    doc="Seconds between checks while printing.")
     fast_check_interval: float = option(0.3, minval=0.05, maxval=60.0,
                                         doc="Seconds between checks while severity is rising.")
-    incident_dir: str = option("", doc="Where incidents are kept (default: the worker's data folder).")
+    incident_dir: str = option("", doc="Where incidents are kept (default: incidents/ in the worker's data folder; a relative path is inside the data folder).")
     incident_dir_max_mb: float = option(200.0, minval=1.0, doc="Size cap of the incident folder, in MB.")
     incident_context_frames: int = option(3, minval=0, maxval=20,
                                           doc="Raw frames kept from just before and just after an "

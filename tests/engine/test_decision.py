@@ -93,6 +93,19 @@ def test_warmup_waits_for_the_start_layer_when_layers_are_known():
     assert [e.kind for e in feed(eng, [FAIL] * 3, 6)] == ["opened"]
 
 
+def test_a_layer_below_the_start_layer_reported_after_warmup_is_not_counted():
+    # A cold printer: warm-up ends while it heats (no layer yet); its start gcode reports
+    # layer 1 only when printing begins. That layer is skipped as on a preheated printer.
+    eng = engine(start_layer=2, warmup_seconds=10)
+    assert feed(eng, [OK] * 3, 1) == []
+    assert eng.observe(OK, 12).state is EngineState.WATCHING
+    eng.set_layer(1)
+    assert eng.observe(FAIL, 13).state is EngineState.WARMING_UP
+    assert feed(eng, [FAIL] * 5, 14) == []
+    eng.set_layer(2)
+    assert [e.kind for e in feed(eng, [FAIL] * 3, 20)] == ["opened"]
+
+
 def test_an_unknown_layer_does_not_hold_warmup_back():
     eng = engine(start_layer=5)
     eng.set_layer(None)

@@ -224,3 +224,44 @@ def test_a_hung_worker_is_restarted() -> None:
                 os.kill(hung, signal.SIGCONT)
         assert again["worker"]["restarts"] == first["worker"]["restarts"] + 1
         assert "has not answered for 3 s" in server.log_tail(200)
+
+
+def _wait_for_snapshot_size(server: MoonrakerProcess, size: tuple[int, int]) -> None:
+    """Ask for a check, then wait until the worker's picture is ``size`` (width, height)."""
+    import cv2
+    import numpy as np
+
+    def shown() -> tuple[int, int] | None:
+        image = cv2.imdecode(np.frombuffer(
+            server.request("GET", "/server/pinozcam/snapshot", params={"raw": 1}).content, np.uint8),
+            cv2.IMREAD_COLOR)
+        return None if image is None else (image.shape[1], image.shape[0])
+
+    server.post("/server/pinozcam/detect_now")
+    server.wait_for(f"a {size[0]}x{size[1]} picture", lambda: shown() == size)
+
+
+def test_the_webcams_rotation_reaches_the_worker_and_follows_its_changes() -> None:
+    """A camera mounted sideways, turned upright in Mainsail's webcam settings: the model
+    sees the print upright too, and an edit of the webcam applies without a restart."""
+    import cv2
+    import numpy as np
+
+    good = cv2.imdecode(np.frombuffer(GOOD, np.uint8), cv2.IMREAD_COLOR)
+    width, height = good.shape[1], good.shape[0]
+    assert width != height
+    with CameraServer([GOOD]) as camera, _moonraker(pinozcam_section("", None)) as server:
+        webcam = {"name": "sideways", "service": "mjpegstreamer-adaptive", "snapshot_url": camera.snapshot_url,
+                  "stream_url": camera.stream_url, "rotation": 90}
+        server.post("/server/webcams/item", webcam)  # as Mainsail saves it
+        server.wait_worker_connected()
+        assert server.get("/server/pinozcam/settings")["settings"]["camera_rotate"] == 90
+        _wait_for_snapshot_size(server, (height, width))
+        pid = server.status()["worker"]["pid"]
+
+        server.post("/server/webcams/item", {**webcam, "rotation": 0, "flip_vertical": True})
+        server.wait_for("the new orientation in the worker",
+                        lambda: server.get("/server/pinozcam/settings")["settings"]["camera_rotate"] == 0)
+        assert server.get("/server/pinozcam/settings")["settings"]["camera_flip_vertical"] is True
+        _wait_for_snapshot_size(server, (width, height))
+        assert server.status()["worker"]["pid"] == pid  # applied without restarting the worker

@@ -5,6 +5,8 @@ finds its package folder with its python and links the component (a package fold
 components/. The test runs install.sh twice (the second run changes nothing), starts that
 Moonraker and checks it loads the component, then runs --uninstall and checks every file is as
 before. A Moonraker git checkout stays clean, and an older install's single-file link is replaced.
+The tests run as root in CI, hence --allow-root; the refusal to run as root is tested with a fake
+`id`. install.sh's checks of the python3 that would make the virtualenv use a fake python3.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def home() -> Iterator[Path]:
 def _install(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     python = moonraker_python()
     command = ["bash", str(ROOT / "install.sh"), "--home", str(home), "--moonraker-python", str(python),
-               "--worker-python", sys.executable, "--no-restart", *args]
+               "--worker-python", sys.executable, "--no-restart", "--allow-root", *args]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60,
                             env={**os.environ, "HOME": str(home)})
     assert result.returncode == 0, result.stdout + result.stderr
@@ -135,7 +137,7 @@ def test_a_moonraker_git_checkout_stays_clean_for_its_updater(tmp_path: Path) ->
     (checkout / ".git" / "info" / "exclude").write_text("moonraker/components/pinozcam.py\n")
     env = {**os.environ, "HOME": str(tmp_path)}
     command = ["bash", str(ROOT / "install.sh"), "--home", str(tmp_path), "--worker-python", sys.executable,
-               "--no-restart"]
+               "--no-restart", "--allow-root"]
 
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -150,3 +152,80 @@ def test_a_moonraker_git_checkout_stays_clean_for_its_updater(tmp_path: Path) ->
     assert result.returncode == 0, result.stdout + result.stderr
     assert not link.is_symlink() and not old_link.is_symlink()
     assert "pinozcam" not in (checkout / ".git" / "info" / "exclude").read_text()
+
+
+def _checkout_home(home: Path, conf: str = "[server]\n") -> Path:
+    """A home with a Moonraker git checkout (as KIAUH makes it) and printer_data; its moonraker.conf."""
+    (home / "moonraker" / "moonraker" / "components").mkdir(parents=True)
+    config = home / "printer_data" / "config"
+    config.mkdir(parents=True)
+    (config / "moonraker.conf").write_text(conf)
+    return config / "moonraker.conf"
+
+
+def _fake_command(folder: Path, name: str, script: str) -> dict[str, str]:
+    """An environment whose PATH finds ``script`` as ``name`` before the real one."""
+    folder.mkdir(exist_ok=True)
+    fake = folder / name
+    fake.write_text("#!/bin/sh\n" + script)
+    fake.chmod(0o755)
+    return {**os.environ, "PATH": f"{folder}:{os.environ['PATH']}"}
+
+
+def test_refuses_to_run_as_root_without_allow_root(tmp_path: Path) -> None:
+    # What `sudo ./install.sh` looks like, whoever runs the test.
+    conf = _checkout_home(tmp_path)
+    env = _fake_command(tmp_path / "bin", "id", "echo 0\n")  # install.sh asks `id -u` only
+    command = ["bash", str(ROOT / "install.sh"), "--home", str(tmp_path), "--worker-python", sys.executable,
+               "--no-restart"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode != 0
+    assert "run install.sh as the user that runs Moonraker, without sudo" in result.stderr
+    assert "--allow-root" in result.stderr
+    assert conf.read_text() == "[server]\n"  # nothing was touched
+    assert not (tmp_path / "moonraker" / "moonraker" / "components" / "pinozcam").is_symlink()
+
+
+@pytest.mark.parametrize("fake, message", [
+    ('import sys\nsys.version_info = (3, 9, 2, "final", 0)\n',
+     "needs Python 3.10 or newer (Raspberry Pi OS Bookworm); python3 here is 3.9"),
+    ('import struct\n_calcsize = struct.calcsize\n'
+     'struct.calcsize = lambda fmt: 4 if fmt == "P" else _calcsize(fmt)\n',
+     "needs a 64-bit OS (Raspberry Pi OS 64-bit / arm64 Armbian): python3 here is 32-bit"),
+], ids=["bullseye-python-3.9", "32-bit-armhf"])
+def test_an_unusable_python3_stops_the_install_before_it_makes_a_virtualenv(tmp_path: Path, fake: str,
+                                                                            message: str) -> None:
+    conf = _checkout_home(tmp_path / "home")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(fake)
+    env = _fake_command(tmp_path / "bin", "python3", f'PYTHONPATH="{site}" exec "{sys.executable}" "$@"\n')
+    venv = tmp_path / "home" / "pinozcam-env"
+    command = ["bash", str(ROOT / "install.sh"), "--home", str(tmp_path / "home"), "--no-restart", "--allow-root"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode != 0, result.stdout
+    assert message in result.stderr
+    assert not venv.exists()  # no half-made virtualenv to trip the next run
+    assert conf.read_text() == "[server]\n"
+
+
+def test_uninstall_removes_the_pinozcam_webcams_and_keeps_the_users_comments(tmp_path: Path) -> None:
+    original = ("[server]\nhost: 0.0.0.0\n\n# my own camera: keep this note\n[webcam printer_cam]\n"
+                "stream_url: /webcam/?action=stream\n")
+    conf = _checkout_home(tmp_path, original)
+    command = ["bash", str(ROOT / "install.sh"), "--home", str(tmp_path), "--worker-python", sys.executable,
+               "--no-restart", "--allow-root"]
+    env = {**os.environ, "HOME": str(tmp_path)}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # What the README says to do next: append the example's webcams. Then the user goes on
+    # editing: a note of their own above a section of their own.
+    example = (ROOT / "moonraker_component" / "webcams.conf.example").read_text()
+    users_own = "\n# my timelapse settings: keep this note too\n[timelapse]\noutput_path: ~/timelapse/\n"
+    conf.write_text(conf.read_text() + "\n" + example + users_own)
+
+    result = subprocess.run(command + ["--uninstall"], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert conf.read_text() == original + users_own
+    assert "removed [pinozcam], [webcam pinozcam], [webcam pinozcam_panel] from moonraker.conf" in result.stdout
+    assert "Mainsail's or Fluidd's webcam settings" in result.stdout  # those it cannot see

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import socket
 import sys
 from collections.abc import Iterator
@@ -245,6 +246,127 @@ def test_settings_change_survives_a_reload_and_errors_show_at_the_field(stack: S
     expect(page.locator("#setting-preset")).to_have_value("strict")
 
 
+def test_settings_are_not_saved_before_they_are_loaded(stack: Stack, panel: Any) -> None:
+    """Moonraker not answering when the page opens (the printer just switched on): the form
+    cannot be saved (it would send its blank defaults: watching off, another preset) until
+    the saved settings come, which the page asks for again by itself."""
+    view = panel()
+    refused: list[str] = []
+
+    def refuse_once(route: Any) -> None:
+        if not refused and route.request.method == "GET":
+            refused.append(route.request.url)
+            route.fulfill(status=503, content_type="application/json",
+                          body='{"error": {"code": 503, "message": "Moonraker is starting"}}')
+        else:
+            route.continue_()
+
+    view.page.route("**/server/pinozcam/settings*", refuse_once)
+    page = view.open()
+    view.tab("settings")
+    detection = page.locator('[data-group="detection"]')
+    expect(page.locator("#setting-preset")).to_have_value("webcam")  # loaded on a later try
+    expect(detection.locator("[data-save]")).to_be_enabled()
+    assert refused, "the first GET settings was not refused: the test proved nothing"
+    page.fill("#setting-score_threshold", "0.8")
+    detection.locator("[data-save]").click()
+    expect(detection.locator(".group-message")).to_have_text("saved")
+    saved = stack.moonraker.get("/server/pinozcam/settings")["settings"]
+    assert saved["score_threshold"] == 0.8 and saved["preset"] == "webcam" and saved["enabled"] is True
+    stack.moonraker.post("/server/pinozcam/settings", {"settings": {"score_threshold": None}})
+    view.errors[:] = [e for e in view.errors if "503" not in e]
+
+
+def test_edits_survive_saving_another_group_and_a_new_secret_replaces_a_cleared_one(
+        stack: Stack, panel: Any) -> None:
+    view = panel()
+    page = view.open()
+    view.tab("settings")
+    notify = page.locator('[data-group="notify"]')
+    try:
+        # Typed, not saved, in Detection; then Notifications saved: the typed value stays.
+        page.fill("#setting-score_threshold", "0.77")
+        page.fill("#setting-telegram_chat_id", "123456789")
+        notify.locator("[data-save]").click()
+        expect(notify.locator(".group-message")).to_have_text("saved")
+        expect(page.locator("#setting-score_threshold")).to_have_value("0.77")
+        assert stack.moonraker.get("/server/pinozcam/settings")["settings"]["score_threshold"] is None
+
+        # "Clear" pressed, then a new token typed: the new token is saved, not nothing.
+        page.fill("#setting-telegram_bot_token", "123456:first-token-ABCDEFGH")
+        notify.locator("[data-save]").click()
+        expect(notify.locator(".group-message")).to_have_text("saved")
+        notify.get_by_role("button", name="Clear the saved Telegram bot token").click()
+        page.fill("#setting-telegram_bot_token", "123456:second-token-ABCDEFGH")
+        notify.locator("[data-save]").click()
+        expect(notify.locator(".group-message")).to_have_text("saved")
+        assert stack.moonraker.get("/server/pinozcam/settings")["settings"]["telegram_bot_token"] == "<redacted>"
+        expect(page.locator("#setting-telegram_bot_token")).to_have_attribute("placeholder", "saved (hidden); type to replace")
+    finally:
+        stack.moonraker.post("/server/pinozcam/settings", {"settings": {
+            "telegram_chat_id": None, "telegram_bot_token": None, "score_threshold": None}})
+
+
+def test_a_worker_restart_mid_print_keeps_the_timeline_and_shows_nothing_is_watched(
+        stack: Stack, panel: Any) -> None:
+    view = panel()
+    page = view.open()
+    expect(page.locator('#health [data-health="worker"]')).to_contain_text("connected")
+    stack.start_print()
+    page.wait_for_function("Number(document.querySelector('#timeline').dataset.points || 0) >= 3")
+    # What the page showed while the worker was away, recorded as it happened.
+    page.evaluate("""() => {
+        window.seen = {noData: false, stale: false, minPoints: Infinity};
+        const note = () => {
+            const s = window.seen;
+            s.noData ||= document.querySelector('#gauge .band')?.textContent === 'NO DATA';
+            s.stale ||= document.querySelector('#frame').classList.contains('stale');
+            s.minPoints = Math.min(s.minPoints, Number(document.querySelector('#timeline').dataset.points || 0));
+        };
+        new MutationObserver(note).observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+    }""")
+    old = stack.moonraker.status()["worker"]
+    os.kill(old["pid"], signal.SIGKILL)
+    stack.moonraker.wait_for("the worker back", lambda: (s := stack.moonraker.status())["worker"]["connected"]
+                             and s["worker"]["pid"] != old["pid"])
+    page.wait_for_function("window.seen.noData && window.seen.stale")
+    expect(page.locator('#health [data-health="worker"]')).to_contain_text("connected")
+    page.wait_for_function("!document.querySelector('#frame').classList.contains('stale')")  # watching again
+    seen = page.evaluate("window.seen")
+    assert seen["minPoints"] >= 3, f"the timeline was cleared while the worker restarted: {seen}"
+
+
+def test_a_small_dashboard_tile_shows_the_picture(stack: Stack, browser: Any) -> None:
+    """In Mainsail's dashboard the panel is an iframe webcam of another origin (Mainsail on port
+    80, Moonraker on 7125), about 400x225, where browsers may refuse it storage: the picture
+    fills the tile and a link opens the whole panel."""
+    context = browser.new_context(viewport=DESKTOP)
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        # The parent page has an opaque origin here: the tile's storage is refused, as with
+        # third-party storage blocked.
+        page.set_content(f'<iframe src="{stack.moonraker.url}/server/pinozcam/panel" '
+                         'style="width:400px;height:225px;border:0"></iframe>')
+        tile = page.frame_locator("iframe")
+        expect(tile.locator("#connection")).to_have_text("live")
+        expect(tile.locator("#frame")).to_have_class("frame has-picture")
+        frame = tile.locator("#frame").bounding_box()
+        # The whole height of the tile, at the picture's own aspect ratio (the test camera's is 4:3).
+        assert frame is not None and frame["height"] >= 220 and frame["x"] >= 0 \
+            and frame["x"] + frame["width"] <= 401 and frame["width"] >= 0.95 * frame["height"] * 4 / 3, frame
+        expect(tile.locator(".tabs")).to_be_hidden()
+        expect(tile.locator("#open-full")).to_be_visible()
+        assert "/server/pinozcam/panel" in (tile.locator("#open-full").get_attribute("href") or "")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-tile.png"), clip={"x": 0, "y": 0, "width": 400, "height": 225})
+        assert errors == [], errors
+    finally:
+        context.close()
+
+
 def test_a_drawn_mask_reaches_the_worker(stack: Stack, panel: Any) -> None:
     view = panel()
     page = view.open()
@@ -342,9 +464,18 @@ def test_login_required_api_key_in_the_url(browser: Any, tmp_path: Path) -> None
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         panel_url = f"http://{address}:{port}/server/pinozcam/panel"
         page.goto(panel_url)
-        expect(page.locator("#auth")).to_be_visible()
+        expect(page.locator("#auth")).to_be_in_viewport()
         expect(page.locator("#connection")).to_have_text("login needed")
         assert all("401" in e for e in errors), errors  # the browser logs the refused request
+        # An old key in the address (a webcam URL made before the key was reset): the key
+        # pasted into the form is used, not the address's again.
+        page.goto(f"{panel_url}#apikey=0123456789abcdef0123456789abcdef")
+        expect(page.locator("#auth")).to_be_in_viewport()
+        page.fill("#auth-key", key)
+        page.click("#auth-form button")
+        expect(page.locator("#connection")).to_have_text("live")
+        assert "apikey" not in page.url
+        page.evaluate("localStorage.clear()")
         errors.clear()
         page.goto("about:blank")
         page.goto(f"{panel_url}#apikey={key}")

@@ -77,3 +77,31 @@ def test_export_feedback_writes_yolo(tmp_path: Path) -> None:
     assert not (out / "labels" / f"{unlabelled['id']}.txt").exists()
     assert (out / "classes.txt").read_text().split() == ["spaghetti", "blob", "detached"]
     assert json.loads(json.dumps(store.get(real["id"])))["label"] == "real_failure"
+
+
+def test_an_incident_opened_on_a_full_disk_is_saved_once_there_is_room(tmp_path: Path) -> None:
+    root = tmp_path / "incidents"
+    root.write_text("a file where the folder should be: every write fails, as on a full disk")
+    store = IncidentStore(root, 10**9)
+    record = _open(store, 1000.0)
+    assert store.problem is not None and "cannot save incident" in store.problem
+    root.unlink()  # room again
+    store.set_label(record["id"], "real_failure", 1001.0)
+    assert store.problem is None  # the panel's "Incident folder" row clears
+    saved = json.loads((root / record["id"] / "incident.json").read_text())
+    assert saved["label"] == "real_failure"
+
+
+def test_a_relative_or_home_incident_dir_is_where_the_component_looks(tmp_path: Path, monkeypatch) -> None:
+    """The Moonraker component serves the pictures from the same place: a relative
+    ``incident_dir`` is inside the data folder, and ``~`` is the home folder."""
+    from pinozcam_klipper.settings import Settings
+    from pinozcam_klipper.worker.config import Listen, WorkerConfig
+    from pinozcam_klipper.worker.service import Worker
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    config = WorkerConfig(listen=Listen("127.0.0.1", 0), token="t" * 32, data_dir=tmp_path / "data")
+    relative = Worker(Settings.from_mapping({"worker": {"incident_dir": "kept"}}), config)
+    assert relative.store.root == tmp_path / "data" / "kept"
+    home = Worker(Settings.from_mapping({"worker": {"incident_dir": "~/incidents"}}), config)
+    assert home.store.root == tmp_path / "home" / "incidents"
