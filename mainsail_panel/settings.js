@@ -50,6 +50,16 @@ export function parseField(field, raw) {
   return { value: text };
 }
 
+/** Put the saved `value` of `field` into its `input` (a secret only says whether one is saved). */
+function showValue(field, input, value) {
+  if (field.kind === "bool") input.checked = !!value;
+  else if (field.kind === "secret") {
+    input.value = "";
+    delete input.dataset.clear;
+    input.placeholder = value === REDACTED ? "saved (hidden); type to replace" : "not set";
+  } else input.value = value === null || value === undefined ? "" : String(value);
+}
+
 export class SettingsForm {
   constructor(root, api, { onSaved = () => {}, toast = () => {} } = {}) {
     this.root = root;
@@ -155,15 +165,9 @@ export class SettingsForm {
       const { field, input, row, lock } = entry;
       const value = data.settings ? data.settings[name] : undefined;
       const isLocked = locked.has(name);
-      if (entry.edited && !isLocked) {
-        // Unsaved input: left as typed (a locked field cannot be saved, so it shows the file's value).
-      } else if (field.kind === "bool") input.checked = !!value;
-      else if (field.kind === "secret") {
-        input.value = "";
-        delete input.dataset.clear;
-        input.placeholder = value === REDACTED ? "saved (hidden); type to replace" : "not set";
-      } else input.value = value === null || value === undefined ? "" : String(value);
+      // Unsaved input stays as typed; a locked field cannot be saved, so it shows the file's value.
       if (isLocked) entry.edited = false;
+      if (!entry.edited) showValue(field, input, value);
       if (field.optional && (value === null || value === undefined)) input.placeholder = "from the preset";
       input.disabled = isLocked;
       lock.hidden = !isLocked;

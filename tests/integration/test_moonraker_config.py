@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from tests.integration.moonraker_stack import (MoonrakerError, MoonrakerProcess, free_port, moonraker_missing_reason,
@@ -228,9 +230,6 @@ def test_a_hung_worker_is_restarted() -> None:
 
 def _wait_for_snapshot_size(server: MoonrakerProcess, size: tuple[int, int]) -> None:
     """Ask for a check, then wait until the worker's picture is ``size`` (width, height)."""
-    import cv2
-    import numpy as np
-
     def shown() -> tuple[int, int] | None:
         image = cv2.imdecode(np.frombuffer(
             server.request("GET", "/server/pinozcam/snapshot", params={"raw": 1}).content, np.uint8),
@@ -244,9 +243,6 @@ def _wait_for_snapshot_size(server: MoonrakerProcess, size: tuple[int, int]) -> 
 def test_the_webcams_rotation_reaches_the_worker_and_follows_its_changes() -> None:
     """A camera mounted sideways, turned upright in Mainsail's webcam settings: the model
     sees the print upright too, and an edit of the webcam applies without a restart."""
-    import cv2
-    import numpy as np
-
     good = cv2.imdecode(np.frombuffer(GOOD, np.uint8), cv2.IMREAD_COLOR)
     width, height = good.shape[1], good.shape[0]
     assert width != height

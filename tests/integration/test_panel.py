@@ -336,35 +336,27 @@ def test_a_worker_restart_mid_print_keeps_the_timeline_and_shows_nothing_is_watc
     assert seen["minPoints"] >= 3, f"the timeline was cleared while the worker restarted: {seen}"
 
 
-def test_a_small_dashboard_tile_shows_the_picture(stack: Stack, browser: Any) -> None:
+def test_a_small_dashboard_tile_shows_the_picture(stack: Stack, panel: Any) -> None:
     """In Mainsail's dashboard the panel is an iframe webcam of another origin (Mainsail on port
     80, Moonraker on 7125), about 400x225, where browsers may refuse it storage: the picture
     fills the tile and a link opens the whole panel."""
-    context = browser.new_context(viewport=DESKTOP)
-    try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        # The parent page has an opaque origin here: the tile's storage is refused, as with
-        # third-party storage blocked.
-        page.set_content(f'<iframe src="{stack.moonraker.url}/server/pinozcam/panel" '
-                         'style="width:400px;height:225px;border:0"></iframe>')
-        tile = page.frame_locator("iframe")
-        expect(tile.locator("#connection")).to_have_text("live")
-        expect(tile.locator("#frame")).to_have_class("frame has-picture")
-        frame = tile.locator("#frame").bounding_box()
-        # The whole height of the tile, at the picture's own aspect ratio (the test camera's is 4:3).
-        assert frame is not None and frame["height"] >= 220 and frame["x"] >= 0 \
-            and frame["x"] + frame["width"] <= 401 and frame["width"] >= 0.95 * frame["height"] * 4 / 3, frame
-        expect(tile.locator(".tabs")).to_be_hidden()
-        expect(tile.locator("#open-full")).to_be_visible()
-        assert "/server/pinozcam/panel" in (tile.locator("#open-full").get_attribute("href") or "")
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "dashboard-tile.png"), clip={"x": 0, "y": 0, "width": 400, "height": 225})
-        assert errors == [], errors
-    finally:
-        context.close()
+    view = panel()
+    # The parent page has an opaque origin here: the tile's storage is refused, as with
+    # third-party storage blocked.
+    view.page.set_content(f'<iframe src="{stack.moonraker.url}/server/pinozcam/panel" '
+                          'style="width:400px;height:225px;border:0"></iframe>')
+    tile = view.page.frame_locator("iframe")
+    expect(tile.locator("#connection")).to_have_text("live")
+    expect(tile.locator("#frame")).to_have_class("frame has-picture")
+    frame = tile.locator("#frame").bounding_box()
+    # The whole height of the tile, at the picture's own aspect ratio (the test camera's is 4:3).
+    assert frame is not None and frame["height"] >= 220 and frame["x"] >= 0 \
+        and frame["x"] + frame["width"] <= 401 and frame["width"] >= 0.95 * frame["height"] * 4 / 3, frame
+    expect(tile.locator(".tabs")).to_be_hidden()
+    expect(tile.locator("#open-full")).to_be_visible()
+    assert "/server/pinozcam/panel" in (tile.locator("#open-full").get_attribute("href") or "")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    view.page.screenshot(path=str(ARTIFACTS / "dashboard-tile.png"), clip={"x": 0, "y": 0, "width": 420, "height": 245})
 
 
 def test_a_drawn_mask_reaches_the_worker(stack: Stack, panel: Any) -> None:
