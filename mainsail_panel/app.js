@@ -167,7 +167,7 @@ class Panel {
     if (state !== this.printState && this.printState !== null) this.incidents.render();  // resume/cancel buttons follow the print
     this.printState = state;
     this.renderHealth(status);
-    document.querySelector('[data-action="mute"]').disabled = !ACTIVE.has(state) || !!detector.muted;
+    this.renderMute(ACTIVE.has(state), !!detector.muted);
     if (!connected) {
       // Nothing is being watched: no green "OK" from before, and the picture shown is old.
       this.lastDetectionAt = 0;
@@ -406,12 +406,24 @@ class Panel {
     }
   }
 
+  // One button: "Mute this print", or "Unmute" while this print is muted (a "False alarm:
+  // resume and mute" pressed by mistake must not leave the rest of the print unguarded).
+  renderMute(usable, muted) {
+    const button = document.querySelector('[data-action="mute"]');
+    button.disabled = !usable;
+    button.dataset.muted = muted ? "true" : "false";
+    button.textContent = muted ? "Unmute" : "Mute this print";
+    button.title = muted ? "alerts, pause and cancel on again for this print"
+      : "no alerts and no pause or cancel until this print ends";
+  }
+
   async mute() {
+    const muted = document.querySelector('[data-action="mute"]').dataset.muted !== "true";
     try {
-      await this.api.send("server.pinozcam.mute", "mute", { muted: true });
-      this.toast("muted until this print ends", "ok");
+      await this.api.send("server.pinozcam.mute", "mute", { muted });
+      this.toast(muted ? "muted until this print ends" : "unmuted: watching again", "ok");
     } catch (exc) {
-      this.toast(`mute: ${exc.message}`, "error");
+      this.toast(`${muted ? "mute" : "unmute"}: ${exc.message}`, "error");
     }
   }
 

@@ -33,6 +33,9 @@ Rules
   grace (it never escalates).
 - :meth:`DecisionEngine.mute` silences the rest of the print: incidents still
   open and close (for the record) but request no action and never escalate.
+  :meth:`DecisionEngine.unmute` takes that back: the next incident requests
+  ``action`` again, and an incident that paused before the mute may escalate
+  again (one opened while muted requested nothing and stays so).
 - :meth:`DecisionEngine.update_settings` swaps the settings mid-print and keeps
   the window, warm-up and the open incident: every rule uses the new values
   from the next call on (see the method for what that means for an incident).
@@ -213,6 +216,13 @@ class DecisionEngine:
         if not self._muted:
             logger.info("muted until the print ends")
         self._muted = True
+
+    def unmute(self, now: float) -> None:
+        """Take a mute back: incidents opened from now on request ``action`` again."""
+        self._now(now)
+        if self._muted:
+            logger.info("unmuted: incidents act again")
+        self._muted = False
 
     # -- frames and time --------------------------------------------------------------
 

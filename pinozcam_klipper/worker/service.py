@@ -504,6 +504,8 @@ class Worker:
     def _set_muted(self, muted: bool) -> None:
         if muted and not self._muted:
             self._engine.mute(time.monotonic())
+        elif not muted and self._muted:
+            self._engine.unmute(time.monotonic())
         self._muted = muted
         self._hub.broadcast(self._status())
 

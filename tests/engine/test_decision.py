@@ -240,3 +240,23 @@ def test_verdicts_and_events_are_json():
     assert data["events"][0]["kind"] == "opened"
     assert data["state"] == "watching"
     assert data["warming_up"] is False
+
+
+def test_an_unmuted_print_acts_and_escalates_again():
+    eng = engine(escalate_after=5)
+    feed(eng, [FAIL] * 3, 1)
+    eng.paused(4)
+    eng.mute(5)
+    assert eng.tick(100) is None  # muted: the paused incident does not cancel the print
+    eng.unmute(101)
+    assert [(e.kind, e.action) for e in eng.tick(102).events] == [("escalated", "cancel")]
+
+
+def test_after_an_unmute_the_next_incident_requests_its_action():
+    eng = engine()
+    eng.mute(0.5)
+    assert [(e.kind, e.action) for e in feed(eng, [FAIL] * 3, 1)] == [("opened", None)]
+    eng.unmute(10)
+    assert [e.kind for e in feed(eng, [OK] * 2, 100)] == ["closed"]
+    assert [(e.kind, e.action) for e in feed(eng, [FAIL] * 3, 200)] == [("opened", "pause")]
+    assert not eng.observe(OK, 300).muted

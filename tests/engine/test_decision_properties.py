@@ -24,7 +24,8 @@ def frame_of(severity: float) -> FrameAssessment:
 severities = st.sampled_from([0.0, 0.5, 0.7, 1.0, 1.0])
 # How often each step kind comes, out of 100: frames dominate, as in a real
 # print, and the printer events are sprinkled in.
-WEIGHTS = {"frame": 70, "tick": 8, "pause": 4, "resume": 5, "mute": 2, "layer": 8, "restart": 3}
+WEIGHTS = {"frame": 70, "tick": 8, "pause": 4, "resume": 5, "mute": 2, "unmute": 1, "layer": 8,
+           "restart": 3}
 
 
 def weighted_steps(frames: st.SearchStrategy, weights: dict[str, int] = WEIGHTS):
@@ -69,6 +70,7 @@ class Record:
     open_at_step: list[bool] = field(default_factory=list)
     starts: list[tuple[int, float]] = field(default_factory=list)  # (step, time)
     resumes: list[tuple[int, float]] = field(default_factory=list)
+    muted_at_step: list[bool] = field(default_factory=list)  # muted when the step was taken
 
 
 def run(options: dict, script, frame_for=frame_of) -> Record:
@@ -77,6 +79,7 @@ def run(options: dict, script, frame_for=frame_of) -> Record:
     now = 0.0
     record.starts.append((-1, now))
     incident_open = bool(eng.print_started(now))
+    muted = False
     for index, (kind, dt, value) in enumerate(script):
         now += dt
         verdict = None
@@ -91,6 +94,10 @@ def run(options: dict, script, frame_for=frame_of) -> Record:
             record.resumes.append((index, now))
         elif kind == "mute":
             eng.mute(now)
+            muted = True
+        elif kind == "unmute":
+            eng.unmute(now)
+            muted = False
         elif kind == "layer":
             eng.set_layer(value)
         elif kind == "restart":
@@ -98,6 +105,7 @@ def run(options: dict, script, frame_for=frame_of) -> Record:
                 record.events.append((index, "idle", event))
             eng.print_started(now)
             record.starts.append((index, now))
+            muted = False
             incident_open = False
         if verdict is not None:
             for event in verdict.events:
@@ -106,6 +114,7 @@ def run(options: dict, script, frame_for=frame_of) -> Record:
             assert 0.0 <= verdict.severity <= 1.0
             assert verdict.failures_in_window >= 0
         record.open_at_step.append(incident_open)
+        record.muted_at_step.append(muted)
     return record
 
 
@@ -129,6 +138,17 @@ def test_each_incident_acts_once_and_escalates_at_most_once(options, script):
                 assert event.time - opened.time >= options["escalate_after"]
             else:
                 assert event.action is None
+
+
+@hsettings(max_examples=150)
+@given(detection_options(), scripts)
+def test_an_incident_acts_unless_the_print_is_muted_when_it_opens(options, script):
+    record = run(options, script)
+    for step, _, event in record.events:
+        if event.kind == "opened":
+            assert event.action == (None if record.muted_at_step[step] else options["action"])
+        if event.kind == "escalated":
+            assert not record.muted_at_step[step]
 
 
 @hsettings(max_examples=150)
@@ -183,7 +203,7 @@ box_frames = st.lists(
               st.sampled_from([0.3, 0.6, 0.85, 0.95])),
     max_size=4,
 )
-box_steps = weighted_steps(box_frames, {k: w for k, w in WEIGHTS.items() if k != "mute"})
+box_steps = weighted_steps(box_frames, {k: w for k, w in WEIGHTS.items() if "mute" not in k})
 
 @hsettings(max_examples=120)
 @given(detection_options(), st.sampled_from([0.3, 0.6, 0.85, 0.95]),

@@ -318,6 +318,25 @@ def test_the_tab_says_why_telegram_buttons_do_nothing(tab: Any, api: OctoPrintAp
     expect(shown).to_be_hidden(timeout=40_000)
 
 
+def test_a_print_muted_from_the_tab_can_be_unmuted(tab: Any, printer: OctoPrintApi) -> None:
+    expect = _expect()
+    button = tab.locator("#tab_plugin_pinozcam button", has_text="ute")
+    printer.upload_and_print("pinozcam_test.gcode", GCODE)
+    try:
+        wait_until("the worker to know the print runs",
+                   lambda: (printer.plugin_status()["status"] or {}).get("print", {}).get("state") == "printing", 30)
+        expect(button).to_have_text("Mute this print")
+        button.click()
+        expect(button).to_have_text("Unmute")
+        assert printer.plugin_status()["status"]["muted"] is True
+        button.click()
+        expect(button).to_have_text("Mute this print")
+        assert printer.plugin_status()["status"]["muted"] is False
+    finally:
+        printer.post("/api/job", {"command": "cancel"})
+    wait_until("the print to end", lambda: printer.plugin_status()["status"]["print"]["state"] != "printing", 30)
+
+
 def test_the_worker_does_not_outlive_a_killed_octoprint(api: OctoPrintApi, octoprint: OctoPrintServer) -> None:
     # Last in this module: it ends the module's OctoPrint.
     pid = api.plugin_status()["worker"]["pid"]

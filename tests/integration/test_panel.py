@@ -336,6 +336,21 @@ def test_a_worker_restart_mid_print_keeps_the_timeline_and_shows_nothing_is_watc
     assert seen["minPoints"] >= 3, f"the timeline was cleared while the worker restarted: {seen}"
 
 
+def test_a_muted_print_can_be_unmuted_from_the_panel(stack: Stack, panel: Any) -> None:
+    page = panel().open()
+    button = page.locator('[data-action="mute"]')
+    expect(button).to_be_disabled()  # nothing prints: nothing to mute
+    stack.start_print()
+    expect(button).to_be_enabled()
+    button.click()
+    expect(button).to_have_text("Unmute")
+    assert stack.moonraker.wait_for("the worker muted", lambda: (stack.moonraker.status()["detector"] or {}).get("muted"))
+    button.click()
+    expect(button).to_have_text("Mute this print")
+    stack.moonraker.wait_for("the worker unmuted",
+                             lambda: (stack.moonraker.status()["detector"] or {}).get("muted") is False)
+
+
 def test_a_small_dashboard_tile_shows_the_picture(stack: Stack, panel: Any) -> None:
     """In Mainsail's dashboard the panel is an iframe webcam of another origin (Mainsail on port
     80, Moonraker on 7125), about 400x225, where browsers may refuse it storage: the picture

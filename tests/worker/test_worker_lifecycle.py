@@ -45,6 +45,20 @@ async def test_muted_print_asks_for_nothing(worker: Worker, camera: CameraServer
     assert not bot.alerts()
 
 
+async def test_an_unmuted_print_is_guarded_again(worker: Worker, camera: CameraServer) -> None:
+    async with await connect(worker) as ws:
+        await print_state(ws, "printing")
+        await ws.send(json.dumps({"type": "mute"}))
+        await expect(ws, "status", lambda m: m["muted"])
+        await ws.send(json.dumps({"type": "mute", "muted": False}))
+        await expect(ws, "status", lambda m: not m["muted"])
+        camera.set_frames([FAILING])
+        opened = await expect(ws, "incident", lambda m: m["event"] == "opened")
+        assert opened["action"] == "pause"
+        request = await expect(ws, "action_request")
+        assert request["action"] == "pause"
+
+
 async def test_worker_starts_without_a_camera_and_takes_one_later(
         camera: CameraServer, bot: BotServer, tmp_path: Path) -> None:
     data = settings_for(camera, bot)

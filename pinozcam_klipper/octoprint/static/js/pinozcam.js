@@ -135,7 +135,9 @@ $(function () {
             OctoPrint.postJson(panel.BASE_API, $.extend({command: name}, extra || {})).done(self.refresh);
         };
         self.detectNow = function () { self.command("detect_now"); };
-        self.mute = function () { self.command("mute", {muted: true}); };
+        self.muted = ko.pureComputed(function () { return !!(self.status() && self.status().muted); });
+        // One button that mutes, or unmutes a print muted by mistake.
+        self.mute = function () { self.command("mute", {muted: !self.muted()}); };
         self.markFalseAlarm = function (row) {
             self.command("feedback", {incident_id: row.id, label: "false_alarm"});
         };
