@@ -8,6 +8,7 @@ queueing them.
 from __future__ import annotations
 
 import asyncio
+import time
 
 __all__ = ["LiveView"]
 
@@ -19,6 +20,7 @@ class LiveView:
         self.latest: bytes | None = None
         self.latest_raw: bytes | None = None  # the same frame as the camera gave it, nothing drawn
         self.frame_id = 0
+        self.published_at = 0.0  # time.monotonic() of the latest picture
         self.version = 0
         self.stream_viewers = 0
         self._changed = asyncio.Event()
@@ -28,6 +30,7 @@ class LiveView:
         self.latest = jpeg
         self.latest_raw = raw
         self.frame_id = frame_id
+        self.published_at = time.monotonic()
         self.version += 1
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()

@@ -2,7 +2,9 @@
 
 ``/snapshot.jpg`` is the latest annotated picture; ``/snapshot.jpg?raw=1`` the
 same frame exactly as the camera gave it, with nothing drawn (viewers draw the
-boxes of the ``detection`` message over it).
+boxes of the ``detection`` message over it). Between prints, a fetch of a
+picture older than a few seconds also asks for a fresh check, which the next
+fetch gets (see :meth:`Worker.snapshot_served`).
 
 All three need the token (``Authorization: Bearer T`` or ``?token=T``) unless
 the worker runs with ``--no-auth-loopback-http`` and the request comes from
@@ -80,6 +82,7 @@ class HttpRoutes:
                 responder.send(503, b"no picture from the camera yet\n")
                 return
         assert live.latest is not None
+        self._worker.snapshot_served()  # between prints: refresh an old picture for the next fetch
         picture = live.latest_raw if raw and live.latest_raw is not None else live.latest
         responder.send(200, picture, "image/jpeg")
 

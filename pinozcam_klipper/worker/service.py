@@ -9,7 +9,9 @@ on one port), :mod:`.protocol` (the messages).
 Sampling policy: every ``fast_check_interval`` while printing with severity up
 (a warning or failure frame, or failures counting, and no incident open yet),
 every ``check_interval`` while printing or paused, or while someone watches
-``/stream.mjpg``; no checks otherwise unless a client sends ``detect_now``.
+``/stream.mjpg``; otherwise one check when a client sends ``detect_now``, and one
+when ``/snapshot.jpg`` is fetched and its picture is older than
+``IDLE_SNAPSHOT_REFRESH`` seconds (a webcam tile between prints stays current).
 
 Safety rules kept here: every ``action_request`` carries a fresh
 ``request_id`` (a repeat of the same request keeps it; :mod:`.actions`), and a
@@ -61,6 +63,9 @@ logger = logging.getLogger(__name__)
 _ENDED = ("standby", "complete", "cancelled", "error")
 _STATUS_EVERY = 10.0
 _TICK_EVERY = 1.0
+#: Seconds: between prints, a fetched snapshot older than this is refreshed by one check.
+#: Cheap enough for a Pi that shows the tile all day; fresh enough to aim the camera by.
+IDLE_SNAPSHOT_REFRESH = 5.0
 
 
 class Worker:
@@ -91,6 +96,9 @@ class Worker:
         self.store = IncidentStore(incident_dir, int(settings.worker.incident_dir_max_mb * 1024 * 1024),
                                    context_frames=settings.worker.incident_context_frames)
         self.live = LiveView()
+        #: Between prints, a fetched picture older than this is refreshed (one check).
+        self.idle_snapshot_refresh = IDLE_SNAPSHOT_REFRESH
+        self._snapshot_asked_at = -float("inf")
         self._camera: FrameSource | None = None
         self._watcher: Watcher | None = None
         self._alerts: Alerts | None = None
@@ -615,6 +623,18 @@ class Worker:
         """Someone wants a picture and none exists yet: check one frame now."""
         if self._watcher is not None:
             self._watcher.check_now("snapshot")
+
+    def snapshot_served(self) -> None:
+        """Someone fetched the picture. Between prints nothing is checked, so the picture
+        would stay the last print's (a Mainsail webcam tile showing yesterday's print as if
+        live): refresh it with one check when it is older than ``idle_snapshot_refresh``
+        seconds, at most that often, and only while someone keeps asking."""
+        now = time.monotonic()
+        if (self._watcher is None or self._interval() is not None
+                or now - max(self.live.published_at, self._snapshot_asked_at) < self.idle_snapshot_refresh):
+            return
+        self._snapshot_asked_at = now
+        self._watcher.check_now("snapshot")
 
     def stream_viewers_changed(self) -> None:
         if self._watcher is not None:

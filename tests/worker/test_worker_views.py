@@ -16,7 +16,7 @@ from pinozcam_klipper.worker.config import Listen, WorkerConfig
 from pinozcam_klipper.worker.history import MAX_POINTS, PrintHistory
 from pinozcam_klipper.worker.service import Worker
 from tests.servers import CameraServer
-from tests.worker.helpers import (BOT_TOKEN, FAILING, TOKEN, BotServer, connect, expect, print_state,
+from tests.worker.helpers import (BOT_TOKEN, FAILING, GOOD, TOKEN, BotServer, connect, expect, print_state,
                                   requests_matching, settings_for)
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -33,6 +33,26 @@ async def test_raw_snapshot_is_the_cameras_own_picture(worker: Worker, camera: C
     assert raw.status_code == 200 and raw.headers["content-type"] == "image/jpeg"
     assert raw.content == FAILING  # byte for byte what the camera served: nothing drawn
     assert drawn.content[:2] == b"\xff\xd8" and drawn.content != FAILING
+
+
+async def test_between_prints_a_fetched_old_snapshot_is_refreshed(worker: Worker, camera: CameraServer) -> None:
+    """A Mainsail webcam tile polls the snapshot all day: between prints it must not keep
+    showing the last print's picture as if it were live."""
+    camera.set_frames([FAILING])
+    async with await connect(worker) as ws, \
+            httpx.AsyncClient(base_url=f"http://{worker.address}", timeout=20) as client:
+        assert (await client.get("/snapshot.jpg?raw=1", headers=AUTH)).content == FAILING
+        first = await expect(ws, "detection")
+        camera.set_frames([GOOD])
+        # A new picture: fetching it again checks nothing.
+        assert (await client.get("/snapshot.jpg?raw=1", headers=AUTH)).content == FAILING
+        # An old one: the fetch still answers at once with what there is, and asks for a check.
+        worker.idle_snapshot_refresh = 0.0
+        await client.get("/snapshot.jpg?raw=1", headers=AUTH)
+        second = await expect(ws, "detection")
+        assert second["reason"] == "snapshot" and second["band"] == "ok"
+        assert second["frame_id"] == first["frame_id"] + 1  # no check from the second fetch
+        assert (await client.get("/snapshot.jpg?raw=1", headers=AUTH)).content == GOOD
 
 
 async def test_detections_carry_every_box_and_the_display_threshold(worker: Worker, camera: CameraServer) -> None:
