@@ -36,6 +36,10 @@ Rules
   :meth:`DecisionEngine.unmute` takes that back: the next incident requests
   ``action`` again, and an incident that paused before the mute may escalate
   again (one opened while muted requested nothing and stays so).
+- :meth:`DecisionEngine.take_over` keeps an incident open that an earlier
+  engine opened (a restarted worker finding the printer still paused by it): it
+  closes after a resume's grace like any other, and may still escalate, counted
+  from when it first opened.
 - :meth:`DecisionEngine.update_settings` swaps the settings mid-print and keeps
   the window, warm-up and the open incident: every rule uses the new values
   from the next call on (see the method for what that means for an incident).
@@ -223,6 +227,18 @@ class DecisionEngine:
         if self._muted:
             logger.info("unmuted: incidents act again")
         self._muted = False
+
+    def take_over(self, now: float, *, opened_at: float, action: str | None,
+                  escalated: bool = False) -> None:
+        """Hold an incident an earlier engine opened for this print (``opened_at``: monotonic
+        time it opened, maybe before ``now``). Call after :meth:`print_started` and
+        :meth:`paused`; the print had warmed up by the time that incident opened."""
+        self._now(now)
+        self._warmed_up = True
+        self._incident = _Incident(self._next_id, opened_at, action, escalated=escalated)
+        self._next_id += 1
+        logger.info("incident %d taken over from an earlier worker (%s)", self._incident.incident_id,
+                    action or "no action")
 
     # -- frames and time --------------------------------------------------------------
 

@@ -11,7 +11,10 @@ Each incident is one folder under the incident directory::
 
 A frame labelled through ``feedback`` with a frame id (no incident) is kept the
 same way, with ``kind: "frame"``. The folder is held under a size cap by
-dropping the oldest records; everything is reloaded on start.
+dropping the oldest records; everything is reloaded on start. A record still
+open on reload (the worker stopped while it was open) stays open until the
+worker learns the print state: :meth:`IncidentStore.settle_left_open` then
+closes it, or keeps the one the printer is still paused by.
 :func:`export_feedback` writes the labelled records as a YOLO dataset.
 """
 
@@ -79,6 +82,8 @@ class IncidentStore:
         self.max_bytes = int(max_bytes)
         self.context_frames = context_frames
         self._records: dict[str, dict[str, Any]] = {}
+        #: Ids of records found open on load, oldest first (see settle_left_open).
+        self.left_open: list[str] = []
         #: Why the last write failed (disk full, folder unwritable), or None once writes work.
         self.problem: str | None = None
 
@@ -102,6 +107,7 @@ class IncidentStore:
         that cannot be made or read is logged and left empty (the worker runs on without it).
         """
         self._records.clear()
+        self.left_open = []
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             folders = sorted(p for p in self.root.iterdir() if p.is_dir())
@@ -118,16 +124,23 @@ class IncidentStore:
             if not isinstance(record, dict) or record.get("id") != folder.name:
                 logger.warning("skipping incident folder %s: not an incident record", folder.name)
                 continue
-            if record.get("state") == "open":
-                # The worker stopped while it was open: nobody will close it now.
-                record["state"] = "closed"
-                record.setdefault("trail", []).append(
-                    {"time": time.time(), "event": "closed", "reason": "worker restarted"})
-                self._records[record["id"]] = record
-                self._save(record)
-                continue
             self._records[record["id"]] = record
+            if record.get("state") == "open":
+                self.left_open.append(record["id"])
+        self.left_open.sort(key=lambda rid: self._records[rid].get("opened_at") or 0)
         return len(self._records)
+
+    def settle_left_open(self, keep: str | None, now: float) -> None:
+        """Close every record left open by the previous worker except ``keep`` (which the
+        worker took over: the printer is still paused by it), noting why in its trail."""
+        for incident_id in self.left_open:
+            if incident_id == keep:
+                self.add_event(incident_id, {"time": now, "event": "taken_over",
+                                             "reason": "worker restarted; the print is still paused"})
+            else:
+                self.add_event(incident_id, {"time": now, "event": "closed", "reason": "worker restarted"},
+                               state="closed", closed_at=now)
+        self.left_open = []
 
     # -- reading ---------------------------------------------------------
     def get(self, incident_id: str) -> dict[str, Any] | None:

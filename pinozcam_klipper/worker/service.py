@@ -475,6 +475,7 @@ class Worker:
     async def _on_print_state(self, message: PrintState) -> None:
         now = time.monotonic()
         old = self._print
+        taken_over = self._left_open_to_take_over(message)
         events: tuple[IncidentEvent, ...] = ()
         was_running = old.state in ("printing", "paused")
         new_print = False
@@ -498,7 +499,13 @@ class Worker:
                 await self._handle_events(events, self._recent[-1] if self._recent else None, [])
                 events = ()
             self._print_started = time.time()
+            if taken_over is not None:
+                # The same print as the incident's: alert buttons and the panel's timeline
+                # go on from the print's real start.
+                self._print_started = (taken_over.get("print") or {}).get("started") or self._print_started
             self._history.start(message.file, self._print_started)
+        if taken_over is not None:
+            self._take_over(taken_over, now)
         if message.state != old.state:
             logger.info("print state: %s", message.state)
             self._verdict = None
@@ -508,6 +515,30 @@ class Worker:
         self._watcher.poke()
         if message.state != old.state or message.file != old.file:
             self._hub.broadcast(self._status())
+
+    def _left_open_to_take_over(self, message: PrintState) -> dict[str, Any] | None:
+        """At the first print state after a restart: the newest incident the previous worker
+        left open, when the printer is still paused in that incident's print (so its alert's
+        buttons, the escalation and the panel go on); every other one left open is closed."""
+        if not self.store.left_open:
+            return None
+        record = self.store.get(self.store.left_open[-1])
+        same_print = (record is not None and message.state == "paused"
+                      and (record.get("print") or {}).get("file") == message.file)
+        keep = record if same_print else None
+        self.store.settle_left_open(keep["id"] if keep else None, time.time())
+        return keep
+
+    def _take_over(self, record: dict[str, Any], now: float) -> None:
+        opened_ago = max(0.0, time.time() - float(record.get("opened_at") or time.time()))
+        escalated = any(event.get("event") == "escalated" for event in record.get("trail", []))
+        self._engine.take_over(now, opened_at=now - opened_ago, action=record.get("action"),
+                               escalated=escalated)
+        self._open_id = record["id"]
+        self._history.add_incident(record["id"], float(record.get("opened_at") or time.time()), "opened",
+                                   record.get("action"))
+        logger.info("incident %s taken over: the printer is still paused by it", record["id"])
+        self._hub.broadcast(self._incident_message("open", record, record.get("action")))
 
     def _set_muted(self, muted: bool) -> None:
         if muted and not self._muted:

@@ -260,3 +260,15 @@ def test_after_an_unmute_the_next_incident_requests_its_action():
     assert [e.kind for e in feed(eng, [OK] * 2, 100)] == ["closed"]
     assert [(e.kind, e.action) for e in feed(eng, [FAIL] * 3, 200)] == [("opened", "pause")]
     assert not eng.observe(OK, 300).muted
+
+
+def test_a_taken_over_incident_escalates_from_when_it_first_opened_and_closes_after_a_resume():
+    eng = engine(escalate_after=60, resume_grace=10)
+    eng.print_started(1000)
+    eng.paused(1000)
+    eng.take_over(1000, opened_at=950, action="pause")
+    assert eng.tick(1005) is None  # still paused: it stays open
+    assert [(e.kind, e.action) for e in eng.tick(1011).events] == [("escalated", "cancel")]
+    eng.resumed(1020)
+    assert eng.tick(1025) is None  # the resume's grace
+    assert [e.kind for e in eng.tick(1031).events] == ["closed"]

@@ -248,3 +248,20 @@ def test_a_mute_survives_a_worker_restart(stack: Stack) -> None:
     assert again["worker"]["restarts"] == first["worker"]["restarts"] + 1
     stack.end_print()
     moonraker.wait_for("the mute to end with the print", lambda: detector().get("muted") is False)
+
+
+def test_the_alert_buttons_work_after_a_worker_restart_while_paused(stack: Stack, bot: BotServer,
+                                                                     events: MoonrakerEvents) -> None:
+    """The worker died (or Moonraker restarted) while our pause waits for the user: the new
+    worker takes the incident over, so the alert's Resume still resumes the print."""
+    moonraker = stack.moonraker
+    incident = _paused_by_the_engine(stack, events)
+    old = moonraker.status()["worker"]
+    os.kill(old["pid"], signal.SIGKILL)
+    moonraker.wait_for("the new worker to take the incident over", lambda: (
+        s := moonraker.status())["worker"]["pid"] != old["pid"]
+        and ((s["detector"] or {}).get("open_incident") or {}).get("id") == incident, timeout=60)
+    answered = len(_answers(bot))
+    bot.press(f"pz:resume:{incident}", CHAT_ID)
+    _wait_klipper(stack, "printing")
+    assert "Asked the printer to resume" in _answers(bot)[answered]

@@ -25,7 +25,7 @@ def _open(store: IncidentStore, now: float, frame_id: int = 1, size: int = 1000)
                       classes=["spaghetti", "blob", "detached"])
 
 
-def test_records_reload_and_open_ones_are_closed(tmp_path: Path) -> None:
+def test_records_reload_and_open_ones_are_closed_when_settled(tmp_path: Path) -> None:
     store = IncidentStore(tmp_path, 10**9)
     store.load()
     record = _open(store, 1000.0)
@@ -35,9 +35,27 @@ def test_records_reload_and_open_ones_are_closed(tmp_path: Path) -> None:
     loaded = again.get(record["id"])
     assert loaded is not None
     assert loaded["label"] == "real_failure"
-    assert loaded["state"] == "closed"  # nobody can close it after a restart
-    assert [e["event"] for e in loaded["trail"]] == ["opened", "feedback", "closed"]
     assert (tmp_path / record["id"] / "before-1.jpg").is_file()
+    # Open until the worker knows whether the printer is still paused by it.
+    assert again.left_open == [record["id"]] and loaded["state"] == "open"
+    again.settle_left_open(None, 1002.0)
+    assert again.left_open == []
+    assert (loaded["state"], loaded["closed_at"]) == ("closed", 1002.0)
+    assert [e["event"] for e in loaded["trail"]] == ["opened", "feedback", "closed"]
+    assert IncidentStore(tmp_path, 10**9).load() == 1 and not IncidentStore(tmp_path, 10**9).left_open
+
+
+def test_settling_keeps_the_incident_taken_over_open(tmp_path: Path) -> None:
+    store = IncidentStore(tmp_path, 10**9)
+    store.load()
+    older, newer = _open(store, 1000.0), _open(store, 2000.0)
+    again = IncidentStore(tmp_path, 10**9)
+    again.load()
+    assert again.left_open == [older["id"], newer["id"]]  # oldest first
+    again.settle_left_open(newer["id"], 2100.0)
+    assert again.get(older["id"])["state"] == "closed"
+    kept = again.get(newer["id"])
+    assert kept["state"] == "open" and kept["trail"][-1]["event"] == "taken_over"
 
 
 def test_broken_record_is_skipped(tmp_path: Path) -> None:

@@ -8,11 +8,13 @@ from pathlib import Path
 
 from websockets.asyncio.client import ClientConnection
 
+from pinozcam_klipper.settings import Settings
 from pinozcam_klipper.worker import export_feedback
+from pinozcam_klipper.worker.config import Listen, WorkerConfig
 from pinozcam_klipper.worker.service import Worker
 from tests.servers import CameraServer
-from tests.worker.helpers import (BOT_TOKEN, CHAT_ID, FAILING, BotServer, connect, expect, print_state,
-                                  requests_matching)
+from tests.worker.helpers import (BOT_TOKEN, CHAT_ID, FAILING, GOOD, TOKEN, BotServer, connect, expect,
+                                  print_state, requests_matching, settings_for)
 
 
 async def _open_incident(ws: ClientConnection, camera: CameraServer, seen: list) -> dict:
@@ -200,3 +202,68 @@ async def test_the_button_reader_outlives_an_exception_that_is_not_httpx() -> No
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def _paused_incident_then_stop(worker: Worker, camera: CameraServer) -> dict:
+    """An incident that paused the print, then the worker stops as if it died."""
+    try:
+        async with await connect(worker) as ws:
+            opened = await _open_incident(ws, camera, [])
+            await print_state(ws, "paused", layer=3, total_layers=50, progress=0.1)
+            await expect(ws, "status", lambda m: m["print"]["state"] == "paused")
+    finally:
+        await worker.stop()
+    camera.set_frames([GOOD])
+    return opened
+
+
+async def test_a_restarted_worker_takes_over_the_incident_the_printer_is_paused_by(
+        camera: CameraServer, bot: BotServer, tmp_path: Path) -> None:
+    """Moonraker restarted (a config edit in Mainsail) while our pause waits for the user: the
+    alert's buttons, the panel and the incident record must go on, not say "closed"."""
+    settings = Settings.from_mapping(settings_for(camera, bot, detection={"resume_grace": 0}))
+    config = WorkerConfig(listen=Listen("127.0.0.1", 0), token=TOKEN, data_dir=tmp_path / "data")
+    first = Worker(settings, config)
+    await first.start()
+    opened = await _paused_incident_then_stop(first, camera)
+    second = Worker(settings, config)
+    await second.start()
+    try:
+        async with await connect(second) as ws:
+            await print_state(ws, "paused", layer=3, total_layers=50, progress=0.1)
+            status = await expect(ws, "status", lambda m: m["print"]["state"] == "paused")
+            assert status["open_incident"]["id"] == opened["incident_id"]
+            bot.press(f"pz:resume:{opened['incident_id']}", chat_id=CHAT_ID)
+            request = await expect(ws, "action_request")
+            assert (request["action"], request["incident_id"]) == ("resume", opened["incident_id"])
+            # Resumed: it closes like any other incident.
+            await print_state(ws, "printing", layer=3, total_layers=50, progress=0.1)
+            closed = await expect(ws, "incident", lambda m: m["event"] == "closed")
+            assert closed["incident_id"] == opened["incident_id"]
+        trail = [e["event"] for e in second.store.get(opened["incident_id"])["trail"]]
+        assert "taken_over" in trail and trail[-1] == "closed"
+    finally:
+        await second.stop()
+
+
+async def test_a_restarted_worker_closes_an_incident_whose_pause_is_over(
+        camera: CameraServer, bot: BotServer, tmp_path: Path) -> None:
+    settings = Settings.from_mapping(settings_for(camera, bot))
+    config = WorkerConfig(listen=Listen("127.0.0.1", 0), token=TOKEN, data_dir=tmp_path / "data")
+    first = Worker(settings, config)
+    await first.start()
+    opened = await _paused_incident_then_stop(first, camera)
+    second = Worker(settings, config)
+    await second.start()
+    try:
+        async with await connect(second) as ws:
+            await print_state(ws, "printing", layer=3, total_layers=50, progress=0.1)  # resumed meanwhile
+            status = await expect(ws, "status", lambda m: m["print"]["state"] == "printing")
+            assert status["open_incident"] is None
+            bot.press(f"pz:pause:{opened['incident_id']}", chat_id=CHAT_ID)
+            [answer] = await requests_matching(bot, lambda r: r.route.endswith("/answerCallbackQuery"))
+            assert "nothing was done" in answer.json()["text"]
+        record = second.store.get(opened["incident_id"])
+        assert record["state"] == "closed" and record["trail"][-1]["reason"] == "worker restarted"
+    finally:
+        await second.stop()
