@@ -198,12 +198,15 @@ class OptionsMixin:
             orientation = {"camera_flip_horizontal": bool(getattr(cam, "flip_horizontal", False)),
                            "camera_flip_vertical": bool(getattr(cam, "flip_vertical", False)),
                            "camera_rotate": int(getattr(cam, "rotation", 0) or 0)}
-            try:
-                if cam.snapshot_url:
-                    return await cam.get_snapshot_url(), orientation
-                return await cam.get_stream_url(), orientation
-            except self.server.error as exc:  # e.g. a webcam saved from the UI with no URL
-                raise ValueError(f"[webcam {cam.name}] has no usable URL ({exc})") from None
+            url = (cam.snapshot_url or cam.stream_url or "").strip()
+            if not url:  # e.g. a webcam saved from the UI with no URL
+                raise ValueError(f"[webcam {cam.name}] has no usable URL (no snapshot_url or stream_url)")
+            if not re.match(r"^\w+://", url):
+                # Relative (/webcam/?action=snapshot): this machine's web server. Read it over
+                # loopback, not at the LAN address Moonraker would put in front: that breaks
+                # when the Pi gets a new address, and the URL is resolved only once.
+                return "http://127.0.0.1/" + url.lstrip("/"), orientation
+            return url, orientation
         if value.startswith("/") and not os.path.exists(value) and not value.startswith("/dev/"):
             return "http://127.0.0.1" + value, {}  # a URL relative to this machine's web server
         if re.match(r"^\w+://", value) or value.startswith("/") or value.isdigit():

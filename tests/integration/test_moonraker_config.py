@@ -188,6 +188,16 @@ def test_a_webcam_without_a_url_is_a_camera_warning() -> None:
         assert any("option 'camera'" in w for w in server.get("/server/info")["warnings"])
 
 
+def test_a_webcam_with_a_relative_url_is_read_over_loopback() -> None:
+    """Crowsnest's usual [webcam]: /webcam/?action=snapshot on this machine's nginx. Read at
+    127.0.0.1, it keeps working when the Pi's LAN address changes."""
+    section = ("[webcam crowsnest]\nservice: mjpegstreamer-adaptive\nstream_url: /webcam/?action=stream\n"
+               "snapshot_url: /webcam/?action=snapshot\n\n" + pinozcam_section("crowsnest", None))
+    with _moonraker(section) as server:
+        status = server.wait_for("the camera URL", lambda: (s := server.status())["camera_url"] and s)
+        assert status["camera_url"] == "http://127.0.0.1/webcam/?action=snapshot"
+
+
 def test_camera_passwords_and_nested_secrets_never_come_back() -> None:
     """What the panel saves can hold a camera password or, nested in a section (the worker
     accepts those), a bot token: neither is answered back; the hidden password echoed back
