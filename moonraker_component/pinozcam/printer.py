@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import json
 import logging
 import time
 from typing import Any, Optional
@@ -28,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 PRINT_STATES = ("printing", "paused", "standby", "complete", "cancelled", "error")
 RUNNING_STATES = ("printing", "paused")
+#: Bytes the print's objects may take in a print_state message: the worker refuses a message
+#: over 64 KiB, and a refused print_state would leave the whole print unwatched.
+OBJECTS_BUDGET = 40 * 1024
 #: What the component watches in Klipper (copied, never shared with Moonraker's cache).
 SUBSCRIPTION: dict[str, Optional[list[str]]] = {
     "print_stats": ["state", "filename", "info", "total_duration"],
@@ -139,12 +143,7 @@ class PrinterMixin:
         stats = self.printer.get("print_stats", {})
         info = stats.get("info") or {}
         progress = self.printer.get("virtual_sdcard", {}).get("progress")
-        objects = []
-        for item in (self.printer.get("exclude_object", {}).get("objects") or [])[:500]:
-            polygon = [[float(p[0]), float(p[1])] for p in (item.get("polygon") or [])[:200]
-                       if isinstance(p, (list, tuple)) and len(p) == 2
-                       and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p)]
-            objects.append({"name": str(item.get("name", ""))[:256], "polygon": polygon})
+        objects = _objects_within_budget(self.printer.get("exclude_object", {}).get("objects") or [])
 
         def whole(value: Any) -> Optional[int]:
             return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
@@ -357,3 +356,31 @@ class PrinterMixin:
         return (f"watching ({status.get('engine_state', '?')}{muted}), camera {camera}, severity "
                 f"{float(status.get('severity') or 0):.2f}, {float(status.get('checks_per_minute') or 0):.0f} "
                 f"checks/min")
+
+
+def _objects_within_budget(items: list[Any], budget: int = OBJECTS_BUDGET) -> list[dict[str, Any]]:
+    """Klipper's exclude_object list as the worker takes it (at most 500 objects of 200
+    points), and small enough to send: a slicer may outline each of a hundred parts in
+    detail. Over the budget each outline becomes its bounding box; objects that still do
+    not fit are left out (the worker only keeps them, nothing depends on every one)."""
+    objects = []
+    for item in items[:500]:
+        if not isinstance(item, dict):
+            continue
+        polygon = [[float(p[0]), float(p[1])] for p in (item.get("polygon") or [])[:200]
+                   if isinstance(p, (list, tuple)) and len(p) == 2
+                   and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p)]
+        objects.append({"name": str(item.get("name", ""))[:256], "polygon": polygon})
+    if len(json.dumps(objects)) <= budget:
+        return objects
+    for item in objects:
+        if len(item["polygon"]) > 4:
+            xs, ys = [p[0] for p in item["polygon"]], [p[1] for p in item["polygon"]]
+            item["polygon"] = [[min(xs), min(ys)], [max(xs), min(ys)], [max(xs), max(ys)], [min(xs), max(ys)]]
+    kept, used = [], 2
+    for item in objects:
+        used += len(json.dumps(item)) + 2
+        if used > budget:
+            break
+        kept.append(item)
+    return kept

@@ -7,6 +7,7 @@ Everything real (the ``stack`` fixture of conftest.py); Telegram is a local Bot 
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import time
@@ -265,3 +266,20 @@ def test_the_alert_buttons_work_after_a_worker_restart_while_paused(stack: Stack
     bot.press(f"pz:resume:{incident}", CHAT_ID)
     _wait_klipper(stack, "printing")
     assert "Asked the printer to resume" in _answers(bot)[answered]
+
+
+def test_a_plate_of_many_detailed_parts_is_watched(stack: Stack) -> None:
+    """A slicer outlines each of a hundred parts in detail (exclude_object): the print state
+    with all of them must still reach the worker, or the whole print goes unwatched."""
+    moonraker = stack.moonraker
+    defines = []
+    for index in range(100):
+        x, y = 10 + (index % 10) * 20, 10 + (index // 10) * 20
+        outline = ",".join(f"[{x + 5 * math.cos(a / 40 * 2 * math.pi):.3f},{y + 5 * math.sin(a / 40 * 2 * math.pi):.3f}]"
+                           for a in range(40))
+        defines.append(f"EXCLUDE_OBJECT_DEFINE NAME=part_{index}_of_a_busy_plate.stl CENTER={x},{y} POLYGON=[{outline}]")
+    (stack.printer.sdcard_dir / "busy_plate.gcode").write_text(
+        "\n".join(defines) + "\n" + (stack.printer.sdcard_dir / SLOW_PRINT).read_text())
+    moonraker.gcode("SDCARD_PRINT_FILE FILENAME=busy_plate.gcode")
+    moonraker.wait_for("the component to see the print", lambda: moonraker.status()["print_state"] == "printing")
+    moonraker.wait_for("the worker to be told the print runs", lambda: _worker_print_state(stack) == "printing")
