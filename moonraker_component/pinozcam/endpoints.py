@@ -170,6 +170,8 @@ class EndpointsMixin:
         limit = web_request.get_int("limit", 50)
         reply = await self._request({"type": "list_incidents", "limit": max(1, min(limit, 1000))},
                                     "incidents")
+        if reply.get("type") == "error":
+            raise self._fail(str(reply.get("message")), 503)
         return {"incidents": reply.get("incidents", [])}
 
     async def _ep_history(self, web_request: WebRequest) -> dict[str, Any]:

@@ -55,6 +55,12 @@ class Pending:
             return False, None
         return True, queue.popleft()
 
+    def discard(self, kind: str, future: asyncio.Future[Any]) -> None:
+        """Forget an asker that gave up waiting: the next reply is for the one after it."""
+        queue = self.queues.get(kind)
+        if queue and future in queue:
+            queue.remove(future)
+
     def fail_all(self, why: str) -> None:
         for queue in self.queues.values():
             while queue:
@@ -233,6 +239,7 @@ class WorkerLinkMixin:
         try:
             return await asyncio.wait_for(future, _REPLY_TIMEOUT)
         except asyncio.TimeoutError:
+            self.pending.discard(reply, future)
             raise self._fail("the detector worker did not answer", 504) from None
         except RuntimeError as exc:
             raise self._fail(str(exc), 503) from None
@@ -285,8 +292,8 @@ class WorkerLinkMixin:
 
     def _on_worker_error(self, message: dict[str, Any]) -> None:
         request = message.get("request")
-        reply = {"configure": "configure", "feedback": "feedback_saved",
-                 "history": "history"}.get(str(request))
+        reply = {"configure": "configure", "feedback": "feedback_saved", "history": "history",
+                 "list_incidents": "incidents", "status": "status"}.get(str(request))
         if reply is not None:
             self._resolve(reply, message)
             return

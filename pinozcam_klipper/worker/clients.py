@@ -166,7 +166,9 @@ class ClientHub:
                 try:
                     message = parse_message(raw)
                 except ProtocolError as exc:
-                    client.send(error_message(exc.code, exc.message, option=exc.option))
+                    # Named after the request, so a client waiting for its answer gets this one.
+                    client.send(error_message(exc.code, exc.message, option=exc.option,
+                                              request=_request_type(raw)))
                     continue
                 if isinstance(message, Auth):
                     continue  # already authenticated: harmless
@@ -176,7 +178,8 @@ class ClientHub:
                     raise
                 except Exception:  # a bug handling one message must not end the session
                     logger.exception("handling a %s message failed", type(message).__name__)
-                    client.send(error_message("internal", "the worker could not handle that message"))
+                    client.send(error_message("internal", "the worker could not handle that message",
+                                              request=_request_type(raw)))
         except ConnectionClosed:
             pass
         finally:
@@ -228,3 +231,12 @@ class ClientHub:
             client.abandon()
         for task in pending:
             task.cancel()
+
+
+def _request_type(raw: str | bytes) -> str | None:
+    """The ``type`` of a message that could not be handled, when it has a plain one."""
+    try:
+        kind = json.loads(raw).get("type")
+    except (ValueError, AttributeError):
+        return None
+    return kind if isinstance(kind, str) and kind.isidentifier() and len(kind) <= 32 else None

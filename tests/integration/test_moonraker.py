@@ -303,3 +303,17 @@ def test_doctor_says_what_to_do_when_moonraker_is_unreachable(stack: Stack) -> N
     code, text = _doctor(f"http://127.0.0.1:{free_port()}")
     assert code == 1
     assert "cannot reach Moonraker" in text and "->" in text
+
+
+def test_a_request_the_worker_refuses_is_a_clear_400_and_the_next_one_works(stack: Stack) -> None:
+    """A feedback with an impossible frame id: answered at once with the worker's reason, not
+    a 504 after 20 s, and the answers to later requests still reach their own askers."""
+    moonraker = stack.moonraker
+    refused = moonraker.request("POST", "/server/pinozcam/feedback",
+                                json={"label": "false_alarm", "frame_id": -1})
+    assert refused.status_code == 400, refused.text
+    assert "frame_id" in refused.json()["error"]["message"]  # not a 504 after the 20 s reply timeout
+    unknown = moonraker.request("POST", "/server/pinozcam/feedback",
+                                json={"label": "false_alarm", "incident_id": "20260101-000000-abcd"})
+    assert unknown.status_code == 400 and "no incident" in unknown.json()["error"]["message"]
+    assert isinstance(moonraker.get("/server/pinozcam/incidents")["incidents"], list)
