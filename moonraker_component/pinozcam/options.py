@@ -30,7 +30,8 @@ OWN_OPTIONS = ("enabled", "camera", "worker_python", "pause_macro", "cancel_macr
 #: Worker options whose values are never sent back to a client.
 SECRET_OPTIONS = ("discord_webhook_url", "telegram_bot_token")
 REDACTED = "<redacted>"
-_MACRO = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*( +[A-Za-z_][A-Za-z0-9_]*=[^\s;\"]+)*$")
+# Values stop before what ends or breaks Klipper's argument parsing (# * ; and quotes).
+_MACRO = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*( +[A-Za-z_][A-Za-z0-9_]*=[^\s;#*\"']+)*$")
 
 
 @dataclass
@@ -114,8 +115,10 @@ def http_safe(text: str) -> str:
 
 
 def gcode_text(text: str) -> str:
-    """Text safe inside ``RESPOND MSG="..."``: no quotes, comments or line breaks."""
-    return re.sub(r"[\"';\r\n]", " ", text)[:200]
+    """Text safe inside ``RESPOND MSG="..."``: no quotes, line breaks, or the characters at
+    which Klipper ends a command's arguments (``;``, ``#``, ``*``), or the quote never closes
+    and Klipper answers "Malformed command" instead of the message."""
+    return re.sub(r"[\"';#*\r\n]", " ", text)[:200]
 
 
 class OptionsMixin:
