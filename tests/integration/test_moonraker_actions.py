@@ -283,3 +283,21 @@ def test_a_plate_of_many_detailed_parts_is_watched(stack: Stack) -> None:
     moonraker.gcode("SDCARD_PRINT_FILE FILENAME=busy_plate.gcode")
     moonraker.wait_for("the component to see the print", lambda: moonraker.status()["print_state"] == "printing")
     moonraker.wait_for("the worker to be told the print runs", lambda: _worker_print_state(stack) == "printing")
+
+
+def test_a_misspelt_cancel_macro_is_reported_as_failed(stack: Stack, bot: BotServer,
+                                                       events: MoonrakerEvents) -> None:
+    """Klipper only prints 'Unknown command' for a macro that does not exist: the component
+    must not report the cancel as done while the print is still there."""
+    moonraker = stack.moonraker
+    moonraker.post("/server/pinozcam/settings", {"settings": {"cancel_macro": "CANCEL_PRNT"}})
+    try:
+        incident = _paused_by_the_engine(stack, events)
+        first = moonraker.status()["last_action"]
+        bot.press(f"pz:cancel:{incident}", CHAT_ID)
+        action = moonraker.wait_for("the cancel's result", lambda: (a := moonraker.status()["last_action"])
+                                    and a != first and a["action"] == "cancel" and a)
+        assert action["result"] == "failed" and "the printer is paused" in action["reason"]
+        assert stack.print_state() == "paused"
+    finally:
+        moonraker.post("/server/pinozcam/settings", {"settings": {"cancel_macro": None}})
