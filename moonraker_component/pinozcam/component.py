@@ -65,6 +65,7 @@ class Pinozcam(OptionsMixin, WorkerLinkMixin, PrinterMixin, EndpointsMixin):
         self.worker_state = "stopped"
         self.worker_problem: Optional[str] = None
         self.restarts = 0
+        self._quick_exits = 0  # worker exits in a row, each before it ran stably
         self.worker_status: dict[str, Any] = {}
         self.model: Optional[dict[str, Any]] = None
         self.settings_tree: dict[str, Any] = {}

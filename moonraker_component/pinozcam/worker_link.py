@@ -36,6 +36,7 @@ PROTOCOL = "1"
 _BACKOFF_FIRST = 0.5
 _BACKOFF_MAX = 30.0
 _STABLE_AFTER = 30.0        # a worker up this long resets the restart backoff
+_QUICK_EXITS_WARN = 3       # exits in a row before _STABLE_AFTER that raise a Moonraker warning
 _REPLY_TIMEOUT = 20.0
 
 
@@ -120,11 +121,18 @@ class WorkerLinkMixin:
                                  f"(log: {self.worker_log})")
             await self._sleep_or_wake(backoff)
             return min(backoff * 2, _BACKOFF_MAX)
-        self._clear_warning("worker")
+        # A start clears a start failure at once; a warning about a worker that keeps dying
+        # goes only once this one has lived long enough to count as stable.
+        if not self._quick_exits:
+            self._clear_warning("worker")
+        stable = asyncio.get_running_loop().call_later(_STABLE_AFTER, self._worker_stable)
         self._set_worker("running", None)
         self._restart_requested = False  # a request made while no worker ran is answered now
-        await self._connect_while_alive(address)
-        code = await self.process.wait()
+        try:
+            await self._connect_while_alive(address)
+            code = await self.process.wait()
+        finally:
+            stable.cancel()
         if self._closing:
             return backoff
         if self._restart_requested:
@@ -132,11 +140,24 @@ class WorkerLinkMixin:
             return _BACKOFF_FIRST
         if time.monotonic() - started > _STABLE_AFTER:
             backoff = _BACKOFF_FIRST
+        else:
+            self._quick_exits += 1
+            if self._quick_exits >= _QUICK_EXITS_WARN:
+                # Each restart alone looks like a hiccup; a loop of them means the print is
+                # hardly watched, which must show in Mainsail's warnings, not only in a log.
+                self._warn("worker", f"the detector worker keeps exiting soon after it starts "
+                                     f"({self._quick_exits} times in a row, last exit code {code}); "
+                                     f"restarting every {min(backoff, _BACKOFF_MAX):g} s or so. "
+                                     f"See {self.worker_log}")
         self.restarts += 1
         self._set_worker("restarting", f"the worker exited ({code}); restarting in {backoff:g} s")
         logger.warning("pinozcam worker exited with %s; restarting in %.1f s", code, backoff)
         await self._sleep_or_wake(backoff)
         return min(backoff * 2, _BACKOFF_MAX)
+
+    def _worker_stable(self) -> None:
+        self._quick_exits = 0
+        self._clear_warning("worker")
 
     async def _sleep_or_wake(self, seconds: Optional[float]) -> None:
         self._wake.clear()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import shutil
 import tempfile
 import time
@@ -176,6 +177,21 @@ def test_an_unwritable_data_folder_is_reported_and_retried() -> None:
 
         (server.data_path / "pinozcam").unlink()
         server.wait_worker_connected()
+
+
+def test_a_worker_that_keeps_dying_is_a_moonraker_warning(tmp_path: Path) -> None:
+    """A worker that starts, then dies within seconds (here: a stand-in python that kills the
+    real worker a second after starting it), again and again: the print is hardly watched,
+    which Mainsail must show as a warning, not only as a line in a log."""
+    dying = tmp_path / "dying-python"
+    dying.write_text(f"#!/bin/sh\n( sleep 1; kill -9 $$ ) &\nexec {sys.executable} \"$@\"\n")
+    dying.chmod(0o755)
+    with CameraServer([GOOD]) as camera, \
+            _moonraker(pinozcam_section(camera.snapshot_url, None, worker_python=dying)) as server:
+        server.wait_for("the warning", lambda: any("keeps exiting" in w
+                                                   for w in server.get("/server/info")["warnings"]),
+                        timeout=90)
+        assert server.status()["worker"]["restarts"] >= 3
 
 
 def test_a_webcam_without_a_url_is_a_camera_warning() -> None:
