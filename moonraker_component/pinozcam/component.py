@@ -55,9 +55,9 @@ class Pinozcam(OptionsMixin, WorkerLinkMixin, PrinterMixin, EndpointsMixin):
         # The pause dialog is up: closed by the component once the print is no longer paused.
         self.prompt_open = False
         self.camera_url = ""
-        # The [webcam]'s flip and rotation (Mainsail's and Fluidd's webcam settings), for the
-        # worker unless camera_flip_*/camera_rotate are set here: the model must see the print
-        # upright, as the user does.
+        # The [webcam]'s flip and rotation (Mainsail's and Fluidd's webcam settings, applied in
+        # their order: rotate, then flip), for the worker unless camera_flip_*/camera_rotate
+        # are set here: the model must see the print upright, as the user does.
         self.camera_orientation: dict[str, Any] = {}
         self.process: Optional[WorkerProcess] = None
         self.ws: Optional[tornado.websocket.WebSocketClientConnection] = None

@@ -200,7 +200,9 @@ class OptionsMixin:
             cam = candidates[0]
             orientation = {"camera_flip_horizontal": bool(getattr(cam, "flip_horizontal", False)),
                            "camera_flip_vertical": bool(getattr(cam, "flip_vertical", False)),
-                           "camera_rotate": int(getattr(cam, "rotation", 0) or 0)}
+                           "camera_rotate": int(getattr(cam, "rotation", 0) or 0),
+                           # Mainsail and Fluidd turn the picture, then mirror it (one CSS transform).
+                           "camera_rotate_first": True}
             url = (cam.snapshot_url or cam.stream_url or "").strip()
             if not url:  # e.g. a webcam saved from the UI with no URL
                 raise ValueError(f"[webcam {cam.name}] has no usable URL (no snapshot_url or stream_url)")

@@ -5,7 +5,7 @@ Use :func:`open_camera` with a :class:`CameraSettings`; it returns a
 :class:`CameraError`, and whose ``health`` says ok/offline/frozen/dark.
 """
 
-from .camera import Camera, open_camera, open_source, orient
+from .camera import Camera, is_capture_device, open_camera, open_source, orient
 from .capture import VideoCaptureSource
 from .files import FileSource
 from .frame import BrokenFrameError, CameraError, Frame, FrameSource, unexpected_camera_error
@@ -17,5 +17,6 @@ from .settings import CameraSettings
 __all__ = [
     "BrokenFrameError", "Camera", "CameraError", "CameraHealth", "CameraSettings", "CameraState", "FileSource", "Frame",
     "FrameSource", "HealthMonitor", "MjpegParser", "MjpegSource", "SnapshotSource", "VideoCaptureSource",
-    "open_camera", "open_source", "orient", "snapshot_url_for", "thumbnail", "unexpected_camera_error",
+    "is_capture_device", "open_camera", "open_source", "orient", "snapshot_url_for", "thumbnail",
+    "unexpected_camera_error",
 ]

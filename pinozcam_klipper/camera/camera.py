@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import stat
 import time
 from collections.abc import Callable
 
@@ -18,7 +20,7 @@ from .health import CameraHealth, CameraState, HealthMonitor, thumbnail
 from .http import MjpegSource, SnapshotSource, is_stream_url
 from .settings import CameraSettings
 
-__all__ = ["Camera", "open_camera", "open_source", "orient"]
+__all__ = ["Camera", "is_capture_device", "open_camera", "open_source", "orient"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +33,8 @@ def open_source(settings: CameraSettings) -> FrameSource:
     - ``http(s)://...``: a path ending ``/stream``, ``.mjpg`` or ``.mjpeg`` is read as an
       MJPEG stream; anything else (including ``?action=stream``, rewritten to
       ``?action=snapshot``) is polled as a snapshot URL;
-    - ``rtsp://...``, ``/dev/videoN`` or a number: ``cv2.VideoCapture``;
+    - ``rtsp://...``, a number, or a camera device (see :func:`is_capture_device`):
+      ``cv2.VideoCapture``;
     - anything else: a file or folder to replay.
 
     A string no source can use (a malformed URL, an unknown ``~user``) is a
@@ -54,11 +57,27 @@ def _source_for(where: str, settings: CameraSettings) -> FrameSource:
     if lowered.startswith(("http://", "https://")):
         kind = MjpegSource if is_stream_url(where) else SnapshotSource
         return kind(where, timeout=settings.camera_timeout, reconnect_max=settings.camera_reconnect_max)
-    if lowered.startswith("rtsp://") or where.startswith("/dev/video"):
+    if lowered.startswith(("rtsp://", "rtsps://")) or is_capture_device(where):
         return VideoCaptureSource(where, timeout=settings.camera_timeout)
     if where.isdigit():
         return VideoCaptureSource(int(where), timeout=settings.camera_timeout)
     return FileSource(where, fps=settings.camera_replay_fps)
+
+
+def is_capture_device(path: str) -> bool:
+    """Whether ``path`` names a camera device for ``cv2.VideoCapture`` rather than pictures.
+
+    True for a character device once links are followed: ``/dev/video0``, but also the
+    stable names crowsnest recommends (``/dev/v4l/by-id/usb-...-video-index0``) and udev
+    links such as ``/dev/webcam``, all links to a ``/dev/videoN``. True too for a ``/dev``
+    path that does not exist (yet): an unplugged camera is then reported at each read as
+    "no such camera device" and used once it is plugged in, where a picture folder would
+    fail with a misleading "camera path does not exist".
+    """
+    try:
+        return stat.S_ISCHR(os.stat(path).st_mode)
+    except (OSError, ValueError):  # missing, a dangling link, no permission, a NUL in the string
+        return path.startswith("/dev/")
 
 
 def open_camera(settings: CameraSettings, *, clock: Callable[[], float] = time.monotonic) -> "Camera":
@@ -66,17 +85,37 @@ def open_camera(settings: CameraSettings, *, clock: Callable[[], float] = time.m
     return Camera(open_source(settings), settings, clock=clock)
 
 
-def orient(image: np.ndarray, *, flip_horizontal: bool, flip_vertical: bool, rotate: int) -> np.ndarray:
-    """Flip, then rotate clockwise by ``rotate`` degrees (0/90/180/270)."""
-    if flip_horizontal and flip_vertical:
-        image = cv2.flip(image, -1)
-    elif flip_horizontal:
-        image = cv2.flip(image, 1)
-    elif flip_vertical:
-        image = cv2.flip(image, 0)
-    if rotate:
-        image = cv2.rotate(image, _ROTATIONS[rotate])
+def orient(image: np.ndarray, *, flip_horizontal: bool, flip_vertical: bool, rotate: int,
+           rotate_first: bool = False) -> np.ndarray:
+    """The picture turned as the user's web interface shows it, so the model sees the same.
+
+    ``rotate`` is clockwise (0/90/180/270). The order of flipping and rotating matters with a
+    90 or 270 degree rotation and one flip (the two orders then differ by 180 degrees), and
+    the interfaces differ:
+
+    - ``rotate_first=False``: flip, then rotate. OctoPrint's classic webcam flips the ``<img>``
+      and rotates a wrapper around it (``rotate(-90deg)``, i.e. ``rotate=270`` here).
+    - ``rotate_first=True``: rotate, then flip. Mainsail and Fluidd put one CSS transform
+      such as ``scaleX(-1) rotate(90deg)`` on the picture, and CSS applies the rightmost
+      function first.
+    """
+    if rotate_first:
+        return _flip(_rotate(image, rotate), flip_horizontal, flip_vertical)
+    return _rotate(_flip(image, flip_horizontal, flip_vertical), rotate)
+
+
+def _flip(image: np.ndarray, horizontal: bool, vertical: bool) -> np.ndarray:
+    if horizontal and vertical:
+        return cv2.flip(image, -1)
+    if horizontal:
+        return cv2.flip(image, 1)
+    if vertical:
+        return cv2.flip(image, 0)
     return image
+
+
+def _rotate(image: np.ndarray, degrees: int) -> np.ndarray:
+    return cv2.rotate(image, _ROTATIONS[degrees]) if degrees else image
 
 
 class Camera(FrameSource):
@@ -133,7 +172,8 @@ class Camera(FrameSource):
         if self._turn:
             image = orient(image, flip_horizontal=self.settings.camera_flip_horizontal,
                            flip_vertical=self.settings.camera_flip_vertical,
-                           rotate=self.settings.camera_rotate)
+                           rotate=self.settings.camera_rotate,
+                           rotate_first=self.settings.camera_rotate_first)
             frame = Frame(bgr=image, captured_at=frame.captured_at, counter=frame.counter)
         return frame, thumbnail(image)
 

@@ -11,7 +11,8 @@ import numpy as np
 from ..jpeg_size import too_large
 from ..redact import redact_url_credentials
 
-__all__ = ["Frame", "FrameSource", "CameraError", "BrokenFrameError", "is_jpeg", "unexpected_camera_error"]
+__all__ = ["Frame", "FrameSource", "CameraError", "BrokenFrameError", "is_jpeg", "jpeg_problem",
+           "unexpected_camera_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,13 +37,51 @@ def unexpected_camera_error(exc: BaseException, where: str) -> CameraError:
     return CameraError(f"camera read failed ({where}): {type(exc).__name__}" + (f": {detail}" if detail else ""))
 
 
-def is_jpeg(data: bytes) -> bool:
-    """True when ``data`` starts like a JPEG and ends with an end-of-image marker.
+_STANDALONE_MARKERS = frozenset(range(0xD0, 0xD8)) | {0x01}  # RSTn, TEM: no length field
 
-    A cheap check that catches truncated and garbage parts; it does not decode.
-    Some cameras pad after the end marker, so the marker may sit in the last bytes.
+
+def jpeg_problem(data: bytes) -> str | None:
+    """Why ``data`` is not a whole JPEG picture (lowercase, for error messages), or None.
+
+    A cheap check that catches truncated and garbage parts; it does not decode (a picture
+    whose data is garbage passes, and decoding reports it broken). It wants a start marker
+    first and an end-of-image marker (FFD9) after the picture data; whatever follows the end
+    marker is ignored: ESP32-CAM and OV2640/OV5640 cameras pad every frame with hundreds to
+    thousands of zero or junk bytes after it (espressif/esp32-camera#162), and a check of
+    only the last few bytes refused every frame they send.
     """
-    return len(data) > 4 and data[:2] == b"\xff\xd8" and b"\xff\xd9" in data[-32:]
+    if len(data) < 4 or data[:2] != b"\xff\xd8":
+        return f"no jpeg start marker at its beginning ({len(data)} bytes)"
+    # Inside the picture data every 0xFF byte is followed by 0x00 or a restart marker, so
+    # FFD9 there can only be the end marker.
+    if data.find(b"\xff\xd9", _picture_data_start(data)) < 0:
+        return f"no end-of-image marker after the picture data ({len(data)} bytes; truncated?)"
+    return None
+
+
+def _picture_data_start(data: bytes) -> int:
+    """Where the first scan's data begins, found by walking the header segments, so that the
+    end marker of an EXIF thumbnail (inside an APP1 header) is not taken for the picture's.
+    2 (just after the start marker) when the headers cannot be walked."""
+    i, end = 2, len(data)
+    while i + 4 <= end and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            i += 1
+        elif marker in _STANDALONE_MARKERS:
+            i += 2
+        elif marker in (0xD8, 0xD9):
+            break
+        else:
+            i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+            if marker == 0xDA:  # start of scan: the entropy-coded data follows its header
+                return min(i, end)
+    return 2
+
+
+def is_jpeg(data: bytes) -> bool:
+    """True when ``data`` is a whole JPEG picture by :func:`jpeg_problem`'s cheap check."""
+    return jpeg_problem(data) is None
 
 
 class Frame:

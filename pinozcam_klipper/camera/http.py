@@ -10,7 +10,7 @@ import urllib.parse
 import httpx
 
 from ..redact import redact_url_credentials
-from .frame import CameraError, Frame, FrameSource, is_jpeg, unexpected_camera_error
+from .frame import CameraError, Frame, FrameSource, jpeg_problem, unexpected_camera_error
 from .mjpeg import MjpegParser, boundary_from_content_type
 
 __all__ = ["SnapshotSource", "MjpegSource", "Backoff", "snapshot_url_for", "is_stream_url"]
@@ -145,9 +145,10 @@ class SnapshotSource(FrameSource):
                 body += chunk
                 if len(body) > _MAX_SNAPSHOT_BYTES:
                     raise CameraError(f"the camera answer is too large for a picture ({self.description})")
-        if not is_jpeg(bytes(body)):
+        problem = jpeg_problem(bytes(body))
+        if problem is not None:
             raise CameraError(f"the camera answered with something that is not a jpeg picture "
-                              f"({ctype or 'no content type'}, {len(body)} bytes, {self.description})")
+                              f"({ctype or 'no content type'}: {problem}; {self.description})")
         return bytes(body)
 
     async def close(self) -> None:
@@ -155,6 +156,18 @@ class SnapshotSource(FrameSource):
         self._closing.set()
         if self._own_client:
             await self._client.aclose()
+
+
+def _broken_streak(parser: MjpegParser) -> str:
+    """Why the stream gave no picture lately: how many parts in a row were broken, and how the
+    last one was; "" when the latest part was a whole picture."""
+    count = parser.bad_in_a_row
+    if count == 0:
+        return ""
+    if count == 1:
+        return f"a part of the camera's stream was not a whole jpeg picture: {parser.last_problem}"
+    return (f"{count} parts in a row of the camera's stream were not whole jpeg pictures; "
+            f"the last: {parser.last_problem}")
 
 
 class MjpegSource(FrameSource):
@@ -165,8 +178,10 @@ class MjpegSource(FrameSource):
     wait with :class:`CameraError` at once, so a dead camera is reported
     quickly. The reader reconnects by itself with exponential backoff (capped
     at ``reconnect_max``); a stream silent for ``timeout`` is reconnected.
-    ``received``, ``dropped`` (frames replaced before anyone read them) and
-    ``bad_parts`` (broken pictures skipped) are counters for diagnostics.
+    ``received``, ``dropped`` (frames replaced before anyone read them),
+    ``parts`` and ``bad_parts`` (parts that were not whole pictures, skipped) are counters
+    for diagnostics. A stream of nothing but broken parts ends a read with how many came in a
+    row and what was wrong with the last one, not just "no picture".
     """
 
     def __init__(self, url: str, *, timeout: float = 5.0, reconnect_max: float = 30.0,
@@ -184,8 +199,10 @@ class MjpegSource(FrameSource):
         self._failures = 0
         self._last_error = "no frame yet"
         self._closed = False
+        self._broken_streak = ""  # why the latest parts were refused, while no good one followed
         self.received = 0
         self.dropped = 0
+        self.parts = 0
         self.bad_parts = 0
         self.connected = False
 
@@ -210,8 +227,9 @@ class MjpegSource(FrameSource):
             try:
                 await asyncio.wait_for(cond.wait_for(ready), self.timeout)
             except asyncio.TimeoutError:
+                why = self._broken_streak or f"last error: {self._last_error}"
                 raise CameraError(f"no picture from the camera within {self.timeout:g} s "
-                                  f"({self.description}; last error: {self._last_error})") from None
+                                  f"({self.description}; {why})") from None
             if self._latest is not None and self._latest.counter > self._returned:
                 self._returned = self._latest.counter
                 return self._latest
@@ -222,6 +240,13 @@ class MjpegSource(FrameSource):
         cond = self._start()
         async with cond:
             await asyncio.wait_for(cond.wait_for(lambda: self.received >= count), timeout or self.timeout)
+
+    async def wait_parts(self, count: int, timeout: float | None = None) -> None:
+        """Wait until ``count`` parts, whole pictures or not, have arrived on the current
+        connection (for tests and diagnostics)."""
+        cond = self._start()
+        async with cond:
+            await asyncio.wait_for(cond.wait_for(lambda: self.parts >= count), timeout or self.timeout)
 
     async def _notify(self) -> None:
         assert self._cond is not None
@@ -261,10 +286,16 @@ class MjpegSource(FrameSource):
                 raise CameraError(f"the camera did not answer with an mjpeg stream "
                                   f"({ctype or 'no content type'}; {self.description})")
             parser = MjpegParser(boundary)
+            self.parts = self.bad_parts = 0
+            self._broken_streak = ""
             async for chunk in resp.aiter_bytes():
                 frames = parser.feed(chunk)
-                self.bad_parts = parser.bad_parts
+                if parser.parts == self.parts and parser.bad_parts == self.bad_parts:
+                    continue  # no part ended in this chunk
+                self.parts, self.bad_parts = parser.parts, parser.bad_parts
+                self._broken_streak = _broken_streak(parser)
                 if not frames:
+                    await self._notify()
                     continue
                 if not self.connected:
                     self.connected = True

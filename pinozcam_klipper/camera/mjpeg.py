@@ -7,14 +7,17 @@ Cameras disagree on the details, so the parser accepts:
 - parts with a ``Content-Length`` header (read exactly) or without one (the
   part ends at the next boundary);
 - CRLF or bare LF line endings.
-A part that is not a whole JPEG is counted in ``bad_parts`` and skipped, never raised.
+A part that is not a whole JPEG is counted in ``bad_parts`` and skipped, never raised;
+``bad_in_a_row`` and ``last_problem`` say how many bad parts came since the last good one and
+what was wrong with the latest, so a camera that sends nothing usable can be told apart
+from a silent one.
 """
 
 from __future__ import annotations
 
 import re
 
-from .frame import is_jpeg
+from .frame import jpeg_problem
 
 __all__ = ["MjpegParser", "boundary_from_content_type"]
 
@@ -49,6 +52,8 @@ class MjpegParser:
         self._in_body = False
         self.parts = 0
         self.bad_parts = 0
+        self.bad_in_a_row = 0
+        self.last_problem = ""
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add ``data``; return the JPEG parts it completed, oldest first."""
@@ -59,17 +64,24 @@ class MjpegParser:
             if part is None:
                 break
             self.parts += 1
-            if is_jpeg(part):
+            problem = jpeg_problem(part)
+            if problem is None:
                 out.append(part)
+                self.bad_in_a_row = 0
             else:
-                self.bad_parts += 1
+                self._bad(problem)
         if len(self._buf) > self._max:
             # Nothing sensible fits in this much data: start over at the next boundary.
-            self.bad_parts += 1
+            self._bad(f"more than {self._max} bytes without a whole part")
             self._buf.clear()
             self._in_body = False
             self._length = None
         return out
+
+    def _bad(self, problem: str) -> None:
+        self.bad_parts += 1
+        self.bad_in_a_row += 1
+        self.last_problem = problem
 
     def _next_part(self) -> bytes | None:
         buf = self._buf

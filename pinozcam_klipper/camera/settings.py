@@ -44,14 +44,19 @@ def _rotation(value: object) -> int:
 class CameraSettings:
     camera: str = option("", parse=_camera, redact=redact_url_credentials, doc=(
         "Where frames come from: an http(s) snapshot URL, an MJPEG stream URL (a "
-        "'?action=stream' URL is polled as '?action=snapshot'), /dev/videoN or a device "
-        "index, or a file or folder of pictures to replay."))
+        "'?action=stream' URL is polled as '?action=snapshot'), an rtsp:// URL, a camera device "
+        "(/dev/videoN, a link to one such as /dev/v4l/by-id/...) or a device index, or a file "
+        "or folder of pictures to replay."))
     camera_timeout: float = option(5.0, above=0.0, maxval=120.0,
                                    doc="Seconds to wait for a frame before calling the camera offline.")
     camera_flip_horizontal: bool = option(False, doc="Mirror the picture left-right.")
     camera_flip_vertical: bool = option(False, doc="Mirror the picture top-bottom.")
     camera_rotate: int = option(0, parse=_rotation, accepted="0, 90, 180 or 270",
-                                doc="Rotate the picture clockwise by this many degrees (after flipping).")
+                                doc="Rotate the picture clockwise by this many degrees (after flipping, "
+                                    "unless camera_rotate_first).")
+    camera_rotate_first: bool = option(False, doc=(
+        "Rotate, then flip, as Mainsail and Fluidd show a webcam; off: flip, then rotate, as "
+        "OctoPrint does. Matters only with a 90 or 270 degree rotation and one flip."))
     camera_frozen_seconds: float = option(30.0, above=0.0,
                                           doc="Report the camera frozen after the picture has not changed this long.")
     camera_dark_level: float = option(12.0, minval=0.0, maxval=255.0,

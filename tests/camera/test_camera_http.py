@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
+import httpx
 import numpy as np
 import pytest
 
@@ -228,3 +229,43 @@ async def test_closing_ends_a_read_waiting_out_its_retry_delay() -> None:
     await source.close()
     with pytest.raises(CameraError, match="the camera is closed"):
         await asyncio.wait_for(waiting, 5)
+
+
+async def test_esp32_frames_padded_after_the_end_marker_are_read() -> None:
+    """ESP32-CAM pads each frame with zeros after FFD9: every part used to be refused."""
+    padded = [make_jpeg(v, mark=v // 10) + b"\x00" * 2048 for v in (70, 140)]
+    with CameraServer([padded[0]]) as srv:
+        stream = MjpegSource(srv.stream_url, timeout=5)
+        snapshot = SnapshotSource(srv.snapshot_url, timeout=5)
+        try:
+            assert (await stream.read()).jpeg == padded[0]
+            await srv.streams_connected(1)
+            srv.push(padded[1])
+            await stream.wait_received(2)
+            frame = await stream.read()
+            assert frame.jpeg == padded[1] and _grey(frame.bgr) == pytest.approx(140, abs=2)
+            assert stream.bad_parts == 0
+            assert (await snapshot.read()).jpeg == padded[1]
+        finally:
+            await stream.close()
+            await snapshot.close()
+
+
+async def test_a_stream_of_broken_pictures_says_how_many_and_why() -> None:
+    truncated = make_jpeg(90)[:300]
+    with CameraServer([truncated]) as srv:  # a new client gets this first
+        # The read gives up after 0.5 s; the connection itself would wait 30 s for data.
+        client = httpx.AsyncClient(timeout=30)
+        source = MjpegSource(srv.stream_url, timeout=0.5, client=client)
+        try:
+            await source.wait_parts(1, timeout=10)
+            srv.push(b"<html>login</html>", truncated)
+            await source.wait_parts(3, timeout=10)
+            with pytest.raises(CameraError, match=r"3 parts in a row of the camera's stream were not whole jpeg "
+                                                  r"pictures; the last: no end-of-image marker after the picture "
+                                                  r"data \(300 bytes; truncated\?\)"):
+                await source.read()
+            assert (source.parts, source.bad_parts) == (3, 3)
+        finally:
+            await source.close()
+            await client.aclose()

@@ -10,6 +10,7 @@ import pytest
 
 from pinozcam_klipper.camera import (CameraError, CameraSettings, FileSource, MjpegSource, SnapshotSource,
                                      VideoCaptureSource, open_camera, open_source, snapshot_url_for)
+from pinozcam_klipper.camera.camera import is_capture_device
 from pinozcam_klipper.options import SettingsError, load_section
 from tests.servers import make_jpeg
 
@@ -91,3 +92,29 @@ def test_a_camera_string_no_source_can_open_is_refused_in_settings() -> None:
     with pytest.raises(SettingsError) as info:
         Settings.from_mapping({"camera": "http://user:hunter2@cam:99999/x"})
     assert "hunter2" not in str(info.value)
+
+
+def test_a_link_to_a_camera_device_is_read_as_a_camera(tmp_path: Path) -> None:
+    """crowsnest's /dev/v4l/by-id/usb-...-video-index0 is a link to /dev/videoN: /dev/null,
+    a character device as a camera is, stands in for it (nothing is opened here)."""
+    link = tmp_path / "usb-Camera_123-video-index0"
+    link.symlink_to("/dev/null")
+    assert is_capture_device(str(link))
+    assert isinstance(open_source(CameraSettings(camera=str(link))), VideoCaptureSource)
+    dangling = tmp_path / "gone"
+    dangling.symlink_to(tmp_path / "nothing")
+    for pictures in (tmp_path, dangling, Path(__file__)):  # a folder, a missing file, a file
+        assert not is_capture_device(str(pictures))
+        assert isinstance(open_source(CameraSettings(camera=str(pictures))), FileSource)
+
+
+async def test_a_camera_device_not_plugged_in_says_so() -> None:
+    where = "/dev/v4l/by-id/usb-Not_Plugged_In-video-index0"
+    assert is_capture_device(where)
+    camera = open_camera(CameraSettings(camera=where))
+    try:
+        with pytest.raises(CameraError, match=f"no such camera device: {where}"):
+            await camera.read()
+        assert "no such camera device" in camera.health.message
+    finally:
+        await camera.close()
