@@ -244,6 +244,12 @@ class Panel {
       rows.push(["Telegram buttons", buttons.state === "ok" ? "ok" : `${buttons.state}: ${buttons.message || ""}`,
                  buttons.state === "ok" ? "ok" : "error"]);
     }
+    // A deleted webhook or a bot removed from its group: alerts fail in silence otherwise.
+    for (const [channel, last] of Object.entries(d.notifications || {})) {
+      if (!last || last.ok !== false) continue;
+      const name = channel === "telegram" ? "Telegram" : channel === "discord" ? "Discord" : channel;
+      rows.push([name, `last ${last.kind || "alert"} ${last.status || "failed"}: ${last.error || ""}`, "error"]);
+    }
     const storage = d.incident_storage || {};
     if (storage.state === "error") {
       // Pauses and alerts still work; only the incident pictures and records are not saved.

@@ -9,15 +9,18 @@ Typical use::
     await notifier.close()
 """
 
-from .alert import Alert, AlertKind, DeliveryResult, alert_fields, alert_text, alert_title, welcome_alert
+from .alert import (URGENT_KINDS, Alert, AlertKind, DeliveryResult, alert_fields, alert_text, alert_title,
+                    is_urgent, welcome_alert)
 from .discord import DiscordWebhook, discord_payload
-from .notifier import RATE_LIMITED_KINDS, Notifier
+from .notifier import Notifier
+from .pacing import RATE_LIMITED_KINDS, Pacer
 from .settings import NotifySettings
 from .telegram import TelegramBot
-from .transport import NotifyError, RetryPolicy, retry_after_seconds
+from .transport import INFO_RETRY, URGENT_RETRY, NotifyError, RetryPolicy, retry_after_seconds
 
 __all__ = [
-    "Alert", "AlertKind", "DeliveryResult", "DiscordWebhook", "Notifier", "NotifyError", "NotifySettings",
-    "RATE_LIMITED_KINDS", "RetryPolicy", "TelegramBot", "alert_fields", "alert_text", "alert_title",
-    "discord_payload", "retry_after_seconds", "welcome_alert",
+    "Alert", "AlertKind", "DeliveryResult", "DiscordWebhook", "INFO_RETRY", "Notifier", "NotifyError",
+    "NotifySettings", "Pacer", "RATE_LIMITED_KINDS", "RetryPolicy", "TelegramBot", "URGENT_KINDS",
+    "URGENT_RETRY", "alert_fields", "alert_text", "alert_title", "discord_payload", "is_urgent",
+    "retry_after_seconds", "welcome_alert",
 ]

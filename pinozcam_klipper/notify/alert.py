@@ -5,8 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-__all__ = ["Alert", "AlertKind", "DeliveryResult", "alert_title", "alert_fields", "alert_text",
-           "welcome_alert"]
+__all__ = ["Alert", "AlertKind", "DeliveryResult", "STOPPING_ACTIONS", "URGENT_KINDS", "alert_title",
+           "alert_fields", "alert_text", "is_urgent", "welcome_alert"]
 
 
 class AlertKind(str, enum.Enum):
@@ -15,6 +15,14 @@ class AlertKind(str, enum.Enum):
     COULD_NOT_PAUSE = "could_not_pause"  # an action was asked for and it failed
     TEST = "test"                        # a test/welcome message asked for by the user
     INFO = "info"                        # anything else worth a message
+
+
+#: Kinds whose loss would leave a failing or paused printer unexplained: they are sent with
+#: the long retry policy (:data:`~.transport.URGENT_RETRY`).
+URGENT_KINDS = frozenset({AlertKind.INCIDENT, AlertKind.ESCALATED, AlertKind.COULD_NOT_PAUSE})
+
+#: Incident actions that stop the print; an alert about one is never rate limited.
+STOPPING_ACTIONS = frozenset({"pause", "cancel"})
 
 
 _DEFAULT_TITLES = {
@@ -33,6 +41,8 @@ class Alert:
     ``progress`` is 0..1; ``severity`` is 0..1; ``failure_area`` is the
     fraction (0..1) of the picture covered by failure boxes; ``image`` is
     JPEG bytes (the annotated picture) or None for a text-only message.
+    ``action`` is the incident's action (``notify``, ``pause``, ``cancel``): shown in
+    the message, and an incident alert whose action stops the print is never paced.
     """
 
     kind: AlertKind = AlertKind.INCIDENT
@@ -69,6 +79,11 @@ class DeliveryResult:
     @property
     def ok(self) -> bool:
         return self.status == "sent"
+
+
+def is_urgent(alert: Alert) -> bool:
+    """Whether ``alert`` is worth retrying for minutes (see :data:`URGENT_KINDS`)."""
+    return AlertKind(alert.kind) in URGENT_KINDS
 
 
 def alert_title(alert: Alert) -> str:

@@ -66,8 +66,10 @@ class DiscordWebhook:
     def __repr__(self) -> str:
         return "DiscordWebhook(<redacted>)"
 
-    async def send(self, alert: Alert, *, printer_name: str = "") -> None:
-        """Post ``alert``; raises :class:`~.transport.NotifyError` when it could not."""
+    async def send(self, alert: Alert, *, printer_name: str = "", policy: RetryPolicy | None = None) -> None:
+        """Post ``alert``; raises :class:`~.transport.NotifyError` when it could not.
+
+        ``policy`` overrides the webhook's retry policy for this alert."""
         payload = discord_payload(alert, printer_name=printer_name)
 
         def request() -> Mapping[str, Any]:
@@ -77,4 +79,4 @@ class DiscordWebhook:
             return {"json": payload}
 
         await post_with_retries(self._client, self._url, service=self.service, redactor=self._redactor,
-                                policy=self.policy, request=request)  # type: ignore[arg-type]
+                                policy=policy or self.policy, request=request)  # type: ignore[arg-type]

@@ -13,17 +13,18 @@ channel order, once every channel is done with it, so a caller may count an aler
 as finished at its first result. A slow channel delays that report, never another
 channel's sending.
 
-Pacing is decided once per alert, by the first channel to reach it, and every
-channel follows that decision, so all channels send or skip the same alerts: an
-``incident`` alert closer than ``notify_interval`` to the last incident alert sent
-is skipped (status "rate_limited"), and likewise an ``info`` alert (camera offline,
-...) to the last info alert *with the same title*: each kind (and each kind of notice)
-keeps its own clock, so news that the camera died is not swallowed because an
-incident was reported a moment before, nor "Camera back" because "Camera offline"
-was. An alert counts as sent when its first channel delivers it; one that no channel
-could deliver does not hold back the next. ``test`` alerts and the results of actions
-(``escalated``, ``could_not_pause``) are always sent: the user must learn the printer
-was paused, even a minute after the first alert.
+Pacing (``notify_interval``, see :mod:`.pacing`) is decided once per alert, by the
+first channel to reach it, and every channel follows that decision, so all channels
+send or skip the same alerts. Alerts of incidents that paused or cancelled the print,
+the results of actions, tests, and a notice that changes the news ("Camera offline"
+after "Camera back") are never paced. An alert counts as sent when its first channel
+delivers it; one that no channel could deliver does not hold back the next.
+
+Retries: incident alerts and the results of actions (:data:`~.alert.URGENT_KINDS`)
+use ``urgent_retry`` (minutes, through a network outage); notices and tests use
+``retry``. A channel sends in order, so its later alerts wait behind one being retried;
+when its queue is full it drops its oldest *notice* first, and an incident alert only
+when nothing else is queued. :meth:`close` drops what is still waiting.
 """
 
 from __future__ import annotations
@@ -38,17 +39,16 @@ from typing import Any
 import httpx
 
 from ..redact import RedactingFilter, Redactor
-from .alert import Alert, AlertKind, DeliveryResult, welcome_alert
+from .alert import Alert, AlertKind, DeliveryResult, is_urgent, welcome_alert
 from .discord import DiscordWebhook
+from .pacing import Pacer
 from .settings import NotifySettings
 from .telegram import TelegramBot
-from .transport import NotifyError, RetryPolicy, first_cause
+from .transport import INFO_RETRY, URGENT_RETRY, NotifyError, RetryPolicy, first_cause
 
-__all__ = ["Notifier", "RATE_LIMITED_KINDS"]
+__all__ = ["Notifier"]
 
 logger = logging.getLogger(__name__)
-
-RATE_LIMITED_KINDS = frozenset({AlertKind.INCIDENT, AlertKind.INFO})
 
 # Loggers that may print a webhook URL or a bot token: ours, and httpx's, which
 # logs every request URL at INFO level.
@@ -76,24 +76,30 @@ class _Lane:
     """One channel's own queue and sending task."""
 
     name: str
-    send: Callable[[Alert, Mapping[str, Any] | None], Awaitable[None]]
+    send: Callable[[Alert, Mapping[str, Any] | None, RetryPolicy], Awaitable[None]]
     queue: asyncio.Queue[_Delivery]
     task: asyncio.Task[None] | None = None
     current: _Delivery | None = None  # the alert being sent now
 
 
 class Notifier:
-    """Call :meth:`start` inside the event loop, :meth:`close` when done (or ``async with``)."""
+    """Call :meth:`start` inside the event loop, :meth:`close` when done (or ``async with``).
+
+    ``retry`` is the retry policy of notices and tests, ``urgent_retry`` that of incident
+    alerts and action results (tests pass tiny ones instead of waiting minutes).
+    """
 
     def __init__(self, settings: NotifySettings, *,
                  on_result: Callable[[DeliveryResult], None] | None = None,
-                 queue_size: int = 8, retry: RetryPolicy = RetryPolicy(),
+                 queue_size: int = 8, retry: RetryPolicy = INFO_RETRY,
+                 urgent_retry: RetryPolicy = URGENT_RETRY,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.on_result = on_result
         self.redactor = Redactor([settings.discord_webhook_url, settings.telegram_bot_token])
         self._filter = RedactingFilter(self.redactor)
         self._clock = clock
+        self._retry, self._urgent_retry = retry, urgent_retry
         self._client = httpx.AsyncClient(timeout=settings.notify_timeout)
         self.discord = DiscordWebhook(settings.discord_webhook_url, client=self._client,
                                       redactor=self.redactor, policy=retry) if settings.discord_enabled else None
@@ -105,7 +111,7 @@ class Notifier:
                        for channel in (self.discord, self.telegram) if channel is not None]
         self._running = False
         self._unfinished: set[_Delivery] = set()  # submitted, results not all in
-        self._last_sent: dict[tuple[AlertKind, str], float] = {}  # by _pace_key
+        self._pacer = Pacer(settings.notify_interval)
         self.dropped = 0  # these three count per channel: an alert dropped by both channels counts twice
         self.sent = 0
         self.failed = 0
@@ -200,10 +206,9 @@ class Notifier:
                     lane.queue.put_nowait(delivery)
                     break
                 except asyncio.QueueFull:
-                    old = lane.queue.get_nowait()
-                    lane.queue.task_done()
+                    old = _evict(lane.queue)
                     self.dropped += 1
-                    logger.debug("%s queue full: dropped the oldest alert (%d so far)", lane.name, self.dropped)
+                    logger.debug("%s queue full: dropped an alert (%d so far)", lane.name, self.dropped)
                     self._record(old, DeliveryResult(old.alert, lane.name, "dropped",
                                                      "the notification queue was full"))
 
@@ -226,33 +231,26 @@ class Notifier:
         alert = delivery.alert
         if not delivery.decided:
             delivery.decided = True
-            delivery.skip_reason = self._rate_limit_reason(alert)
+            delivery.skip_reason = self._pacer.reason(alert, self._clock())
         if delivery.skip_reason:
             return DeliveryResult(alert, lane.name, "rate_limited", delivery.skip_reason)
-        result = await self._one(lane.name, lane.send(alert, delivery.reply_markup), alert)
-        first_delivered = result.ok and not any(r.ok for r in delivery.results.values())
-        if first_delivered and AlertKind(alert.kind) in RATE_LIMITED_KINDS:
-            self._last_sent[_pace_key(alert)] = self._clock()
+        policy = self._urgent_retry if is_urgent(alert) else self._retry
+        result = await self._one(lane.name, lane.send(alert, delivery.reply_markup, policy), alert)
+        if result.ok and not any(r.ok for r in delivery.results.values()):
+            self._pacer.sent(alert, self._clock())  # its first channel delivered it
         return result
 
-    async def _send_discord(self, alert: Alert, reply_markup: Mapping[str, Any] | None) -> None:
+    async def _send_discord(self, alert: Alert, reply_markup: Mapping[str, Any] | None,
+                            policy: RetryPolicy) -> None:
         assert self.discord is not None
-        await self.discord.send(alert, printer_name=self.settings.printer_name)  # no buttons on Discord
+        # No buttons on Discord.
+        await self.discord.send(alert, printer_name=self.settings.printer_name, policy=policy)
 
-    async def _send_telegram(self, alert: Alert, reply_markup: Mapping[str, Any] | None) -> None:
+    async def _send_telegram(self, alert: Alert, reply_markup: Mapping[str, Any] | None,
+                             policy: RetryPolicy) -> None:
         assert self.telegram is not None
-        await self.telegram.send(alert, printer_name=self.settings.printer_name, reply_markup=reply_markup)
-
-    def _rate_limit_reason(self, alert: Alert) -> str:
-        """Why ``alert`` is skipped on every channel, or "" when it is to be sent."""
-        kind = AlertKind(alert.kind)
-        last = self._last_sent.get(_pace_key(alert))
-        now = self._clock()
-        if kind not in RATE_LIMITED_KINDS or last is None or now - last >= self.settings.notify_interval:
-            return ""
-        wait = self.settings.notify_interval - (now - last)
-        return (f"another {kind.value} alert was sent {now - last:.0f} s ago "
-                f"(notify_interval {self.settings.notify_interval:g} s; {wait:.0f} s to go)")
+        await self.telegram.send(alert, printer_name=self.settings.printer_name, reply_markup=reply_markup,
+                                 policy=policy)
 
     async def _one(self, channel: str, sending: Awaitable[None], alert: Alert) -> DeliveryResult:
         try:
@@ -302,8 +300,14 @@ def _describe(exc: BaseException, redact: Redactor) -> str:
     return redact(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)[:300]
 
 
-def _pace_key(alert: Alert) -> tuple[AlertKind, str]:
-    """What an alert is paced against: incidents against incidents, an info notice against
-    earlier notices of the same title (a camera's return must follow news of its loss)."""
-    kind = AlertKind(alert.kind)
-    return (kind, alert.title) if kind is AlertKind.INFO else (kind, "")
+def _evict(queue: asyncio.Queue[_Delivery]) -> _Delivery:
+    """Take out of a full ``queue`` the alert to drop: its oldest notice or test, else (only
+    incident alerts queued) its oldest alert. The others keep their order."""
+    waiting = [queue.get_nowait() for _ in range(queue.qsize())]
+    for _ in waiting:
+        queue.task_done()
+    victim = next((d for d in waiting if not is_urgent(d.alert)), waiting[0])
+    for delivery in waiting:
+        if delivery is not victim:
+            queue.put_nowait(delivery)
+    return victim

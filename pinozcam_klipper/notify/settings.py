@@ -68,9 +68,10 @@ class NotifySettings:
     telegram_api_base: str = option("https://api.telegram.org", parse=_api_base,
                                     doc="Telegram Bot API server (change only for a local Bot API server).")
     notify_interval: float = option(60.0, minval=0.0, maxval=86400.0,
-                                    doc="Least seconds between two incident alerts, and between two "
-                                        "camera notices (test messages and pause/cancel results are "
-                                        "always sent).")
+                                    doc="Least seconds between two notify-only incident alerts, and "
+                                        "between repeats of one camera notice (alerts of incidents "
+                                        "that pause or cancel the print, their results, a change of "
+                                        "camera state and test messages are always sent).")
     printer_name: str = option("Klipper printer", doc="Name shown in alerts.")
     notify_timeout: float = option(15.0, above=0.0, maxval=300.0,
                                    doc="Seconds to wait for Discord or Telegram to answer one request.")

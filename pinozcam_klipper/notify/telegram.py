@@ -40,31 +40,37 @@ class TelegramBot:
         return f"TelegramBot(<redacted>, chat_id={self.chat_id!r})"
 
     async def send(self, alert: Alert, *, printer_name: str = "",
-                   reply_markup: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The alert as a photo with caption, or as a message when it has no image."""
+                   reply_markup: Mapping[str, Any] | None = None,
+                   policy: RetryPolicy | None = None) -> dict[str, Any]:
+        """The alert as a photo with caption, or as a message when it has no image.
+
+        ``policy`` overrides the bot's retry policy for this alert."""
         if alert.image:
             caption = alert_text(alert, printer_name=printer_name, limit=CAPTION_LIMIT)
-            return await self.send_photo(alert.image, caption, reply_markup=reply_markup)
+            return await self.send_photo(alert.image, caption, reply_markup=reply_markup, policy=policy)
         text = alert_text(alert, printer_name=printer_name, limit=MESSAGE_LIMIT)
-        return await self.send_message(text, reply_markup=reply_markup)
+        return await self.send_message(text, reply_markup=reply_markup, policy=policy)
 
     async def send_photo(self, jpeg: bytes, caption: str = "", *,
-                         reply_markup: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                         reply_markup: Mapping[str, Any] | None = None,
+                         policy: RetryPolicy | None = None) -> dict[str, Any]:
         data = {"chat_id": self.chat_id, "caption": caption[:CAPTION_LIMIT]}
         if reply_markup is not None:
             data["reply_markup"] = json.dumps(reply_markup)
         return await self._call("sendPhoto", lambda: {
-            "data": data, "files": {"photo": ("snapshot.jpg", jpeg, "image/jpeg")}})
+            "data": data, "files": {"photo": ("snapshot.jpg", jpeg, "image/jpeg")}}, policy)
 
-    async def send_message(self, text: str, *, reply_markup: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    async def send_message(self, text: str, *, reply_markup: Mapping[str, Any] | None = None,
+                           policy: RetryPolicy | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"chat_id": self.chat_id, "text": text[:MESSAGE_LIMIT]}
         if reply_markup is not None:
             body["reply_markup"] = dict(reply_markup)
-        return await self._call("sendMessage", lambda: {"json": body})
+        return await self._call("sendMessage", lambda: {"json": body}, policy)
 
-    async def _call(self, method: str, request: Any) -> dict[str, Any]:
+    async def _call(self, method: str, request: Any, policy: RetryPolicy | None) -> dict[str, Any]:
         response = await post_with_retries(self._client, f"{self._base}/{method}", service=self.service,
-                                           redactor=self._redactor, policy=self.policy, request=request)
+                                           redactor=self._redactor, policy=policy or self.policy,
+                                           request=request)
         try:
             body = response.json()
         except ValueError:

@@ -6,6 +6,11 @@ for (``Retry-After`` header, Discord's ``retry_after`` or Telegram's
 ``parameters.retry_after`` in the JSON body). A service asking for more than
 ``max_retry_after`` seconds ends the attempts at once. Error messages carry
 no secrets: every text that may contain the URL passes the redactor.
+
+Two policies exist because losing a message costs differently: :data:`INFO_RETRY`
+(a few tries over seconds) for notices and tests, :data:`URGENT_RETRY` (backoff
+capped at 30 s, for up to 10 minutes) for incident alerts, whose loss after a short
+network outage would leave a paused printer unexplained.
 """
 
 from __future__ import annotations
@@ -22,17 +27,38 @@ import httpx
 
 from ..redact import Redactor
 
-__all__ = ["RetryPolicy", "NotifyError", "first_cause", "post_with_retries", "retry_after_seconds"]
+__all__ = ["INFO_RETRY", "URGENT_RETRY", "RetryPolicy", "NotifyError", "first_cause", "post_with_retries",
+           "retry_after_seconds"]
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 4
+    """How hard to try one message.
+
+    ``attempts`` bounds the number of tries and ``give_up_after`` the seconds from the
+    first try to the start of the last one; None leaves that bound out (one must be set).
+    The wait between tries doubles from ``base_delay`` up to ``max_delay``.
+    """
+
+    attempts: int | None = 4
     base_delay: float = 1.0
     max_delay: float = 30.0
     max_retry_after: float = 120.0
+    give_up_after: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.attempts is None and self.give_up_after is None:
+            raise ValueError("a retry policy needs attempts or give_up_after: it would never give up")
+        if self.attempts is not None and self.attempts < 1:
+            raise ValueError("attempts must be at least 1")
+
+
+#: Notices and test messages: a few tries, a few seconds.
+INFO_RETRY = RetryPolicy()
+#: Incident alerts: keep trying through a network outage of several minutes.
+URGENT_RETRY = RetryPolicy(attempts=None, base_delay=1.0, max_delay=30.0, give_up_after=600.0)
 
 
 class NotifyError(Exception):
@@ -85,8 +111,14 @@ def _json(response: httpx.Response) -> Any:
 def _service_says(response: httpx.Response) -> str:
     body = _json(response)
     if isinstance(body, dict):
-        text = body.get("description") or body.get("message") or ""
-        return str(text)[:200]
+        text = str(body.get("description") or body.get("message") or "")[:200]
+        parameters = body.get("parameters")
+        migrated = parameters.get("migrate_to_chat_id") if isinstance(parameters, dict) else None
+        if isinstance(migrated, int) and not isinstance(migrated, bool):
+            # Telegram's description alone ("group chat was upgraded to a supergroup chat")
+            # does not say what to do; the new id it sends beside it does.
+            text += f" (use telegram_chat_id {migrated})"
+        return text
     return response.text[:200] if response.headers.get("content-type", "").startswith("text/") else ""
 
 
@@ -97,10 +129,14 @@ async def post_with_retries(client: httpx.AsyncClient, url: str, *, service: str
     ``request()`` returns the keyword arguments of each attempt (``data``,
     ``files``, ``json``...): it is called again per attempt so streams are fresh.
     """
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     delay = policy.base_delay
     error = "no attempt made"
     status: int | None = None
-    for attempt in range(1, policy.attempts + 1):
+    attempt = 0
+    while True:
+        attempt += 1
         wait: float | None = None
         try:
             response = await client.post(url, **request())
@@ -120,11 +156,14 @@ async def post_with_retries(client: httpx.AsyncClient, url: str, *, service: str
             if wait is not None and wait > policy.max_retry_after:
                 raise NotifyError(f"{error} (asked to wait {wait:.0f} s; giving up)",
                                   attempts=attempt, status=status)
-        if attempt == policy.attempts:
+        if policy.attempts is not None and attempt >= policy.attempts:
             break
         # The service's own wait wins when it gave one; otherwise exponential backoff.
         pause = wait if wait is not None else delay
+        if policy.give_up_after is not None and loop.time() - started + pause > policy.give_up_after:
+            break
         logger.debug("%s: attempt %d failed (%s); retrying in %.2f s", service, attempt, error, pause)
         await asyncio.sleep(pause)
         delay = min(delay * 2, policy.max_delay)
-    raise NotifyError(f"{error} (after {policy.attempts} attempts)", attempts=policy.attempts, status=status)
+    raise NotifyError(f"{error} (after {attempt} attempts in {loop.time() - started:.0f} s)",
+                      attempts=attempt, status=status)

@@ -3,7 +3,9 @@
 The worker sends alerts itself because it holds the picture. :class:`Alerts`
 turns incident records into notifier alerts (with the Pause / Resume / Cancel /
 Mute keyboard on Telegram) and, when Telegram is configured, runs the
-:class:`~.telegram_buttons.ButtonPoller` that reads the presses.
+:class:`~.telegram_buttons.ButtonPoller` that reads the presses. It also keeps
+the last delivery per channel (:meth:`Alerts.delivery_status`), so a webhook
+that stopped working shows in the status instead of only in the log.
 """
 
 from __future__ import annotations
@@ -11,18 +13,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..notify import Alert, AlertKind, DeliveryResult, Notifier, NotifySettings
+from ..notify import INFO_RETRY, URGENT_RETRY, Alert, AlertKind, DeliveryResult, Notifier, NotifySettings, RetryPolicy
+from ..redact import Redactor
 from .telegram_buttons import ButtonPoller, ButtonPress, alert_keyboard
 
 __all__ = ["Alerts", "buttons_off", "RETIRE_DRAIN"]
 
 logger = logging.getLogger(__name__)
 
-#: Seconds a notifier replaced by new settings may spend sending what it still had.
-RETIRE_DRAIN = 60.0
+#: Seconds a notifier replaced by new settings may spend sending what it still had: as long
+#: as an incident alert may be retried, so saving the settings during an outage loses nothing.
+RETIRE_DRAIN = URGENT_RETRY.give_up_after or 600.0
+
+#: Delivery results that say something about a channel (rate limited alerts were not tried).
+_TRIED = frozenset({"sent", "failed", "dropped"})
 
 _KINDS = {
     "opened": (AlertKind.INCIDENT, "Possible print failure"),
@@ -37,13 +45,22 @@ def buttons_off() -> dict[str, Any]:
 
 
 class Alerts:
-    """Sends incident alerts; ``on_button(action, incident_id)`` gets Telegram presses."""
+    """Sends incident alerts; ``on_button(action, incident_id)`` gets Telegram presses.
+
+    ``retry`` and ``urgent_retry`` are the notifier's retry policies (see
+    :class:`~pinozcam_klipper.notify.Notifier`); tests pass tiny ones.
+    """
 
     def __init__(self, settings: NotifySettings, *, buttons: bool,
-                 on_button: Callable[[str, str], Awaitable[str]]) -> None:
+                 on_button: Callable[[str, str], Awaitable[str]],
+                 retry: RetryPolicy = INFO_RETRY, urgent_retry: RetryPolicy = URGENT_RETRY) -> None:
         self._on_button = on_button
         self._buttons = buttons
         self._settings = settings
+        self._retry, self._urgent_retry = retry, urgent_retry
+        # Every secret seen so far: a retiring notifier still reports with the old settings.
+        self._redact = Redactor([settings.discord_webhook_url, settings.telegram_bot_token])
+        self._last_delivery: dict[str, dict[str, Any]] = {}  # by channel
         self._notifier = self._new_notifier(settings)
         self._poller: ButtonPoller | None = None
         self._poller_task: asyncio.Task[None] | None = None
@@ -56,11 +73,16 @@ class Alerts:
         return f"Alerts(buttons={self._buttons})"
 
     def _new_notifier(self, settings: NotifySettings) -> Notifier:
-        return Notifier(settings, on_result=self._delivered)
+        return Notifier(settings, on_result=self._delivered, retry=self._retry, urgent_retry=self._urgent_retry)
 
     def _delivered(self, result: DeliveryResult) -> None:
         if result.status not in ("sent", "rate_limited", "no_channel"):
             logger.warning("alert not delivered (%s): %s", result.status, result.error)
+        if result.status in _TRIED and result.channel:
+            self._last_delivery[result.channel] = {
+                "channel": result.channel, "ok": result.ok, "status": result.status,
+                "kind": AlertKind(result.alert.kind).value, "time": round(time.time(), 3),
+                "error": self._redact(result.error)[:300], "attempts": result.attempts}
         self._unfinished.discard(id(result.alert))
         if not self._unfinished:
             self._all_finished.set()
@@ -88,6 +110,18 @@ class Alerts:
             return {"state": "error", "message": self._poller.problem}
         return {"state": "ok", "message": ""}
 
+    def delivery_status(self) -> dict[str, dict[str, Any]]:
+        """The last delivery on each configured channel, JSON-able and free of secrets:
+        ``{"discord": {"channel", "ok", "status", "kind", "time", "error", "attempts"}}``.
+
+        ``status`` is ``sent``, ``failed`` or ``dropped`` (``none`` and ``ok: null`` before the
+        first); ``time`` is Unix seconds; ``error`` says why in words (redacted). Alerts
+        skipped by ``notify_interval`` are not deliveries and do not change it.
+        """
+        none = {"ok": None, "status": "none", "kind": "", "time": None, "error": "", "attempts": 0}
+        return {channel: dict(self._last_delivery.get(channel) or {"channel": channel, **none})
+                for channel in self._notifier.channels}
+
     async def _pressed(self, press: ButtonPress) -> str:
         return await self._on_button(press.action, press.incident_id)
 
@@ -100,6 +134,8 @@ class Alerts:
         """
         old = self._notifier
         self._settings, self._buttons = settings, buttons
+        self._redact.add(settings.discord_webhook_url)
+        self._redact.add(settings.telegram_bot_token)
         self._notifier = self._new_notifier(settings)
         asyncio.ensure_future(self._notifier.start())
         retiring = asyncio.ensure_future(old.close(drain_timeout=RETIRE_DRAIN))

@@ -638,6 +638,9 @@ class Worker:
             "model": info.to_dict() if info is not None else None,
             "open_incident": self.store.summary(record) if record else None,
             "telegram_buttons": self._alerts.buttons_status() if self._alerts is not None else buttons_off(),
+            # The last delivery per channel: a deleted webhook or a bot removed from its group
+            # shows here (and in the panel), not only in the worker's log.
+            "notifications": self._alerts.delivery_status() if self._alerts is not None else {},
             "incident_storage": self.store.status(),
             "clients": len(self._hub.clients),
             "uptime_s": round(time.monotonic() - self._started, 1), "pid": os.getpid(),

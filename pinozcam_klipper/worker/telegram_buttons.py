@@ -4,8 +4,9 @@ An alert carries Pause / Resume / Cancel / Mute-this-print buttons whose
 ``callback_data`` is ``pz:<action>:<incident id>``. :class:`ButtonPoller`
 long-polls ``getUpdates`` for ``callback_query`` updates, answers every query
 (so the user's button stops spinning), and passes a press on only when it comes
-from the configured chat; presses from anywhere else are answered with a
-refusal and otherwise ignored.
+from the configured chat (a numeric id, or ``@name`` matched against the chat's
+username, as Telegram accepts both for sending); presses from anywhere else are
+answered with a refusal and otherwise ignored.
 """
 
 from __future__ import annotations
@@ -21,12 +22,17 @@ import httpx
 from ..notify.transport import first_cause
 from ..redact import Redactor
 
-__all__ = ["ButtonPress", "ButtonPoller", "PollRefused", "alert_keyboard", "parse_callback_data"]
+__all__ = ["ButtonPress", "ButtonPoller", "MAX_POLL_BACKOFF", "PollRefused", "alert_keyboard", "chat_matches",
+           "parse_callback_data"]
 
 logger = logging.getLogger(__name__)
 
 _PREFIX = "pz"
 _BUTTONS = (("Pause", "pause"), ("Resume", "resume"), ("Cancel", "cancel"), ("Mute this print", "mute"))
+
+#: Longest wait between two failed polls. Short, because a press made during the wait is
+#: only read after it, and Telegram lets a callback query be answered for a short time only.
+MAX_POLL_BACKOFF = 10.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,18 @@ def parse_callback_data(data: Any) -> tuple[str, str] | None:
     if len(parts) != 3 or parts[0] != _PREFIX or parts[1] not in {a for _, a in _BUTTONS}:
         return None
     return parts[1], parts[2]
+
+
+def chat_matches(configured: str, chat: dict[str, Any]) -> bool:
+    """Whether a callback's ``message.chat`` is the configured chat: the same numeric id, or,
+    for a configured ``@name``, the same username (Telegram usernames ignore case)."""
+    configured = configured.strip()
+    if not configured:
+        return False
+    if configured.startswith("@"):
+        username = chat.get("username")
+        return isinstance(username, str) and username.lower() == configured[1:].lower()
+    return str(chat.get("id", "")) == configured
 
 
 class PollRefused(ValueError):
@@ -80,7 +98,7 @@ class ButtonPoller:
 
     ``on_press`` is awaited for each accepted press; its text answer (or a
     default) is shown to the user. A failed poll (network, refusal, or anything
-    else raised) backs off up to a minute and never ends the loop; :attr:`problem`
+    else raised) backs off up to :data:`MAX_POLL_BACKOFF` and never ends the loop; :attr:`problem`
     says in words why presses cannot be read right now (None while polling works).
     The bot token appears only in request URLs, which are never logged here.
     """
@@ -117,7 +135,7 @@ class ButtonPoller:
                     self.problem = reason
                     logger.warning("telegram buttons: %s; retrying in %.0f s", reason, backoff)
                     await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 60.0)
+                    backoff = min(backoff * 2, MAX_POLL_BACKOFF)
                     continue
                 for update in updates:
                     await self._handle(client, update)
@@ -152,7 +170,7 @@ class ButtonPoller:
         chat_id = str(chat.get("id", ""))
         sender = query.get("from") if isinstance(query.get("from"), dict) else {}
         parsed = parse_callback_data(query.get("data"))
-        if chat_id != self._chat_id or not self._chat_id:
+        if not chat_matches(self._chat_id, chat):
             logger.warning("ignored a telegram button press from another chat")
             await self._answer(client, query["id"], "Not allowed from this chat.")
             return

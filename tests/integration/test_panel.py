@@ -24,7 +24,8 @@ import pytest
 
 from tests.integration.moonraker_stack import (MoonrakerProcess, Stack, free_port, moonraker_missing_reason,
                                                moonraker_python)
-from tests.worker.helpers import FAILING, GOOD, MODEL
+from tests.servers import NotifyServer
+from tests.worker.helpers import BOT_TOKEN, CHAT_ID, FAILING, GOOD, MODEL
 
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 expect = playwright_sync.expect
@@ -349,6 +350,29 @@ def test_a_muted_print_can_be_unmuted_from_the_panel(stack: Stack, panel: Any) -
     expect(button).to_have_text("Mute this print")
     stack.moonraker.wait_for("the worker unmuted",
                              lambda: (stack.moonraker.status()["detector"] or {}).get("muted") is False)
+
+
+def test_an_alert_telegram_refuses_shows_in_the_health_list(stack: Stack, panel: Any) -> None:
+    """The bot was removed from its group: every alert fails. The panel says so (never with
+    the token), instead of looking healthy while nobody is told about a pause."""
+    with NotifyServer() as telegram:
+        telegram.reply(403, json_body={"ok": False, "error_code": 403,
+                                       "description": "Forbidden: bot was kicked from the group chat"}, times=50)
+        stack.moonraker.post("/server/pinozcam/settings", {"settings": {
+            "telegram_bot_token": BOT_TOKEN, "telegram_chat_id": CHAT_ID, "alert_buttons": False,
+            "telegram_api_base": telegram.telegram_api_base}})
+        try:
+            page = panel().open()
+            stack.start_print()
+            stack.set_camera(FAILING)
+            row = page.locator('#health [data-health="telegram"]')
+            expect(row).to_contain_text("kicked")
+            expect(row).to_have_class("error")
+            assert BOT_TOKEN not in page.content()
+        finally:
+            stack.moonraker.post("/server/pinozcam/settings", {"settings": {
+                "telegram_bot_token": None, "telegram_chat_id": None, "alert_buttons": None,
+                "telegram_api_base": None}})
 
 
 def test_a_small_dashboard_tile_shows_the_picture(stack: Stack, panel: Any) -> None:

@@ -48,12 +48,12 @@ def _paced_discord(server: NotifyServer, results: Results, clock: Clock) -> Noti
     """Discord only, one incident alert a minute, on the test's clock."""
     settings = load_section(NotifySettings, {"discord_webhook_url": server.discord_webhook_url(),
                                              "notify_interval": 60})
-    return Notifier(settings, on_result=results, retry=FAST, clock=clock)
+    return Notifier(settings, on_result=results, retry=FAST, urgent_retry=FAST, clock=clock)
 
 
 async def test_alert_goes_to_both_channels(server: NotifyServer) -> None:
     results = Results()
-    async with Notifier(_settings(server), on_result=results, retry=FAST) as notifier:
+    async with Notifier(_settings(server), on_result=results, retry=FAST, urgent_retry=FAST) as notifier:
         notifier.submit(Alert(severity=0.8, image=make_jpeg(100)))
         got = await results.wait(2)
     assert sorted((r.channel, r.status) for r in got) == [("discord", "sent"), ("telegram", "sent")]
@@ -98,7 +98,7 @@ async def test_info_alerts_are_paced_apart_from_incidents(server: NotifyServer) 
         got = await results.wait(4)
     assert [(r.alert.kind.value, r.status) for r in got] == [
         ("incident", "sent"), ("info", "sent"), ("info", "rate_limited"), ("incident", "rate_limited")]
-    assert "another info alert" in got[2].error
+    assert 'another "camera offline" notice' in got[2].error
     assert len(server.requests) == 2
 
 
@@ -106,7 +106,7 @@ async def test_full_queue_drops_the_oldest(server: NotifyServer) -> None:
     results = Results()
     settings = load_section(NotifySettings, {"discord_webhook_url": server.discord_webhook_url(),
                                              "notify_interval": 0})
-    notifier = Notifier(settings, on_result=results, retry=FAST, queue_size=2)
+    notifier = Notifier(settings, on_result=results, retry=FAST, urgent_retry=FAST, queue_size=2)
     for title in ("one", "two", "three"):
         notifier.submit(Alert(kind=AlertKind.INFO, title=title))
     assert notifier.dropped == 1
@@ -119,7 +119,7 @@ async def test_full_queue_drops_the_oldest(server: NotifyServer) -> None:
 
 
 async def test_send_test_waits_for_results(server: NotifyServer) -> None:
-    async with Notifier(_settings(server, printer_name="Prusa"), retry=FAST) as notifier:
+    async with Notifier(_settings(server, printer_name="Prusa"), retry=FAST, urgent_retry=FAST) as notifier:
         got = await notifier.send_test()
     assert {r.channel: r.ok for r in got} == {"discord": True, "telegram": True}
     text = server.telegram_requests("sendMessage")[0].json()["text"]
@@ -139,7 +139,7 @@ async def test_hanging_server_times_out_without_blocking(server: NotifyServer,
     results = Results()
     settings = load_section(NotifySettings, {"discord_webhook_url": server.discord_webhook_url(token=WEBHOOK_TOKEN),
                                              "notify_timeout": 0.3})
-    async with Notifier(settings, on_result=results, retry=FAST) as notifier:
+    async with Notifier(settings, on_result=results, retry=FAST, urgent_retry=FAST) as notifier:
         notifier.submit(Alert(image=make_jpeg(50)))  # returns at once...
         await server.requests_arrived(1)  # ...while the request hangs, this loop keeps running
         notifier.submit(Alert(kind=AlertKind.TEST))
@@ -155,7 +155,7 @@ async def test_failing_webhook_and_bot_leak_nothing(server: NotifyServer, caplog
     server.reply(401, json_body={"ok": False, "error_code": 401, "description": "Unauthorized"})
     results = Results()
     settings = _settings(server)
-    async with Notifier(settings, on_result=results, retry=FAST) as notifier:
+    async with Notifier(settings, on_result=results, retry=FAST, urgent_retry=FAST) as notifier:
         notifier.submit(Alert(kind=AlertKind.TEST))
         got = await results.wait(2)
         _assert_no_secret(repr(notifier), repr(notifier.discord), repr(notifier.telegram))
@@ -170,7 +170,7 @@ async def test_unreachable_service_is_a_clear_failure(caplog: pytest.LogCaptureF
     caplog.set_level(logging.DEBUG)
     settings = load_section(NotifySettings, {
         "telegram_bot_token": BOT_TOKEN, "telegram_chat_id": "1", "telegram_api_base": "http://127.0.0.1:9"})
-    async with Notifier(settings, retry=FAST) as notifier:
+    async with Notifier(settings, retry=FAST, urgent_retry=FAST) as notifier:
         [result] = await notifier.send_now(Alert(kind=AlertKind.TEST))
     assert result.status == "failed" and "cannot reach telegram: ConnectError" in result.error
     _assert_no_secret(caplog.text, result.error)
@@ -180,7 +180,7 @@ async def test_close_can_drain_the_queue(server: NotifyServer) -> None:
     results = Results()
     settings = load_section(NotifySettings, {"discord_webhook_url": server.discord_webhook_url(),
                                              "notify_interval": 0})
-    notifier = Notifier(settings, on_result=results, retry=FAST)
+    notifier = Notifier(settings, on_result=results, retry=FAST, urgent_retry=FAST)
     await notifier.start()
     for title in ("a", "b", "c"):
         notifier.submit(Alert(kind=AlertKind.INFO, title=title))
@@ -195,7 +195,7 @@ async def test_a_webhook_url_httpx_cannot_use_fails_that_alert_only(server: Noti
                          telegram_bot_token=BOT_TOKEN, telegram_chat_id="42",
                          telegram_api_base=server.telegram_api_base, notify_interval=0)
     results = Results()
-    async with Notifier(bad, on_result=results, retry=FAST) as notifier:
+    async with Notifier(bad, on_result=results, retry=FAST, urgent_retry=FAST) as notifier:
         notifier.submit(Alert(kind=AlertKind.TEST, title="first"))
         notifier.submit(Alert(kind=AlertKind.TEST, title="second"))
         got = await results.wait(4)
@@ -215,6 +215,8 @@ def test_a_webhook_port_out_of_range_is_refused_in_settings() -> None:
 
 
 async def test_camera_back_gets_through_right_after_camera_offline(server: NotifyServer) -> None:
+    """Each change of camera state reaches the user, however quick: the last message must
+    say what is true now. Only a repeat of the last notice is paced."""
     clock = Clock()
     results = Results()
     async with _paced_discord(server, results, clock) as notifier:
@@ -225,9 +227,13 @@ async def test_camera_back_gets_through_right_after_camera_offline(server: Notif
         await results.wait(2)
         clock.now += 5
         notifier.submit(Alert(kind=AlertKind.INFO, title="Camera offline"))  # a flapping camera
-        got = await results.wait(3)
+        await results.wait(3)
+        clock.now += 5
+        notifier.submit(Alert(kind=AlertKind.INFO, title="Camera offline"))  # a repeat: paced
+        got = await results.wait(4)
     assert [(r.alert.title, r.status) for r in got] == [
-        ("Camera offline", "sent"), ("Camera back", "sent"), ("Camera offline", "rate_limited")]
+        ("Camera offline", "sent"), ("Camera back", "sent"), ("Camera offline", "sent"),
+        ("Camera offline", "rate_limited")]
 
 
 def test_a_token_pasted_as_the_chat_id_is_refused_without_showing_it() -> None:
@@ -247,7 +253,7 @@ async def test_a_hanging_discord_does_not_hold_up_telegram() -> None:
             "discord_webhook_url": discord.discord_webhook_url(token=WEBHOOK_TOKEN),
             "telegram_bot_token": BOT_TOKEN, "telegram_chat_id": 42,
             "telegram_api_base": telegram.telegram_api_base, "notify_timeout": 3})
-        async with Notifier(settings, on_result=results, retry=FAST) as notifier:
+        async with Notifier(settings, on_result=results, retry=FAST, urgent_retry=FAST) as notifier:
             notifier.submit(Alert(kind=AlertKind.INCIDENT, title="first"))
             notifier.submit(Alert(kind=AlertKind.COULD_NOT_PAUSE, title="second"))
             await discord.requests_arrived(1)
@@ -274,7 +280,7 @@ async def test_every_channel_follows_one_pacing_decision() -> None:
             "discord_webhook_url": discord.discord_webhook_url(), "telegram_bot_token": BOT_TOKEN,
             "telegram_chat_id": 42, "telegram_api_base": telegram.telegram_api_base,
             "notify_timeout": 0.5, "notify_interval": 60})
-        async with Notifier(settings, on_result=results, retry=FAST, clock=clock) as notifier:
+        async with Notifier(settings, on_result=results, retry=FAST, urgent_retry=FAST, clock=clock) as notifier:
             notifier.submit(Alert(kind=AlertKind.INCIDENT, title="first"))
             await telegram.requests_arrived(1)
             clock.now += 10

@@ -1,0 +1,154 @@
+"""Delivery rules that keep the user informed: incident alerts outlast a network outage,
+alerts of a paused or cancelled print are never paced, a full queue gives up notices
+before incident alerts, and Telegram's supergroup migration says which id to use."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from pinozcam_klipper.notify import URGENT_RETRY, Alert, AlertKind, Notifier, NotifySettings, RetryPolicy
+from pinozcam_klipper.options import load_section
+from tests.servers import NotifyServer, Results
+
+SHORT = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02)
+# The urgent policy's shape (no bound on tries, a bound on time) with tiny waits.
+LONG = RetryPolicy(attempts=None, base_delay=0.01, max_delay=0.02, give_up_after=60)
+WEBHOOK_TOKEN = "wh-SECRET-abcdefghijklmnopqrstuvwxyz"
+BOT_TOKEN = "987654:BOT-SECRET-abcdefghijklmnop"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def server() -> Iterator[NotifyServer]:
+    with NotifyServer() as srv:
+        yield srv
+
+
+def _discord(server: NotifyServer, **extra: object) -> NotifySettings:
+    return load_section(NotifySettings, {"discord_webhook_url": server.discord_webhook_url(token=WEBHOOK_TOKEN),
+                                         "notify_timeout": 5, **extra})
+
+
+def test_the_default_urgent_policy_keeps_trying_for_minutes() -> None:
+    assert URGENT_RETRY.attempts is None and URGENT_RETRY.give_up_after == 600
+    assert URGENT_RETRY.max_delay <= 30
+    with pytest.raises(ValueError, match="never give up"):
+        RetryPolicy(attempts=None)
+
+
+async def test_an_incident_alert_outlasts_an_outage_that_a_notice_does_not(server: NotifyServer) -> None:
+    """Six dropped connections: the notice gives up after its two tries, the incident alert
+    behind it keeps trying, in order, until the network is back."""
+    server.drop(times=6)
+    results = Results()
+    async with Notifier(_discord(server, notify_interval=0), on_result=results, retry=SHORT,
+                        urgent_retry=LONG) as notifier:
+        notifier.submit(Alert(kind=AlertKind.INFO, title="Camera offline"))
+        notifier.submit(Alert(kind=AlertKind.INCIDENT, action="pause"))
+        got = await results.wait(2)
+    assert [(r.alert.kind, r.status) for r in got] == [(AlertKind.INFO, "failed"), (AlertKind.INCIDENT, "sent")]
+    assert got[0].attempts == 2
+    assert len(server.requests) == 7  # 2 for the notice, 4 failed and 1 good for the incident
+
+
+@pytest.mark.parametrize("kind", [AlertKind.ESCALATED, AlertKind.COULD_NOT_PAUSE])
+async def test_action_results_use_the_urgent_policy(server: NotifyServer, kind: AlertKind) -> None:
+    server.reply(503, json_body={"message": "down"}, times=3)
+    async with Notifier(_discord(server), retry=SHORT, urgent_retry=LONG) as notifier:
+        [result] = await notifier.send_now(Alert(kind=kind))
+    assert result.ok and len(server.requests) == 4
+
+
+async def test_urgent_retries_end_when_their_time_is_spent(server: NotifyServer) -> None:
+    server.reply(503, json_body={"message": "down"}, times=10_000)
+    brief = RetryPolicy(attempts=None, base_delay=0.01, max_delay=0.02, give_up_after=0.2)
+    async with Notifier(_discord(server), retry=SHORT, urgent_retry=brief) as notifier:
+        [result] = await notifier.send_now(Alert(kind=AlertKind.INCIDENT))
+    assert result.status == "failed" and "http 503" in result.error and " attempts in " in result.error
+
+
+async def test_closing_drops_an_alert_still_being_retried(server: NotifyServer) -> None:
+    server.drop(times=10_000)
+    results = Results()
+    notifier = Notifier(_discord(server), on_result=results, retry=SHORT, urgent_retry=URGENT_RETRY)
+    await notifier.start()
+    notifier.submit(Alert(kind=AlertKind.INCIDENT, action="pause"))
+    await server.requests_arrived(2)  # the first retry has gone out: the next waits 2 s
+    async with asyncio.timeout(5):  # a guard: close does not wait out the retries
+        await notifier.close()
+    [result] = results.items
+    assert result.status == "dropped"
+
+
+async def test_a_full_queue_drops_a_notice_before_an_incident_alert(server: NotifyServer) -> None:
+    results = Results()
+    notifier = Notifier(_discord(server, notify_interval=0), on_result=results, retry=SHORT,
+                        urgent_retry=LONG, queue_size=2)
+    notifier.submit(Alert(kind=AlertKind.INCIDENT, title="first"))
+    notifier.submit(Alert(kind=AlertKind.INFO, title="Camera offline"))
+    notifier.submit(Alert(kind=AlertKind.INCIDENT, title="second"))
+    await notifier.start()
+    try:
+        got = await results.wait(3)
+    finally:
+        await notifier.close()
+    assert [(r.alert.title, r.status) for r in got] == [
+        ("Camera offline", "dropped"), ("first", "sent"), ("second", "sent")]
+    assert [b"first" in r.body for r in server.requests] == [True, False]
+
+
+async def test_an_incident_that_paused_the_print_is_never_rate_limited(server: NotifyServer) -> None:
+    """Incident 1 pauses, the user resumes, incident 2 pauses 45 s later: its alert must go out,
+    or the printer sits paused with no message. A notify-only incident is still paced."""
+    clock = Clock()
+    results = Results()
+    async with Notifier(_discord(server, notify_interval=300), on_result=results, retry=SHORT,
+                        urgent_retry=LONG, clock=clock) as notifier:
+        for step, action in ((0, "pause"), (45, "pause"), (5, "notify"), (5, "cancel")):
+            clock.now += step
+            notifier.submit(Alert(kind=AlertKind.INCIDENT, action=action, title=f"{action} at {clock.now:g}"))
+            await results.wait(len(results.items) + 1)
+    assert [(r.alert.action, r.status) for r in results.items] == [
+        ("pause", "sent"), ("pause", "sent"), ("notify", "rate_limited"), ("cancel", "sent")]
+    assert "another incident alert was sent 5 s ago (notify_interval 300 s" in results.items[2].error
+
+
+async def test_camera_offline_right_after_camera_back_is_sent(server: NotifyServer) -> None:
+    """notify_interval 300: offline at 0, back at 5, offline at 66. The last word must be
+    "offline", or the user believes a print nobody watches is watched."""
+    clock = Clock()
+    results = Results()
+    async with Notifier(_discord(server, notify_interval=300), on_result=results, retry=SHORT,
+                        urgent_retry=LONG, clock=clock) as notifier:
+        for step, title in ((0, "Camera offline"), (5, "Camera back"), (61, "Camera offline")):
+            clock.now += step
+            notifier.submit(Alert(kind=AlertKind.INFO, title=title))
+            await results.wait(len(results.items) + 1)
+    assert [r.status for r in results.items] == ["sent", "sent", "sent"]
+
+
+async def test_a_migrated_group_names_the_new_chat_id(server: NotifyServer,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    server.reply(400, json_body={"ok": False, "error_code": 400,
+                                 "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                                 "parameters": {"migrate_to_chat_id": -1001234567890}})
+    settings = load_section(NotifySettings, {"telegram_bot_token": BOT_TOKEN, "telegram_chat_id": "-4242",
+                                             "telegram_api_base": server.telegram_api_base})
+    async with Notifier(settings, retry=SHORT, urgent_retry=LONG) as notifier:
+        [result] = await notifier.send_now(Alert(kind=AlertKind.INCIDENT, action="pause"))
+    assert result.status == "failed" and len(server.requests) == 1  # a 400 is not retried
+    assert "upgraded to a supergroup chat (use telegram_chat_id -1001234567890)" in result.error
+    for text in (result.error, caplog.text):
+        assert BOT_TOKEN not in text and "BOT-SECRET" not in text
