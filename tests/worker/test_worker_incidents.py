@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
@@ -204,31 +207,36 @@ async def test_the_button_reader_outlives_an_exception_that_is_not_httpx() -> No
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def _paused_incident_then_stop(worker: Worker, camera: CameraServer) -> dict:
-    """An incident that paused the print, then the worker stops as if it died."""
+@contextlib.asynccontextmanager
+async def _restarted_after_a_paused_incident(camera: CameraServer, bot: BotServer, tmp_path: Path,
+                                             **detection: Any) -> AsyncIterator[tuple[Worker, dict]]:
+    """An incident pauses the print, the worker stops as if it died, and a new worker starts
+    on the same data folder: yields the new worker and the incident."""
+    settings = Settings.from_mapping(settings_for(camera, bot, detection=detection))
+    config = WorkerConfig(listen=Listen("127.0.0.1", 0), token=TOKEN, data_dir=tmp_path / "data")
+    first = Worker(settings, config)
+    await first.start()
     try:
-        async with await connect(worker) as ws:
+        async with await connect(first) as ws:
             opened = await _open_incident(ws, camera, [])
             await print_state(ws, "paused", layer=3, total_layers=50, progress=0.1)
             await expect(ws, "status", lambda m: m["print"]["state"] == "paused")
     finally:
-        await worker.stop()
+        await first.stop()
     camera.set_frames([GOOD])
-    return opened
+    second = Worker(settings, config)
+    await second.start()
+    try:
+        yield second, opened
+    finally:
+        await second.stop()
 
 
 async def test_a_restarted_worker_takes_over_the_incident_the_printer_is_paused_by(
         camera: CameraServer, bot: BotServer, tmp_path: Path) -> None:
     """Moonraker restarted (a config edit in Mainsail) while our pause waits for the user: the
     alert's buttons, the panel and the incident record must go on, not say "closed"."""
-    settings = Settings.from_mapping(settings_for(camera, bot, detection={"resume_grace": 0}))
-    config = WorkerConfig(listen=Listen("127.0.0.1", 0), token=TOKEN, data_dir=tmp_path / "data")
-    first = Worker(settings, config)
-    await first.start()
-    opened = await _paused_incident_then_stop(first, camera)
-    second = Worker(settings, config)
-    await second.start()
-    try:
+    async with _restarted_after_a_paused_incident(camera, bot, tmp_path, resume_grace=0) as (second, opened):
         async with await connect(second) as ws:
             await print_state(ws, "paused", layer=3, total_layers=50, progress=0.1)
             status = await expect(ws, "status", lambda m: m["print"]["state"] == "paused")
@@ -242,20 +250,11 @@ async def test_a_restarted_worker_takes_over_the_incident_the_printer_is_paused_
             assert closed["incident_id"] == opened["incident_id"]
         trail = [e["event"] for e in second.store.get(opened["incident_id"])["trail"]]
         assert "taken_over" in trail and trail[-1] == "closed"
-    finally:
-        await second.stop()
 
 
 async def test_a_restarted_worker_closes_an_incident_whose_pause_is_over(
         camera: CameraServer, bot: BotServer, tmp_path: Path) -> None:
-    settings = Settings.from_mapping(settings_for(camera, bot))
-    config = WorkerConfig(listen=Listen("127.0.0.1", 0), token=TOKEN, data_dir=tmp_path / "data")
-    first = Worker(settings, config)
-    await first.start()
-    opened = await _paused_incident_then_stop(first, camera)
-    second = Worker(settings, config)
-    await second.start()
-    try:
+    async with _restarted_after_a_paused_incident(camera, bot, tmp_path) as (second, opened):
         async with await connect(second) as ws:
             await print_state(ws, "printing", layer=3, total_layers=50, progress=0.1)  # resumed meanwhile
             status = await expect(ws, "status", lambda m: m["print"]["state"] == "printing")
@@ -265,5 +264,3 @@ async def test_a_restarted_worker_closes_an_incident_whose_pause_is_over(
             assert "nothing was done" in answer.json()["text"]
         record = second.store.get(opened["incident_id"])
         assert record["state"] == "closed" and record["trail"][-1]["reason"] == "worker restarted"
-    finally:
-        await second.stop()
