@@ -75,6 +75,9 @@ class Pinozcam(OptionsMixin, WorkerLinkMixin, PrinterMixin, EndpointsMixin):
         self.printer: dict[str, dict[str, Any]] = {}
         self.klippy_ready = False
         self._last_print_state: dict[str, Any] = {}
+        # Klipper's exclude_object list last seen, and what of it goes to the worker.
+        self._objects_raw: Any = None
+        self._objects_sized: list[dict[str, Any]] = []
         # Requests already carried out, by request_id (or (incident, action) from older workers).
         self._acted: collections.OrderedDict[tuple[str, ...], tuple[str, str]] = collections.OrderedDict()
         self._acting: set[tuple[str, ...]] = set()

@@ -143,7 +143,12 @@ class PrinterMixin:
         stats = self.printer.get("print_stats", {})
         info = stats.get("info") or {}
         progress = self.printer.get("virtual_sdcard", {}).get("progress")
-        objects = _objects_within_budget(self.printer.get("exclude_object", {}).get("objects") or [])
+        raw = self.printer.get("exclude_object", {}).get("objects") or []
+        # Sized once per list Klipper sends (a status update without the key keeps the same
+        # list object), not at every update of the print's progress.
+        if raw is not self._objects_raw:
+            self._objects_raw, self._objects_sized = raw, _objects_within_budget(raw)
+        objects = self._objects_sized
 
         def whole(value: Any) -> Optional[int]:
             return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
