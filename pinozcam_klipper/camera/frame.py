@@ -8,7 +8,7 @@ import logging
 import cv2
 import numpy as np
 
-from ..jpeg_size import too_large
+from ..jpeg_size import header_segments, segment_length, too_large
 from ..redact import redact_url_credentials
 
 __all__ = ["Frame", "FrameSource", "CameraError", "BrokenFrameError", "is_jpeg", "jpeg_problem",
@@ -37,9 +37,6 @@ def unexpected_camera_error(exc: BaseException, where: str) -> CameraError:
     return CameraError(f"camera read failed ({where}): {type(exc).__name__}" + (f": {detail}" if detail else ""))
 
 
-_STANDALONE_MARKERS = frozenset(range(0xD0, 0xD8)) | {0x01}  # RSTn, TEM: no length field
-
-
 def jpeg_problem(data: bytes) -> str | None:
     """Why ``data`` is not a whole JPEG picture (lowercase, for error messages), or None.
 
@@ -63,19 +60,11 @@ def _picture_data_start(data: bytes) -> int:
     """Where the first scan's data begins, found by walking the header segments, so that the
     end marker of an EXIF thumbnail (inside an APP1 header) is not taken for the picture's.
     2 (just after the start marker) when the headers cannot be walked."""
-    i, end = 2, len(data)
-    while i + 4 <= end and data[i] == 0xFF:
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte before a marker
-            i += 1
-        elif marker in _STANDALONE_MARKERS:
-            i += 2
-        elif marker in (0xD8, 0xD9):
+    for marker, offset in header_segments(data):
+        if marker == 0xD9:
             break
-        else:
-            i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
-            if marker == 0xDA:  # start of scan: the entropy-coded data follows its header
-                return min(i, end)
+        if marker == 0xDA:  # start of scan: the entropy-coded data follows its header
+            return min(offset + 2 + segment_length(data, offset), len(data))
     return 2
 
 
