@@ -80,7 +80,8 @@ class Pinozcam(OptionsMixin, WorkerLinkMixin, PrinterMixin, EndpointsMixin):
         self._objects_sized: list[dict[str, Any]] = []
         # Requests already carried out, by request_id (or (incident, action) from older workers).
         self._acted: collections.OrderedDict[tuple[str, ...], tuple[str, str]] = collections.OrderedDict()
-        self._acting: set[tuple[str, ...]] = set()
+        # Requests being carried out: "" until the gcode is sent, then the "accepted" reason.
+        self._acting: dict[tuple[str, ...], str] = {}
         self._restoring_idle_timeout = False
         self._closing = False
         self._wake = asyncio.Event()

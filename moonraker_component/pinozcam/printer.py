@@ -21,6 +21,7 @@ import copy
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, Optional
 
 from .options import gcode_text
@@ -180,19 +181,33 @@ class PrinterMixin:
         """Carry out each request once: a repeat (same ``request_id``, e.g. after a reconnect)
         only gets the first answer again. Each new request (a second Telegram Pause after a
         resume) has a new id and is acted on. Workers without request ids: once per
-        (incident, action)."""
+        (incident, action).
+
+        A pause or cancel the print allows is answered ``accepted`` as its gcode is sent:
+        Klipper runs it only after a long command holding its queue (an M109 heat-up
+        mid-print), and the worker must not take that wait for a lost request."""
         incident_id = str(message.get("incident_id") or "")
         action = str(message.get("action") or "")
         request_id = message.get("request_id")
         key: tuple[str, ...] = ("request", str(request_id)) if request_id else (incident_id, action)
+        answer: dict[str, Any] = {"type": "action_result", "incident_id": incident_id, "action": action}
+        if request_id:
+            answer["request_id"] = request_id
         if key in self._acting:
-            return  # the first copy answers when it is done
+            # The first copy answers when it is done; say again that it is under way.
+            if self._acting[key]:
+                self._send({**answer, "result": "accepted", "reason": self._acting[key]})
+            return
         if key not in self._acted:
-            self._acting.add(key)
+            def started(reason: str) -> None:
+                self._acting[key] = reason
+                self._send({**answer, "result": "accepted", "reason": reason})
+
+            self._acting[key] = ""
             try:
-                self._acted[key] = await self._carry_out(action)
+                self._acted[key] = await self._carry_out(action, started)
             finally:
-                self._acting.discard(key)
+                self._acting.pop(key, None)
             while len(self._acted) > 100:
                 self._acted.popitem(last=False)
             result, reason = self._acted[key]
@@ -202,14 +217,12 @@ class PrinterMixin:
             log("pinozcam: %s for incident %s: %s %s", action, incident_id, result, reason)
             self._notify_status()
         result, reason = self._acted[key]
-        answer = {"type": "action_result", "incident_id": incident_id, "result": result,
-                  "action": action, "reason": reason}
-        if request_id:
-            answer["request_id"] = request_id
-        self._send(answer)
+        self._send({**answer, "result": result, "reason": reason})
 
-    async def _carry_out(self, action: str) -> tuple[str, str]:
-        """Do ``action`` on Klipper if the print allows it; ("done"|"failed", why)."""
+    async def _carry_out(self, action: str,
+                         on_sent: Optional[Callable[[str], None]] = None) -> tuple[str, str]:
+        """Do ``action`` on Klipper if the print allows it; ("done"|"failed", why).
+        ``on_sent(reason)`` is called as the gcode of a pause or cancel goes to Klipper."""
         if not self.watching():
             return "failed", f"detection is disabled ({self._disabled_text()})"
         if action == "mute":
@@ -226,6 +239,8 @@ class PrinterMixin:
             return "failed", f"the printer is {state}, not {' or '.join(allowed[action])}"
         macro = {"pause": str(self._own_value("pause_macro")),
                  "cancel": str(self._own_value("cancel_macro")), "resume": "RESUME"}[action]
+        if on_sent is not None and action in ("pause", "cancel"):
+            on_sent(f"sent {macro.split()[0]}; Klipper runs it once the command before it is done")
         try:
             await kapis.run_gcode(macro)
         except self.server.error as exc:

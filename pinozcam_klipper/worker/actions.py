@@ -7,8 +7,12 @@ that reconnects) keeps its id, so the adapter answers it without acting twice.
 
 A ``pause`` or ``cancel`` waits for the ``action_result`` that answers it. If none
 comes within the confirmation timeout, ``on_unconfirmed`` is called: the printer may
-still be printing a failure, and the user must hear about it. At most one request
-per incident waits: a newer one replaces the older, whose late answer settles nothing.
+still be printing a failure, and the user must hear about it. An adapter may first
+answer ``accepted`` (it has checked the print and sent the gcode): Klipper runs it
+only once a long command holding its queue (an M109/M190 heat-up mid-print) is done,
+and meanwhile the print does not move on, so the wait is then the longer busy timeout.
+At most one request per incident waits: a newer one replaces the older, whose late
+answer settles nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class ActionRequest:
     source: str  # "engine" or "telegram"
     request_id: str
     timer: asyncio.Task[None] | None = None
+    accepted: bool = False  # the adapter is carrying it out; its result follows
 
     def message(self, *, repeat: bool = False) -> dict[str, Any]:
         """The ``action_request`` message; ``repeat`` marks the same request sent again."""
@@ -51,15 +56,21 @@ class ActionRequest:
 class ActionRequests:
     """The requests of one worker that wait for an adapter's answer.
 
-    ``on_unconfirmed(incident_id, action)`` runs when a ``pause``/``cancel`` is not
-    answered within ``confirm_timeout`` seconds.
+    ``on_unconfirmed(incident_id, action, reason)`` runs when a ``pause``/``cancel`` is not
+    answered within ``confirm_timeout`` seconds, or, once accepted, has no result within
+    ``busy_timeout`` seconds.
     """
 
-    def __init__(self, confirm_timeout: float,
-                 on_unconfirmed: Callable[[str, str], Awaitable[None]]) -> None:
+    def __init__(self, confirm_timeout: float, busy_timeout: float,
+                 on_unconfirmed: Callable[[str, str, str], Awaitable[None]]) -> None:
         self._confirm_timeout = confirm_timeout
+        self._busy_timeout = busy_timeout
         self._on_unconfirmed = on_unconfirmed
         self._pending: dict[str, ActionRequest] = {}
+
+    def set_timeouts(self, confirm_timeout: float, busy_timeout: float) -> None:
+        """New timeouts (changed settings), for the requests made from now on."""
+        self._confirm_timeout, self._busy_timeout = confirm_timeout, busy_timeout
 
     def new(self, incident_id: str, action: str, source: str) -> dict[str, Any]:
         """A new request: its ``action_request`` message (with a fresh ``request_id``).
@@ -67,7 +78,8 @@ class ActionRequests:
         request = ActionRequest(incident_id, action, source, secrets.token_hex(8))
         if action in CONFIRMED_ACTIONS:
             self.forget(incident_id)
-            request.timer = asyncio.create_task(self._wait(incident_id, action, request.request_id))
+            request.timer = asyncio.create_task(self._wait(request, self._confirm_timeout,
+                                                           "no client confirmed it"))
             self._pending[incident_id] = request
         return request.message()
 
@@ -77,6 +89,30 @@ class ActionRequests:
     def settle(self, incident_id: str, request_id: str, action: str) -> ActionRequest | None:
         """An ``action_result`` arrived: the request it answers, no longer waiting, or
         ``None`` when it answers none (a late answer to an earlier request)."""
+        pending = self._answered(incident_id, request_id, action)
+        if pending is not None:
+            self.forget(incident_id)
+        return pending
+
+    def accept(self, incident_id: str, request_id: str, action: str) -> ActionRequest | None:
+        """An ``accepted`` answer arrived: the request it answers, now waiting up to the busy
+        timeout for its result (from the first acceptance: a repeat does not extend it), or
+        ``None`` when it answers none."""
+        pending = self._answered(incident_id, request_id, action)
+        if pending is None or pending.accepted:
+            return pending
+        pending.accepted = True
+        if pending.timer is not None:
+            pending.timer.cancel()
+        minutes = self._busy_timeout / 60
+        pending.timer = asyncio.create_task(self._wait(
+            pending, self._busy_timeout,
+            f"the printer took it but had not finished after {minutes:g} min "
+            "(a long command such as a heat-up may be holding Klipper's queue)"))
+        return pending
+
+    def _answered(self, incident_id: str, request_id: str, action: str) -> ActionRequest | None:
+        """The waiting request an answer is for, if any."""
         pending = self._pending.get(incident_id)
         if pending is None:
             return None
@@ -84,10 +120,7 @@ class ActionRequests:
         # without one is matched on the action.
         answers = (request_id == pending.request_id if request_id
                    else not action or action == pending.action)
-        if not answers:
-            return None
-        self.forget(incident_id)
-        return pending
+        return pending if answers else None
 
     def forget(self, incident_id: str) -> None:
         """Stop waiting for this incident's request (answered, replaced or closed)."""
@@ -99,10 +132,9 @@ class ActionRequests:
         for incident_id in list(self._pending):
             self.forget(incident_id)
 
-    async def _wait(self, incident_id: str, action: str, request_id: str) -> None:
-        await asyncio.sleep(self._confirm_timeout)
-        pending = self._pending.get(incident_id)
-        if pending is not None and pending.request_id == request_id:
-            del self._pending[incident_id]
-        logger.warning("no client confirmed %s for incident %s", action, incident_id)
-        await self._on_unconfirmed(incident_id, action)
+    async def _wait(self, request: ActionRequest, timeout: float, reason: str) -> None:
+        await asyncio.sleep(timeout)
+        if self._pending.get(request.incident_id) is request:
+            del self._pending[request.incident_id]
+        logger.warning("%s for incident %s: %s", request.action, request.incident_id, reason)
+        await self._on_unconfirmed(request.incident_id, request.action, reason)

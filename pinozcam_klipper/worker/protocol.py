@@ -257,7 +257,7 @@ def _parse_fields(kind: str, f: _Fields) -> ClientMessage:
     if kind == "action_result":
         return ActionResult(
             incident_id=f.text("incident_id", required=True, max_len=128),
-            result=f.text("result", required=True, choices=("done", "failed")),
+            result=f.text("result", required=True, choices=("done", "failed", "accepted")),
             action=f.text("action", choices=ACTIONS + ("",)),
             reason=f.text("reason", max_len=1024),
             request_id=f.text("request_id", max_len=128),

@@ -88,7 +88,8 @@ class Worker:
         self._muted = False
         self._recent: deque[Check] = deque(maxlen=max(4, settings.worker.incident_context_frames + 1))
         self._open_id: str | None = None
-        self._actions = ActionRequests(settings.worker.action_confirm_timeout, self._action_unconfirmed)
+        self._actions = ActionRequests(settings.worker.action_confirm_timeout,
+                                       settings.worker.action_busy_timeout, self._action_unconfirmed)
         self._hub = ClientHub(config.token, on_connect=self._on_connect, on_message=self._on_message)
         # "~" and relative paths as the Moonraker component reads them (it serves the pictures).
         incident_dir = config.data_dir / Path(settings.worker.incident_dir).expanduser() \
@@ -359,11 +360,12 @@ class Worker:
                                            "request_id": message["request_id"]},
                              action_state="requested")
 
-    async def _action_unconfirmed(self, incident_id: str, action: str) -> None:
+    async def _action_unconfirmed(self, incident_id: str, action: str, reason: str) -> None:
         record = self.store.add_event(incident_id, {"time": time.time(), "event": "action_unconfirmed",
-                                                    "action": action}, action_state="unconfirmed")
+                                                    "action": action, "reason": reason},
+                                      action_state="unconfirmed")
         if record is not None:
-            await self._alert("unconfirmed", record, None, reason="no client confirmed it", action=action)
+            await self._alert("unconfirmed", record, None, reason=reason, action=action)
 
     async def _alert(self, kind: str, record: dict[str, Any], check: Check | None,
                      reason: str = "", action: str = "") -> None:
@@ -448,6 +450,7 @@ class Worker:
                 client.send(error_message("invalid_option", str(exc), option="camera", request="configure"))
                 return
         old, self.settings = self.settings, new
+        self._actions.set_timeouts(new.worker.action_confirm_timeout, new.worker.action_busy_timeout)
         restart_needed = ["model"] if new.model != old.model else []
         if (new.worker.incident_dir, new.worker.incident_dir_max_mb) != \
                 (old.worker.incident_dir, old.worker.incident_dir_max_mb):
@@ -585,6 +588,10 @@ class Worker:
                                                    "reason": message.reason, "client": client.name,
                                                    "request_id": message.request_id},
                              action_state=message.result)
+        if message.result == "accepted":
+            # Under way: Klipper may still be busy with a long command (see .actions).
+            self._actions.accept(message.incident_id, message.request_id, message.action)
+            return
         answered = self._actions.settle(message.incident_id, message.request_id, message.action)
         if answered is not None and message.result == "failed":
             asyncio.ensure_future(self._alert("unconfirmed", record, None, action=answered.action,

@@ -21,6 +21,11 @@ class WorkerSettings:
     action_confirm_timeout: float = option(10.0, minval=1.0, maxval=600.0,
                                            doc="Seconds a client has to confirm a pause or cancel "
                                                "before a 'could not pause' alert goes out.")
+    action_busy_timeout: float = option(600.0, minval=1.0, maxval=3600.0,
+                                        doc="Seconds a pause or cancel the printer has taken may wait "
+                                            "behind a long command (a heat-up mid-print holds "
+                                            "Klipper's queue, and the print with it) before a "
+                                            "'could not pause' alert goes out.")
     failure_box_hold: float = option(5.0, minval=0.0, maxval=600.0,
                                      doc="Seconds failure boxes stay drawn on the snapshot and "
                                          "stream after the last failure frame.")

@@ -7,15 +7,18 @@ Everything real (the ``stack`` fixture of conftest.py); Telegram is a local Bot 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.fixtures.klippy_runner import KlippyApi
 from tests.integration.moonraker_stack import SLOW_PRINT, MoonrakerEvents, Stack
 from tests.worker.helpers import BOT_TOKEN, CHAT_ID, FAILING, BotServer
 
@@ -301,3 +304,46 @@ def test_a_misspelt_cancel_macro_is_reported_as_failed(stack: Stack, bot: BotSer
         assert stack.print_state() == "paused"
     finally:
         moonraker.post("/server/pinozcam/settings", {"settings": {"cancel_macro": None}})
+
+
+def test_a_pause_behind_a_long_command_is_carried_out_not_reported_as_lost(
+        stack: Stack, bot: BotServer, events: MoonrakerEvents) -> None:
+    """A failure seen while Klipper runs a long command (a mid-print heat-up holds its queue;
+    here a dwell) pauses once that command is done. The component says at once that it has sent
+    the pause, so the worker does not take the wait for a lost request: no "Could not pause"."""
+    moonraker = stack.moonraker
+    moonraker.post("/server/pinozcam/settings", {"settings": {"action_confirm_timeout": 1}})
+    holding: list[BaseException] = []
+
+    def hold_klippers_queue() -> None:
+        # Its own connection: the test's own one reads status updates meanwhile.
+        try:
+            with KlippyApi.connect(stack.printer.klippy.api_socket) as api:
+                api.call("gcode/script", {"script": "M117 held by a long command\nG4 P8000"}, timeout=60)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            holding.append(exc)
+
+    holder = threading.Thread(target=hold_klippers_queue)
+    try:
+        stack.start_print()
+        seen = len(events.of("notify_pinozcam_incident"))
+        stack.printer.api.subscribe({"display_status": ["message"]})
+        holder.start()
+        stack.printer.api.wait_for_status("display_status", lambda s: s.get("message") == "held by a long command")
+        stack.set_camera(FAILING)
+        incident = events.wait("notify_pinozcam_incident", lambda p: p["event"] == "opened", after=seen)
+        _wait_klipper(stack, "paused")
+        action = moonraker.wait_for("the pause to be reported", lambda: (a := moonraker.status()["last_action"])
+                                    and a["incident_id"] == incident["incident_id"] and a)
+        assert action["result"] == "done"
+        record = json.loads((moonraker.data_path / "pinozcam" / "incidents" / incident["incident_id"]
+                             / "incident.json").read_text())
+        trail = [(e["event"], e.get("result")) for e in record["trail"]]
+        assert ("action_unconfirmed", None) not in trail
+        assert trail.index(("action_result", "accepted")) < trail.index(("action_result", "done"))
+        assert not [r for r in bot.telegram_requests("sendPhoto") + bot.telegram_requests("sendMessage")
+                    if b"Could not pause" in r.body]
+    finally:
+        holder.join(timeout=60)
+        moonraker.post("/server/pinozcam/settings", {"settings": {"action_confirm_timeout": None}})
+    assert not holding

@@ -69,6 +69,31 @@ async def test_unconfirmed_pause_sends_could_not_pause_alert(
         assert [e["event"] for e in trail][-1] == "action_unconfirmed"
 
 
+async def test_a_pause_the_printer_took_is_not_reported_until_the_busy_timeout(
+        worker: Worker, camera: CameraServer, bot: BotServer) -> None:
+    """An adapter that answers ``accepted`` (Klipper runs the pause after a heat-up holding its
+    queue) gets the busy timeout, not the confirmation timeout; if no result comes even then,
+    the alert says the printer took the pause and why it may not have finished."""
+    async with await connect(worker) as ws:
+        # The busy timeout shorter than the confirmation one: the reason of the one alert tells
+        # which wait ran out.
+        await ws.send(json.dumps({"type": "configure", "settings": {
+            "action_confirm_timeout": 30, "action_busy_timeout": 1}}))
+        await expect(ws, "configured")
+        incident = await _open_incident(ws, camera, [])
+        request = await expect(ws, "action_request")
+        await ws.send(json.dumps({"type": "action_result", "incident_id": incident["incident_id"],
+                                  "action": "pause", "result": "accepted",
+                                  "request_id": request["request_id"]}))
+        alerts = await requests_matching(bot, lambda r: b"Could not pause" in r.body, count=2)
+        assert all(b"had not finished" in r.body and b"heat-up" in r.body for r in alerts)
+        trail = worker.store.get(incident["incident_id"])["trail"]
+        events = [e["event"] for e in trail]
+        assert events.index("action_result") < events.index("action_unconfirmed")
+        assert events.count("action_unconfirmed") == 1
+        assert worker.store.get(incident["incident_id"])["action_state"] == "unconfirmed"
+
+
 async def test_telegram_button_from_the_right_chat_only(
         worker: Worker, camera: CameraServer, bot: BotServer) -> None:
     async with await connect(worker) as ws:
