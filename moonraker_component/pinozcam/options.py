@@ -84,6 +84,43 @@ def parse_own_option(name: str, value: Any) -> Any:
     return str(Path(text).expanduser()) if name == "worker_python" and text else text
 
 
+#: Moonraker [webcam] services (Mainsail's and Fluidd's names) whose stream is no picture PiNozCam
+#: reads, by what they stream; every "webrtc-..." service too.
+_NO_PICTURE_SERVICES = {"hlsstream": "HLS", "jmuxer-stream": "H.264", "iframe": "a web page"}
+#: The same told by the stream URL, for a service that can carry anything ("ipstream").
+_NO_PICTURE_SUFFIXES = {".m3u8": "HLS", ".mp4": "video", ".webm": "video", ".html": "a web page"}
+
+
+def _no_picture_stream(service: str, stream_url: str) -> Optional[str]:
+    """What a webcam streams when PiNozCam cannot read it (WebRTC, HLS, ...); None when it may
+    be MJPEG (unknown services and URLs are tried: the worker then says what it got)."""
+    service = service.strip().lower()
+    if service.startswith("webrtc"):
+        return "WebRTC"
+    if service in _NO_PICTURE_SERVICES:
+        return _NO_PICTURE_SERVICES[service]
+    path = re.split(r"[?#]", stream_url, maxsplit=1)[0].lower()
+    return next((kind for suffix, kind in _NO_PICTURE_SUFFIXES.items() if path.endswith(suffix)), None)
+
+
+def webcam_url(cam: Any) -> str:
+    """The URL to read a Moonraker [webcam] at: its ``snapshot_url``, else its ``stream_url``
+    when that may be MJPEG. ValueError, naming the webcam and what to do, when neither can be
+    read: a WebRTC or HLS webcam would otherwise fail later as "not a JPEG"."""
+    snapshot = (getattr(cam, "snapshot_url", "") or "").strip()
+    if snapshot:
+        return snapshot
+    stream = (getattr(cam, "stream_url", "") or "").strip()
+    if not stream:  # e.g. a webcam saved from the UI with no URL
+        raise ValueError(f"[webcam {cam.name}] has no usable URL (no snapshot_url or stream_url)")
+    kind = _no_picture_stream(str(getattr(cam, "service", "") or ""), stream)
+    if kind is not None:
+        raise ValueError(f"webcam {cam.name!r} streams {kind} only; set its snapshot_url "
+                         "(crowsnest/camera-streamer serve one at /webcam/?action=snapshot or /snapshot, "
+                         "go2rtc at /api/frame.jpeg?src=NAME) or set camera: in [pinozcam]")
+    return stream
+
+
 def redact_url(url: str) -> str:
     """A URL with any ``user:password@`` removed (camera URLs may carry credentials)."""
     return re.sub(r"^(\w+://)[^/@]*@", r"\1", url)
@@ -203,9 +240,7 @@ class OptionsMixin:
                            "camera_rotate": int(getattr(cam, "rotation", 0) or 0),
                            # Mainsail and Fluidd turn the picture, then mirror it (one CSS transform).
                            "camera_rotate_first": True}
-            url = (cam.snapshot_url or cam.stream_url or "").strip()
-            if not url:  # e.g. a webcam saved from the UI with no URL
-                raise ValueError(f"[webcam {cam.name}] has no usable URL (no snapshot_url or stream_url)")
+            url = webcam_url(cam)
             if not re.match(r"^\w+://", url):
                 # Relative (/webcam/?action=snapshot): this machine's web server. Read it over
                 # loopback, not at the LAN address Moonraker would put in front: that breaks

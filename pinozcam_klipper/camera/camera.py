@@ -33,7 +33,7 @@ def open_source(settings: CameraSettings) -> FrameSource:
     - ``http(s)://...``: a path ending ``/stream``, ``.mjpg`` or ``.mjpeg`` is read as an
       MJPEG stream; anything else (including ``?action=stream``, rewritten to
       ``?action=snapshot``) is polled as a snapshot URL;
-    - ``rtsp://...``, a number, or a camera device (see :func:`is_capture_device`):
+    - ``rtsp://...`` or ``rtsps://...``, a number, or a camera device (see :func:`is_capture_device`):
       ``cv2.VideoCapture``;
     - anything else: a file or folder to replay.
 
@@ -56,7 +56,8 @@ def _source_for(where: str, settings: CameraSettings) -> FrameSource:
     lowered = where.lower()
     if lowered.startswith(("http://", "https://")):
         kind = MjpegSource if is_stream_url(where) else SnapshotSource
-        return kind(where, timeout=settings.camera_timeout, reconnect_max=settings.camera_reconnect_max)
+        return kind(where, timeout=settings.camera_timeout, reconnect_max=settings.camera_reconnect_max,
+                    verify_tls=settings.camera_verify_tls)
     if lowered.startswith(("rtsp://", "rtsps://")) or is_capture_device(where):
         return VideoCaptureSource(where, timeout=settings.camera_timeout)
     if where.isdigit():

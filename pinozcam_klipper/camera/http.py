@@ -1,15 +1,22 @@
-"""HTTP frame sources: a snapshot URL polled per read, and an MJPEG stream read in the background."""
+"""HTTP frame sources: a snapshot URL polled per read, and an MJPEG stream read in the background.
+
+Both log in with the URL's ``user:password@`` (Basic, or Digest once the camera asks for it: see
+:class:`~.auth.CameraLogin`), check the camera's HTTPS certificate unless ``verify_tls`` is off,
+and name what a URL sent when it is clearly no picture (a web page, an HLS playlist, a video).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 import urllib.parse
 
 import httpx
 
 from ..redact import redact_url_credentials
+from .auth import CameraLogin
 from .frame import CameraError, Frame, FrameSource, jpeg_problem, unexpected_camera_error
 from .mjpeg import MjpegParser, boundary_from_content_type
 
@@ -53,12 +60,56 @@ def is_stream_url(url: str) -> bool:
     return path.endswith("/stream") or path.endswith(".mjpg") or path.endswith(".mjpeg")
 
 
+def _certificate_problem(exc: BaseException) -> str | None:
+    """Why the camera's certificate was refused, if that is what ``exc`` comes from (httpx
+    wraps the ssl error in its own ConnectError); None for any other failure."""
+    cause: BaseException | None = exc
+    for _ in range(8):  # a chain is short; a bound guards against a cycle
+        if cause is None:
+            return None
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return cause.verify_message or cause.reason or "certificate verify failed"
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 def _describe_http_error(exc: httpx.HTTPError, what: str, timeout: float) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return f"the camera did not answer within {timeout:g} s ({what})"
+    certificate = _certificate_problem(exc)
+    if certificate is not None:
+        return (f"the camera's https certificate is not trusted ({certificate}; {what}): for a camera "
+                f"with a self-signed certificate on your own network, set camera_verify_tls: False")
     # httpx messages rarely hold the URL, but a URL may hold a password: redact anyway.
     detail = redact_url_credentials(str(exc)) or type(exc).__name__
     return f"cannot reach the camera ({what}): {detail}"
+
+
+def _not_a_picture(content_type: str) -> str | None:
+    """What the camera sent, when its content type is clearly no picture and no MJPEG stream
+    (a login page, an HLS playlist, a video); None otherwise. An unknown or missing type is
+    still tried as a picture: many cameras label theirs wrongly."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind in ("text/html", "application/xhtml+xml"):
+        return f"a web page ({kind})"
+    if kind in ("application/vnd.apple.mpegurl", "application/x-mpegurl", "audio/mpegurl", "audio/x-mpegurl"):
+        return f"an HLS playlist ({kind})"
+    if kind.startswith("video/") and "jpeg" not in kind and "mjpg" not in kind:
+        return f"a video stream ({kind})"
+    return None
+
+
+def _answer_problem(resp: httpx.Response, login: CameraLogin, what: str) -> str | None:
+    """Why this answer holds no picture, judged by its status and headers; None if it may."""
+    if resp.status_code == 401:
+        return login.refusal(what)
+    if resp.status_code != 200:
+        return f"the camera answered http {resp.status_code} ({what})"
+    sent = _not_a_picture(resp.headers.get("content-type", ""))
+    if sent is not None:
+        return (f"the camera answered with {sent}, not a picture: PiNozCam needs a JPEG snapshot or "
+                f"MJPEG stream URL ({what})")
+    return None
 
 
 class SnapshotSource(FrameSource):
@@ -70,12 +121,14 @@ class SnapshotSource(FrameSource):
     """
 
     def __init__(self, url: str, *, timeout: float = 5.0, reconnect_max: float = 30.0,
-                 backoff_initial: float = 0.25, client: httpx.AsyncClient | None = None) -> None:
+                 backoff_initial: float = 0.25, client: httpx.AsyncClient | None = None,
+                 verify_tls: bool = True) -> None:
         self.url = snapshot_url_for(url)
         self.timeout = timeout
         self.description = "snapshot " + redact_url_credentials(self.url)
-        self._client = client or httpx.AsyncClient(timeout=timeout, follow_redirects=True)
+        self._client = client or httpx.AsyncClient(timeout=timeout, follow_redirects=True, verify=verify_tls)
         self._own_client = client is None
+        self._login = CameraLogin(self.url)
         self._backoff = Backoff(backoff_initial, reconnect_max)
         self._retry_at = 0.0
         self._last_error = ""
@@ -125,26 +178,34 @@ class SnapshotSource(FrameSource):
         return CameraError(message)
 
     async def _fetch(self) -> bytes:
-        async with self._client.stream("GET", self.url) as resp:
-            if resp.status_code != 200:
-                raise CameraError(f"the camera answered http {resp.status_code} ({self.description})")
-            ctype = resp.headers.get("content-type", "")
-            if ctype.lower().startswith("multipart/"):
-                boundary = boundary_from_content_type(ctype)
-                if boundary is None:
-                    raise CameraError(f"the camera sent a multipart answer without a boundary "
-                                      f"({ctype}; {self.description})")
-                parser = MjpegParser(boundary)
-                async for chunk in resp.aiter_bytes():
-                    frames = parser.feed(chunk)
-                    if frames:
-                        return frames[-1]
-                raise CameraError(f"the camera stream ended before a whole picture ({self.description})")
-            body = bytearray()
+        async with self._client.stream("GET", self.url, auth=self._login.auth) as resp:
+            if not self._login.switch_to_digest(resp):
+                return await self._picture_from(resp)
+        # The camera asked for Digest: ask again at once, with it.
+        async with self._client.stream("GET", self.url, auth=self._login.auth) as resp:
+            return await self._picture_from(resp)
+
+    async def _picture_from(self, resp: httpx.Response) -> bytes:
+        problem = _answer_problem(resp, self._login, self.description)
+        if problem is not None:
+            raise CameraError(problem)
+        ctype = resp.headers.get("content-type", "")
+        if ctype.lower().startswith("multipart/"):
+            boundary = boundary_from_content_type(ctype)
+            if boundary is None:
+                raise CameraError(f"the camera sent a multipart answer without a boundary "
+                                  f"({ctype}; {self.description})")
+            parser = MjpegParser(boundary)
             async for chunk in resp.aiter_bytes():
-                body += chunk
-                if len(body) > _MAX_SNAPSHOT_BYTES:
-                    raise CameraError(f"the camera answer is too large for a picture ({self.description})")
+                frames = parser.feed(chunk)
+                if frames:
+                    return frames[-1]
+            raise CameraError(f"the camera stream ended before a whole picture ({self.description})")
+        body = bytearray()
+        async for chunk in resp.aiter_bytes():
+            body += chunk
+            if len(body) > _MAX_SNAPSHOT_BYTES:
+                raise CameraError(f"the camera answer is too large for a picture ({self.description})")
         problem = jpeg_problem(bytes(body))
         if problem is not None:
             raise CameraError(f"the camera answered with something that is not a jpeg picture "
@@ -185,12 +246,14 @@ class MjpegSource(FrameSource):
     """
 
     def __init__(self, url: str, *, timeout: float = 5.0, reconnect_max: float = 30.0,
-                 backoff_initial: float = 0.25, client: httpx.AsyncClient | None = None) -> None:
+                 backoff_initial: float = 0.25, client: httpx.AsyncClient | None = None,
+                 verify_tls: bool = True) -> None:
         self.url = url
         self.timeout = timeout
         self.description = "mjpeg " + redact_url_credentials(url)
-        self._client = client or httpx.AsyncClient(timeout=timeout, follow_redirects=True)
+        self._client = client or httpx.AsyncClient(timeout=timeout, follow_redirects=True, verify=verify_tls)
         self._own_client = client is None
+        self._login = CameraLogin(url)
         self._backoff = Backoff(backoff_initial, reconnect_max)
         self._task: asyncio.Task[None] | None = None
         self._cond: asyncio.Condition | None = None
@@ -277,36 +340,45 @@ class MjpegSource(FrameSource):
             await asyncio.sleep(self._backoff.next_delay())
 
     async def _stream_once(self) -> None:
-        async with self._client.stream("GET", self.url) as resp:
-            if resp.status_code != 200:
-                raise CameraError(f"the camera answered http {resp.status_code} ({self.description})")
-            ctype = resp.headers.get("content-type", "")
-            boundary = boundary_from_content_type(ctype)
-            if not ctype.lower().startswith("multipart/") or boundary is None:
-                raise CameraError(f"the camera did not answer with an mjpeg stream "
-                                  f"({ctype or 'no content type'}; {self.description})")
-            parser = MjpegParser(boundary)
-            self.parts = self.bad_parts = 0
-            self._broken_streak = ""
-            async for chunk in resp.aiter_bytes():
-                frames = parser.feed(chunk)
-                if parser.parts == self.parts and parser.bad_parts == self.bad_parts:
-                    continue  # no part ended in this chunk
-                self.parts, self.bad_parts = parser.parts, parser.bad_parts
-                self._broken_streak = _broken_streak(parser)
-                if not frames:
-                    await self._notify()
-                    continue
-                if not self.connected:
-                    self.connected = True
-                    self._backoff.reset()
-                    logger.info("camera stream connected (%s)", self.description)
-                for jpeg in frames:
-                    self.received += 1
-                    if self._latest is not None and self._latest.counter > self._returned:
-                        self.dropped += 1
-                    self._latest = Frame(jpeg=jpeg, captured_at=time.monotonic(), counter=self.received)
+        async with self._client.stream("GET", self.url, auth=self._login.auth) as resp:
+            if not self._login.switch_to_digest(resp):
+                await self._read_stream(resp)
+                return
+        # The camera asked for Digest: ask again at once, with it.
+        async with self._client.stream("GET", self.url, auth=self._login.auth) as resp:
+            await self._read_stream(resp)
+
+    async def _read_stream(self, resp: httpx.Response) -> None:
+        problem = _answer_problem(resp, self._login, self.description)
+        if problem is not None:
+            raise CameraError(problem)
+        ctype = resp.headers.get("content-type", "")
+        boundary = boundary_from_content_type(ctype)
+        if not ctype.lower().startswith("multipart/") or boundary is None:
+            raise CameraError(f"the camera did not answer with an mjpeg stream "
+                              f"({ctype or 'no content type'}; {self.description})")
+        parser = MjpegParser(boundary)
+        self.parts = self.bad_parts = 0
+        self._broken_streak = ""
+        async for chunk in resp.aiter_bytes():
+            frames = parser.feed(chunk)
+            if parser.parts == self.parts and parser.bad_parts == self.bad_parts:
+                continue  # no part ended in this chunk
+            self.parts, self.bad_parts = parser.parts, parser.bad_parts
+            self._broken_streak = _broken_streak(parser)
+            if not frames:
                 await self._notify()
+                continue
+            if not self.connected:
+                self.connected = True
+                self._backoff.reset()
+                logger.info("camera stream connected (%s)", self.description)
+            for jpeg in frames:
+                self.received += 1
+                if self._latest is not None and self._latest.counter > self._returned:
+                    self.dropped += 1
+                self._latest = Frame(jpeg=jpeg, captured_at=time.monotonic(), counter=self.received)
+            await self._notify()
 
     async def close(self) -> None:
         self._closed = True

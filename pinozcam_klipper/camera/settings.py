@@ -9,13 +9,16 @@ from pathlib import Path
 from ..options import SettingsError, option, url_problem
 from ..redact import redact_url_credentials
 
+#: The URL schemes a frame source opens: checked here, routed by :func:`~.camera.open_source`.
+URL_SCHEMES = ("http://", "https://", "rtsp://", "rtsps://")
+
 
 def _camera(value: object) -> str:
     """Reject at once what no frame source could open, rather than at the first read."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ValueError("text: a URL, a device or a path")
     text = str(value).strip()
-    if text.lower().startswith(("http://", "https://", "rtsp://")):
+    if text.lower().startswith(URL_SCHEMES):
         problem = url_problem(text)
         if problem:
             # The URL may hold a password: show it only with the password hidden.
@@ -44,11 +47,14 @@ def _rotation(value: object) -> int:
 class CameraSettings:
     camera: str = option("", parse=_camera, redact=redact_url_credentials, doc=(
         "Where frames come from: an http(s) snapshot URL, an MJPEG stream URL (a "
-        "'?action=stream' URL is polled as '?action=snapshot'), an rtsp:// URL, a camera device "
+        "'?action=stream' URL is polled as '?action=snapshot'), an rtsp:// or rtsps:// URL, a camera device "
         "(/dev/videoN, a link to one such as /dev/v4l/by-id/...) or a device index, or a file "
         "or folder of pictures to replay."))
     camera_timeout: float = option(5.0, above=0.0, maxval=120.0,
                                    doc="Seconds to wait for a frame before calling the camera offline.")
+    camera_verify_tls: bool = option(True, doc=(
+        "Check the camera's HTTPS certificate; turn off for a camera with a self-signed "
+        "certificate on your own network."))
     camera_flip_horizontal: bool = option(False, doc="Mirror the picture left-right.")
     camera_flip_vertical: bool = option(False, doc="Mirror the picture top-bottom.")
     camera_rotate: int = option(0, parse=_rotation, accepted="0, 90, 180 or 270",

@@ -68,11 +68,35 @@ async def test_snapshot_errors_are_clear_and_recover(server: CameraServer) -> No
         with pytest.raises(CameraError, match="did not answer within 0.5 s"):
             await source.read()
         server.reply(200, body=b"<html>login</html>", headers={"Content-Type": "text/html"})
-        with pytest.raises(CameraError, match="not a jpeg"):
+        with pytest.raises(CameraError, match=r"a web page \(text/html\), not a picture"):
             await source.read()
         assert (await source.read()).jpeg == make_jpeg(100)
     finally:
         await source.close()
+
+
+NOT_PICTURES = [("text/html; charset=utf-8", b"<html>go2rtc</html>"),
+                ("application/vnd.apple.mpegurl", b"#EXTM3U\n#EXT-X-VERSION:3\n"),
+                ("application/x-mpegURL", b"#EXTM3U\n"),
+                ("video/mp4", b"\x00\x00\x00\x18ftypmp42")]
+
+
+@pytest.mark.parametrize("content_type, body", NOT_PICTURES)
+@pytest.mark.parametrize("kind", [SnapshotSource, MjpegSource])
+async def test_a_url_that_is_no_picture_says_what_it_got_and_what_is_needed(
+        server: CameraServer, kind: type, content_type: str, body: bytes) -> None:
+    """An HLS, WebRTC or web page URL set as the camera: the user learns what it is and what
+    PiNozCam needs, instead of a jpeg decoding error."""
+    source = kind(server.snapshot_url, timeout=5)
+    server.reply(200, body=body, headers={"Content-Type": content_type})
+    try:
+        with pytest.raises(CameraError) as info:
+            await source.read()
+    finally:
+        await source.close()
+    message = str(info.value)
+    assert f"({content_type.split(';')[0].lower()}), not a picture" in message
+    assert "PiNozCam needs a JPEG snapshot or MJPEG stream URL" in message
 
 
 async def test_a_dead_camera_is_an_error_not_a_crash() -> None:

@@ -23,6 +23,7 @@ from tests.servers import make_jpeg
     ("/dev/video0", VideoCaptureSource),
     ("0", VideoCaptureSource),
     ("rtsp://cam/live", VideoCaptureSource),
+    ("rtsps://cam:322/live", VideoCaptureSource),
     ("/some/folder", FileSource),
 ])
 async def test_open_source_picks_by_string(where: str, kind: type) -> None:
@@ -92,6 +93,21 @@ def test_a_camera_string_no_source_can_open_is_refused_in_settings() -> None:
     with pytest.raises(SettingsError) as info:
         Settings.from_mapping({"camera": "http://user:hunter2@cam:99999/x"})
     assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize("scheme", ["rtsp", "rtsps", "RTSPS"])
+def test_an_rtsps_url_is_checked_like_an_rtsp_url(scheme: str) -> None:
+    """A UniFi Protect or Reolink rtsps:// URL with a typo is refused when set, naming the
+    problem, rather than failing at each read; its password is never shown."""
+    from pinozcam_klipper.settings import Settings, SettingsError
+
+    for url, problem in ((f"{scheme}://cam:99999/live", "a port between 1 and 65535"),
+                         (f"{scheme}://user:hunter2@:7441/live", "a URL that names a host"),
+                         (f"{scheme}://cam/live stream", "a URL without spaces")):
+        with pytest.raises(SettingsError, match=f"option 'camera'.*expected .*{problem}") as info:
+            Settings.from_mapping({"camera": url})
+        assert "hunter2" not in str(info.value)
+    assert Settings.from_mapping({"camera": f"{scheme}://cam:7441/live"}).camera.camera == f"{scheme}://cam:7441/live"
 
 
 def test_a_link_to_a_camera_device_is_read_as_a_camera(tmp_path: Path) -> None:

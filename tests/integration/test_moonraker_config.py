@@ -204,6 +204,17 @@ def test_a_webcam_without_a_url_is_a_camera_warning() -> None:
         assert any("option 'camera'" in w for w in server.get("/server/info")["warnings"])
 
 
+def test_a_webrtc_webcam_is_a_camera_warning_that_says_what_to_do() -> None:
+    section = ("[webcam printer]\nservice: webrtc-camerastreamer\nstream_url: /webcam/webrtc\n\n"
+               + pinozcam_section("printer", None))
+    with _moonraker(section) as server:
+        status = server.wait_for("the camera problem", lambda: (s := server.status())["worker"]["problem"] and s)
+        assert status["worker"]["state"] == "stopped"
+        assert "webcam 'printer' streams WebRTC only; set its snapshot_url" in status["worker"]["problem"]
+        warnings = server.get("/server/info")["warnings"]
+        assert any("webcam 'printer' streams WebRTC only" in w for w in warnings)
+
+
 def test_a_webcam_with_a_relative_url_is_read_over_loopback() -> None:
     """Crowsnest's usual [webcam]: /webcam/?action=snapshot on this machine's nginx. Read at
     127.0.0.1, it keeps working when the Pi's LAN address changes."""
