@@ -245,10 +245,12 @@ class Panel {
                  buttons.state === "ok" ? "ok" : "error"]);
     }
     // A deleted webhook or a bot removed from its group: alerts fail in silence otherwise.
+    // A sent alert with an error went out, but not where asked (a Telegram topic that is gone).
     for (const [channel, last] of Object.entries(d.notifications || {})) {
-      if (!last || last.ok !== false) continue;
+      if (!last || (last.ok !== false && !(last.ok && last.error))) continue;
       const name = channel === "telegram" ? "Telegram" : channel === "discord" ? "Discord" : channel;
-      rows.push([name, `last ${last.kind || "alert"} ${last.status || "failed"}: ${last.error || ""}`, "error"]);
+      rows.push([name, `last ${last.kind || "alert"} ${last.status || "failed"}: ${last.error || ""}`,
+                 last.ok ? "warn" : "error"]);
     }
     const storage = d.incident_storage || {};
     if (storage.state === "error") {

@@ -26,6 +26,8 @@ export const GROUPS = [
     { name: "discord_webhook_url", label: "Discord webhook URL", kind: "secret" },
     { name: "telegram_bot_token", label: "Telegram bot token", kind: "secret" },
     { name: "telegram_chat_id", label: "Telegram chat id", kind: "text" },
+    { name: "telegram_topic_id", label: "Telegram topic id", kind: "number", integer: true,
+      help: "a forum group's topic to post in (the number a topic link ends with); 0: the chat itself" },
     { name: "printer_name", label: "Printer name", kind: "text" },
     { name: "notify_interval", label: "Least seconds between alerts", kind: "number" },
   ] },

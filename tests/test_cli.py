@@ -190,6 +190,27 @@ def test_notify_test_reaches_discord_and_telegram(tmp_path, capsys):
         assert "SECRET-bot-token" not in out.out + out.err
 
 
+def test_notify_test_says_when_the_telegram_topic_is_wrong(tmp_path, capsys):
+    """The test message reaches the chat itself, and the output says which option to fix."""
+    with NotifyServer() as server:
+        server.reply(400, json_body={"ok": False, "error_code": 400,
+                                     "description": "Bad Request: message thread not found"})
+        config = tmp_path / "notify.yaml"
+        config.write_text(
+            "notify:\n"
+            "  telegram_bot_token: '123456:SECRET-bot-token'\n"
+            "  telegram_chat_id: '-1001234'\n"
+            "  telegram_topic_id: 77\n"
+            f"  telegram_api_base: {server.telegram_api_base}\n")
+
+        status = main(["notify-test", "--config", str(config)])
+
+        out = capsys.readouterr()
+        assert status == 0, out
+        assert "telegram: sent (telegram_topic_id 77 is wrong" in out.out
+        assert "SECRET-bot-token" not in out.out + out.err
+
+
 def test_notify_test_without_channels_says_what_to_set(tmp_path, capsys):
     config = tmp_path / "empty.yaml"
     config.write_text("detection:\n  preset: webcam\n")

@@ -32,7 +32,9 @@ def _run(args: argparse.Namespace) -> int:
     results = asyncio.run(send())
     for result in results:
         if result.ok:
-            print(f"{result.channel}: sent")
+            # Sent, but maybe not where asked (a Telegram topic that is gone): say so here,
+            # where the user checks the settings they just made.
+            print(f"{result.channel}: sent" + (f" ({result.error})" if result.error else ""))
         else:
             print(f"{result.channel}: {result.status}: {result.error}")
     return 0 if all(result.ok for result in results) else 1

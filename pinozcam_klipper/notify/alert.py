@@ -67,7 +67,9 @@ class DeliveryResult:
     ``status``: "sent", "failed", "rate_limited" (inside ``notify_interval``),
     "dropped" (the queue was full, or the notifier was closed before sending it)
     or "no_channel" (nothing configured).
-    ``error`` says why, with secrets redacted.
+    ``error`` says why, with secrets redacted; on a "sent" result it is a problem the user
+    should still fix ("" when none), e.g. a Telegram topic that does not exist, so the
+    alert went to the chat itself.
     """
 
     alert: Alert

@@ -25,6 +25,9 @@ use ``urgent_retry`` (minutes, through a network outage); notices and tests use
 ``retry``. A channel sends in order, so its later alerts wait behind one being retried;
 when its queue is full it drops its oldest *notice* first, and an incident alert only
 when nothing else is queued. :meth:`close` drops what is still waiting.
+
+A Telegram topic (``telegram_topic_id``) that does not exist does not lose the alert: it
+goes to the chat itself and is reported "sent", with the wrong option named in ``error``.
 """
 
 from __future__ import annotations
@@ -76,7 +79,7 @@ class _Lane:
     """One channel's own queue and sending task."""
 
     name: str
-    send: Callable[[Alert, Mapping[str, Any] | None, RetryPolicy], Awaitable[None]]
+    send: Callable[[Alert, Mapping[str, Any] | None, RetryPolicy], Awaitable[str]]  # returns a warning or ""
     queue: asyncio.Queue[_Delivery]
     task: asyncio.Task[None] | None = None
     current: _Delivery | None = None  # the alert being sent now
@@ -104,6 +107,7 @@ class Notifier:
         self.discord = DiscordWebhook(settings.discord_webhook_url, client=self._client,
                                       redactor=self.redactor, policy=retry) if settings.discord_enabled else None
         self.telegram = TelegramBot(settings.telegram_bot_token, settings.telegram_chat_id,
+                                    topic_id=settings.telegram_topic_id,
                                     api_base=settings.telegram_api_base, client=self._client,
                                     redactor=self.redactor, policy=retry) if settings.telegram_enabled else None
         senders = {"discord": self._send_discord, "telegram": self._send_telegram}
@@ -241,20 +245,23 @@ class Notifier:
         return result
 
     async def _send_discord(self, alert: Alert, reply_markup: Mapping[str, Any] | None,
-                            policy: RetryPolicy) -> None:
+                            policy: RetryPolicy) -> str:
         assert self.discord is not None
         # No buttons on Discord.
         await self.discord.send(alert, printer_name=self.settings.printer_name, policy=policy)
+        return ""
 
     async def _send_telegram(self, alert: Alert, reply_markup: Mapping[str, Any] | None,
-                             policy: RetryPolicy) -> None:
+                             policy: RetryPolicy) -> str:
         assert self.telegram is not None
-        await self.telegram.send(alert, printer_name=self.settings.printer_name, reply_markup=reply_markup,
-                                 policy=policy)
+        sent = await self.telegram.send(alert, printer_name=self.settings.printer_name,
+                                        reply_markup=reply_markup, policy=policy)
+        return sent.warning
 
-    async def _one(self, channel: str, sending: Awaitable[None], alert: Alert) -> DeliveryResult:
+    async def _one(self, channel: str, sending: Awaitable[str], alert: Alert) -> DeliveryResult:
+        """Await ``sending`` (which returns a warning, or "") and say what became of the alert."""
         try:
-            await sending
+            warning = await sending
         except NotifyError as exc:
             message = self.redactor(exc)
             logger.warning("%s alert not sent: %s", channel, message)
@@ -267,8 +274,13 @@ class Notifier:
             self.failed += 1
             return DeliveryResult(alert, channel, "failed", message, 1)
         self.sent += 1
+        if warning:
+            # Delivered, but not where the user asked (a Telegram topic that is gone): the
+            # result carries it so the status shows it, not only the log.
+            warning = self.redactor(warning)
+            logger.warning("%s alert sent, but %s", channel, warning)
         logger.debug("%s alert sent (%s)", channel, AlertKind(alert.kind).value)
-        return DeliveryResult(alert, channel, "sent", attempts=1)
+        return DeliveryResult(alert, channel, "sent", warning, attempts=1)
 
     def _record(self, delivery: _Delivery, result: DeliveryResult) -> None:
         """Note one channel's result; once every channel has one, report them all."""

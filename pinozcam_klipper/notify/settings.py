@@ -65,6 +65,8 @@ class NotifySettings:
                                      doc="Telegram bot token from @BotFather.")
     telegram_chat_id: str = option("", parse=_chat_id, accepted="a chat id (a number, or @channelname)",
                                    doc="Telegram chat to send alerts to.")
+    telegram_topic_id: int = option(0, minval=0,
+                                    doc="Topic (message_thread_id) of a forum group to post in; 0: the chat itself.")
     telegram_api_base: str = option("https://api.telegram.org", parse=_api_base,
                                     doc="Telegram Bot API server (change only for a local Bot API server).")
     notify_interval: float = option(60.0, minval=0.0, maxval=86400.0,

@@ -1,9 +1,17 @@
-"""Telegram Bot API: ``sendPhoto`` with a caption, or ``sendMessage`` for text only."""
+"""Telegram Bot API: ``sendPhoto`` with a caption, or ``sendMessage`` for text only.
+
+With a topic set (``telegram_topic_id``), every message carries ``message_thread_id`` so it
+lands in that topic of a forum group, not in "General". When Telegram says the topic does
+not exist (deleted, or a wrong id), the message is sent once more to the chat itself: an
+alert about a failing print is worth more in the wrong place than lost, and the result's
+``warning`` says which option to fix.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -12,14 +20,27 @@ from ..redact import Redactor
 from .alert import Alert, alert_text
 from .transport import NotifyError, RetryPolicy, post_with_retries
 
-__all__ = ["TelegramBot"]
+__all__ = ["TelegramBot", "TelegramSent"]
 
 CAPTION_LIMIT = 1024
 MESSAGE_LIMIT = 4096
 
+#: Telegram's reason (HTTP 400) when ``message_thread_id`` names no topic of the chat.
+_NO_SUCH_TOPIC = "message thread not found"
+
+
+@dataclass(frozen=True)
+class TelegramSent:
+    """A message Telegram took: its ``result`` (the message object), and ``warning``, a
+    problem the user should still fix although the message went out ("" when none)."""
+
+    result: dict[str, Any] = field(default_factory=dict)
+    warning: str = ""
+
 
 class TelegramBot:
-    """Sends to one chat. The token is a secret: it is never in reprs or errors.
+    """Sends to one chat, or to one topic of it (``topic_id`` > 0). The token is a secret: it
+    is never in reprs or errors.
 
     ``reply_markup`` (e.g. ``{"inline_keyboard": [[{"text": "Resume", "callback_data": "resume"}]]}``)
     is passed through to Telegram as JSON.
@@ -27,21 +48,22 @@ class TelegramBot:
 
     service = "telegram"
 
-    def __init__(self, token: str, chat_id: str, *, api_base: str = "https://api.telegram.org",
+    def __init__(self, token: str, chat_id: str, *, topic_id: int = 0, api_base: str = "https://api.telegram.org",
                  client: httpx.AsyncClient, redactor: Redactor, policy: RetryPolicy = RetryPolicy()) -> None:
         self._base = f"{api_base.rstrip('/')}/bot{token}"
         self.chat_id = chat_id
+        self.topic_id = topic_id
         self._client = client
         self._redactor = redactor
         self.policy = policy
         redactor.add(token)
 
     def __repr__(self) -> str:
-        return f"TelegramBot(<redacted>, chat_id={self.chat_id!r})"
+        return f"TelegramBot(<redacted>, chat_id={self.chat_id!r}, topic_id={self.topic_id})"
 
     async def send(self, alert: Alert, *, printer_name: str = "",
                    reply_markup: Mapping[str, Any] | None = None,
-                   policy: RetryPolicy | None = None) -> dict[str, Any]:
+                   policy: RetryPolicy | None = None) -> TelegramSent:
         """The alert as a photo with caption, or as a message when it has no image.
 
         ``policy`` overrides the bot's retry policy for this alert."""
@@ -53,21 +75,55 @@ class TelegramBot:
 
     async def send_photo(self, jpeg: bytes, caption: str = "", *,
                          reply_markup: Mapping[str, Any] | None = None,
-                         policy: RetryPolicy | None = None) -> dict[str, Any]:
-        data = {"chat_id": self.chat_id, "caption": caption[:CAPTION_LIMIT]}
+                         policy: RetryPolicy | None = None) -> TelegramSent:
+        fields = {"caption": caption[:CAPTION_LIMIT]}
         if reply_markup is not None:
-            data["reply_markup"] = json.dumps(reply_markup)
-        return await self._call("sendPhoto", lambda: {
-            "data": data, "files": {"photo": ("snapshot.jpg", jpeg, "image/jpeg")}}, policy)
+            fields["reply_markup"] = json.dumps(reply_markup)
+
+        def request(target: dict[str, Any]) -> dict[str, Any]:
+            # Form fields are text: the topic id goes as its digits.
+            data = {name: str(value) for name, value in target.items()} | fields
+            return {"data": data, "files": {"photo": ("snapshot.jpg", jpeg, "image/jpeg")}}
+
+        return await self._send("sendPhoto", request, policy)
 
     async def send_message(self, text: str, *, reply_markup: Mapping[str, Any] | None = None,
-                           policy: RetryPolicy | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"chat_id": self.chat_id, "text": text[:MESSAGE_LIMIT]}
+                           policy: RetryPolicy | None = None) -> TelegramSent:
+        body: dict[str, Any] = {"text": text[:MESSAGE_LIMIT]}
         if reply_markup is not None:
             body["reply_markup"] = dict(reply_markup)
-        return await self._call("sendMessage", lambda: {"json": body}, policy)
+        return await self._send("sendMessage", lambda target: {"json": target | body}, policy)
 
-    async def _call(self, method: str, request: Any, policy: RetryPolicy | None) -> dict[str, Any]:
+    def _target(self, *, in_topic: bool) -> dict[str, Any]:
+        """Where a message goes: the chat, and its topic when one is set and ``in_topic``."""
+        target: dict[str, Any] = {"chat_id": self.chat_id}
+        if in_topic and self.topic_id:
+            target["message_thread_id"] = self.topic_id
+        return target
+
+    async def _send(self, method: str, request: Callable[[dict[str, Any]], dict[str, Any]],
+                    policy: RetryPolicy | None) -> TelegramSent:
+        """``method`` to the topic; to the chat itself when Telegram says there is no such topic.
+
+        ``request(target)`` returns the keyword arguments of one POST, ``target`` holding
+        ``chat_id`` (and ``message_thread_id``)."""
+        try:
+            return TelegramSent(await self._call(method, lambda: request(self._target(in_topic=True)), policy))
+        except NotifyError as exc:
+            if not (self.topic_id and exc.status == 400 and _NO_SUCH_TOPIC in exc.says.lower()):
+                raise
+            tried = exc.attempts
+        problem = (f"telegram_topic_id {self.topic_id} is wrong: Telegram found no such topic in the chat "
+                   "(deleted, or a wrong id)")
+        try:
+            result = await self._call(method, lambda: request(self._target(in_topic=False)), policy)
+        except NotifyError as exc:
+            raise NotifyError(f"{problem}; sending to the chat itself failed too: {exc}",
+                              attempts=tried + exc.attempts, status=exc.status, says=exc.says) from None
+        return TelegramSent(result, f"{problem}; the alert went to the chat itself")
+
+    async def _call(self, method: str, request: Callable[[], dict[str, Any]],
+                    policy: RetryPolicy | None) -> dict[str, Any]:
         response = await post_with_retries(self._client, f"{self._base}/{method}", service=self.service,
                                            redactor=self._redactor, policy=policy or self.policy,
                                            request=request)

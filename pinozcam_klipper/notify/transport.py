@@ -62,12 +62,16 @@ URGENT_RETRY = RetryPolicy(attempts=None, base_delay=1.0, max_delay=30.0, give_u
 
 
 class NotifyError(Exception):
-    """Sending failed for good. ``attempts`` says how many tries were made; the message is redacted."""
+    """Sending failed for good. ``attempts`` says how many tries were made; the message is redacted.
 
-    def __init__(self, message: str, *, attempts: int = 1, status: int | None = None) -> None:
+    ``says`` is the service's own reason for refusing (redacted, "" when it gave none): the
+    part a caller may act on, e.g. Telegram's "message thread not found"."""
+
+    def __init__(self, message: str, *, attempts: int = 1, status: int | None = None, says: str = "") -> None:
         super().__init__(message)
         self.attempts = attempts
         self.status = status
+        self.says = says
 
 
 def first_cause(exc: BaseException) -> BaseException:
@@ -151,7 +155,7 @@ async def post_with_retries(client: httpx.AsyncClient, url: str, *, service: str
             says = redactor(_service_says(response))
             error = f"{service} answered http {status}" + (f": {says}" if says else "")
             if status != 429 and status < 500:
-                raise NotifyError(error, attempts=attempt, status=status)
+                raise NotifyError(error, attempts=attempt, status=status, says=says)
             wait = retry_after_seconds(response)
             if wait is not None and wait > policy.max_retry_after:
                 raise NotifyError(f"{error} (asked to wait {wait:.0f} s; giving up)",

@@ -115,7 +115,8 @@ class Alerts:
         ``{"discord": {"channel", "ok", "status", "kind", "time", "error", "attempts"}}``.
 
         ``status`` is ``sent``, ``failed`` or ``dropped`` (``none`` and ``ok: null`` before the
-        first); ``time`` is Unix seconds; ``error`` says why in words (redacted). Alerts
+        first); ``time`` is Unix seconds; ``error`` says why in words (redacted), and for a
+        sent alert what is still to fix (a Telegram topic that does not exist). Alerts
         skipped by ``notify_interval`` are not deliveries and do not change it.
         """
         none = {"ok": None, "status": "none", "kind": "", "time": None, "error": "", "attempts": 0}

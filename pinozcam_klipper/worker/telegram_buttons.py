@@ -6,7 +6,9 @@ long-polls ``getUpdates`` for ``callback_query`` updates, answers every query
 (so the user's button stops spinning), and passes a press on only when it comes
 from the configured chat (a numeric id, or ``@name`` matched against the chat's
 username, as Telegram accepts both for sending); presses from anywhere else are
-answered with a refusal and otherwise ignored.
+answered with a refusal and otherwise ignored. The check is by chat only: with
+``telegram_topic_id`` set, a press in any topic of that group is accepted, as the alert
+may have landed in the chat itself (its topic gone) and a topic is no permission boundary.
 """
 
 from __future__ import annotations

@@ -288,10 +288,12 @@ def test_edits_survive_saving_another_group_and_a_new_secret_replaces_a_cleared_
         # Typed, not saved, in Detection; then Notifications saved: the typed value stays.
         page.fill("#setting-score_threshold", "0.77")
         page.fill("#setting-telegram_chat_id", "123456789")
+        page.fill("#setting-telegram_topic_id", "77")  # a forum group's topic
         notify.locator("[data-save]").click()
         expect(notify.locator(".group-message")).to_have_text("saved")
         expect(page.locator("#setting-score_threshold")).to_have_value("0.77")
-        assert stack.moonraker.get("/server/pinozcam/settings")["settings"]["score_threshold"] is None
+        saved = stack.moonraker.get("/server/pinozcam/settings")["settings"]
+        assert saved["score_threshold"] is None and saved["telegram_topic_id"] == 77
 
         # "Clear" pressed, then a new token typed: the new token is saved, not nothing.
         page.fill("#setting-telegram_bot_token", "123456:first-token-ABCDEFGH")
@@ -305,7 +307,8 @@ def test_edits_survive_saving_another_group_and_a_new_secret_replaces_a_cleared_
         expect(page.locator("#setting-telegram_bot_token")).to_have_attribute("placeholder", "saved (hidden); type to replace")
     finally:
         stack.moonraker.post("/server/pinozcam/settings", {"settings": {
-            "telegram_chat_id": None, "telegram_bot_token": None, "score_threshold": None}})
+            "telegram_chat_id": None, "telegram_topic_id": None, "telegram_bot_token": None,
+            "score_threshold": None}})
 
 
 def test_a_worker_restart_mid_print_keeps_the_timeline_and_shows_nothing_is_watched(

@@ -62,7 +62,7 @@ async def test_telegram_send_photo_with_caption_and_buttons(server: NotifyServer
         bot = TelegramBot(TOKEN, "-100123", api_base=server.telegram_api_base, client=client,
                           redactor=Redactor(), policy=FAST)
         result = await bot.send(ALERT, reply_markup=keyboard)
-    assert result["message_id"] == 1
+    assert result.result["message_id"] == 1 and result.warning == ""
     [request] = server.telegram_requests("sendPhoto")
     assert request.route == f"/bot{TOKEN}/sendPhoto"
     form = request.form()
@@ -81,6 +81,24 @@ async def test_telegram_text_only_uses_send_message(server: NotifyServer) -> Non
         await bot.send(Alert(kind=AlertKind.INFO, title="Print started"))
     [request] = server.telegram_requests("sendMessage")
     assert request.json() == {"chat_id": "42", "text": "Print started"}
+
+
+async def test_telegram_topic_rides_on_every_send(server: NotifyServer) -> None:
+    """A forum topic: the photo (multipart) and the text (JSON) both name it, or Telegram
+    would post them in the group's "General"."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        bot = TelegramBot(TOKEN, "-100123", topic_id=77, api_base=server.telegram_api_base, client=client,
+                          redactor=Redactor(), policy=FAST)
+        await bot.send(ALERT)
+        await bot.send(Alert(kind=AlertKind.INFO, title="Print started"))
+        await bot.send_message("hello")
+    [photo] = server.telegram_requests("sendPhoto")
+    form = photo.form()
+    assert (form["chat_id"].text, form["message_thread_id"].text) == ("-100123", "77")
+    assert form["photo"].data == JPEG
+    assert [r.json() for r in server.telegram_requests("sendMessage")] == [
+        {"chat_id": "-100123", "message_thread_id": 77, "text": "Print started"},
+        {"chat_id": "-100123", "message_thread_id": 77, "text": "hello"}]
 
 
 async def test_429_with_retry_after_header_is_retried(server: NotifyServer) -> None:

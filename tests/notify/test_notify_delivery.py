@@ -152,3 +152,60 @@ async def test_a_migrated_group_names_the_new_chat_id(server: NotifyServer,
     assert "upgraded to a supergroup chat (use telegram_chat_id -1001234567890)" in result.error
     for text in (result.error, caplog.text):
         assert BOT_TOKEN not in text and "BOT-SECRET" not in text
+
+
+def _telegram_topic(server: NotifyServer, topic: int = 77) -> NotifySettings:
+    return load_section(NotifySettings, {"telegram_bot_token": BOT_TOKEN, "telegram_chat_id": "-1001234",
+                                         "telegram_topic_id": topic, "telegram_api_base": server.telegram_api_base,
+                                         "notify_timeout": 5})
+
+
+def _no_such_topic(server: NotifyServer) -> None:
+    # The token in the description, as a self-hosted Bot API server echoing the request might.
+    server.reply(400, json_body={"ok": False, "error_code": 400,
+                                 "description": f"Bad Request: message thread not found (bot{BOT_TOKEN})"})
+
+
+async def test_an_alert_for_a_topic_that_is_gone_goes_to_the_chat(server: NotifyServer,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """The topic was deleted: the incident alert is sent once more without the topic, through
+    its usual retries (a 502 here), and the result names the option to fix."""
+    caplog.set_level(logging.DEBUG)
+    _no_such_topic(server)
+    server.reply(502, json_body={"ok": False, "error_code": 502, "description": "Bad Gateway"})
+    async with Notifier(_telegram_topic(server), retry=SHORT, urgent_retry=LONG) as notifier:
+        [result] = await notifier.send_now(Alert(kind=AlertKind.INCIDENT, action="pause", image=b"\xff\xd8jpeg"))
+    assert result.status == "sent"
+    assert "telegram_topic_id 77 is wrong" in result.error and "went to the chat itself" in result.error
+    first, *retries = server.telegram_requests("sendPhoto")
+    assert first.form()["message_thread_id"].text == "77"
+    assert len(retries) == 2
+    for request in retries:
+        form = request.form()
+        assert "message_thread_id" not in form
+        assert (form["chat_id"].text, form["photo"].data) == ("-1001234", b"\xff\xd8jpeg")
+    assert "telegram alert sent, but telegram_topic_id 77 is wrong" in caplog.text
+    for text in (result.error, caplog.text):
+        assert BOT_TOKEN not in text and "BOT-SECRET" not in text
+
+
+async def test_a_topic_that_is_gone_and_a_chat_that_refuses_fail_with_both_reasons(
+        server: NotifyServer) -> None:
+    _no_such_topic(server)
+    server.reply(403, json_body={"ok": False, "error_code": 403,
+                                 "description": "Forbidden: bot was kicked from the supergroup chat"})
+    async with Notifier(_telegram_topic(server), retry=SHORT, urgent_retry=LONG) as notifier:
+        [result] = await notifier.send_now(Alert(kind=AlertKind.TEST))
+    assert (result.status, result.attempts) == ("failed", 2)
+    assert "telegram_topic_id 77 is wrong" in result.error and "bot was kicked" in result.error
+    assert BOT_TOKEN not in result.error and "BOT-SECRET" not in result.error
+    assert [r.json().get("message_thread_id") for r in server.telegram_requests("sendMessage")] == [77, None]
+
+
+async def test_another_refusal_with_a_topic_is_not_sent_elsewhere(server: NotifyServer) -> None:
+    server.reply(400, json_body={"ok": False, "error_code": 400, "description": "Bad Request: chat not found"})
+    async with Notifier(_telegram_topic(server), retry=SHORT, urgent_retry=LONG) as notifier:
+        [result] = await notifier.send_now(Alert(kind=AlertKind.TEST))
+    assert result.status == "failed" and "chat not found" in result.error
+    assert "telegram_topic_id" not in result.error
+    assert len(server.requests) == 1

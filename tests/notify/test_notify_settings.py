@@ -70,3 +70,12 @@ def test_a_malformed_telegram_chat_id_is_refused(chat_id):
 @pytest.mark.parametrize("chat_id", ["123456789", "-100123456789", "@my_printer_channel"])
 def test_telegram_chat_ids_in_every_documented_form_are_taken(chat_id):
     assert load_section(NotifySettings, {"telegram_chat_id": chat_id}).telegram_chat_id == chat_id
+
+
+def test_telegram_topic_id_is_a_whole_number_not_below_zero() -> None:
+    assert load_section(NotifySettings, {}).telegram_topic_id == 0
+    assert load_section(NotifySettings, {"telegram_topic_id": "77"}).telegram_topic_id == 77
+    with pytest.raises(SettingsError, match=r"option 'telegram_topic_id': -1 is not valid; expected a number >= 0"):
+        load_section(NotifySettings, {"telegram_topic_id": -1})
+    with pytest.raises(SettingsError, match="telegram_topic_id"):
+        load_section(NotifySettings, {"telegram_topic_id": 7.5})
