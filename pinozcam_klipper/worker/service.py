@@ -596,6 +596,14 @@ class Worker:
         if answered is not None and message.result == "failed":
             asyncio.ensure_future(self._alert("unconfirmed", record, None, action=answered.action,
                                               reason=message.reason or "the printer refused"))
+        elif answered is None and message.result == "done" and _told_not_done(record, action):
+            # The user was told the printer could not be paused; it was, late (Klipper busy
+            # beyond every timeout, or an adapter back after an outage): say so.
+            done = {"pause": "paused", "cancel": "cancelled"}.get(action, action)
+            self._info_alert(f"Printer {done} after all",
+                             f"the {action} reported as not done has now been carried out"
+                             f"{': ' + message.reason[:200] if message.reason else ''}. "
+                             f"Incident {record['id']}")
 
     async def _on_button(self, action: str, incident_id: str) -> str:
         """A Telegram button press from the configured chat.
@@ -717,3 +725,12 @@ def _saved(check: Check) -> SavedFrame:
     detection = check.analysis.detection
     return SavedFrame(check.frame_id, check.wall_time, check.frame.jpeg, detection.width,
                       detection.height, tuple(box.to_dict() for box in detection.boxes))
+
+
+def _told_not_done(record: dict[str, Any], action: str) -> bool:
+    """Whether the user's last word on ``action`` for this incident was "could not": its last
+    request or "could not" event (answers aside) is an ``action_unconfirmed``."""
+    for event in reversed(record.get("trail") or []):
+        if event.get("action") == action and event.get("event") in ("action_requested", "action_unconfirmed"):
+            return event["event"] == "action_unconfirmed"
+    return False

@@ -94,6 +94,22 @@ async def test_a_pause_the_printer_took_is_not_reported_until_the_busy_timeout(
         assert worker.store.get(incident["incident_id"])["action_state"] == "unconfirmed"
 
 
+async def test_a_pause_done_after_could_not_pause_is_told(
+        worker: Worker, camera: CameraServer, bot: BotServer) -> None:
+    """The user heard "Could not pause"; when the pause is carried out after all (Klipper was
+    busy past every timeout), a message says so, instead of the printer pausing in silence."""
+    async with await connect(worker) as ws:
+        incident = await _open_incident(ws, camera, [])
+        request = await expect(ws, "action_request")
+        await requests_matching(bot, lambda r: b"Could not pause" in r.body, count=2)
+        await ws.send(json.dumps({"type": "action_result", "incident_id": incident["incident_id"],
+                                  "action": "pause", "result": "done", "reason": "ran PINOZCAM_PAUSE",
+                                  "request_id": request["request_id"]}))
+        told = await requests_matching(bot, lambda r: b"Printer paused after all" in r.body, count=2)
+        assert any(b"ran PINOZCAM_PAUSE" in r.body for r in told)
+        assert worker.store.get(incident["incident_id"])["action_state"] == "done"
+
+
 async def test_telegram_button_from_the_right_chat_only(
         worker: Worker, camera: CameraServer, bot: BotServer) -> None:
     async with await connect(worker) as ws:
