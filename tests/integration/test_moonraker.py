@@ -21,7 +21,8 @@ import pytest
 
 from tests.integration.moonraker_stack import (MoonrakerError, MoonrakerEvents, MoonrakerProcess, Stack,
                                                established_connections)
-from tests.worker.helpers import FAILING
+from tests.servers import NotifyServer
+from tests.worker.helpers import BOT_TOKEN, FAILING
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -295,6 +296,26 @@ def test_doctor_finds_a_healthy_installation_and_sends_a_test(stack: Stack) -> N
                  "notifications configured: Discord", "test message sent to discord"):
         assert line in text
     assert len(stack.discord.discord_requests()) == before + 1
+
+
+def test_doctor_warns_when_the_test_message_missed_its_telegram_topic(stack: Stack) -> None:
+    """A forum topic that is gone: the test message reaches the chat itself, and doctor says
+    which option to fix instead of a plain "sent"."""
+    with NotifyServer() as telegram:
+        telegram.reply(400, json_body={"ok": False, "error_code": 400,
+                                       "description": "Bad Request: message thread not found"})
+        # No buttons: their update polling would take the scripted answer first.
+        stack.moonraker.post("/server/pinozcam/settings", {"settings": {
+            "telegram_bot_token": BOT_TOKEN, "telegram_chat_id": "-1001234", "telegram_topic_id": 77,
+            "telegram_api_base": telegram.telegram_api_base, "alert_buttons": False}})
+        try:
+            code, text = _doctor(stack.moonraker.url, "--send-test")
+        finally:
+            stack.moonraker.post("/server/pinozcam/settings", {"settings": {
+                "telegram_bot_token": None, "telegram_chat_id": None, "telegram_topic_id": None,
+                "telegram_api_base": None, "alert_buttons": None}})
+        assert "test message sent to telegram, but telegram_topic_id 77 is wrong" in text, text
+        assert BOT_TOKEN not in text
 
 
 def test_doctor_says_what_to_do_when_moonraker_is_unreachable(stack: Stack) -> None:
