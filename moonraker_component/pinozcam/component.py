@@ -165,7 +165,10 @@ class Pinozcam(OptionsMixin, WorkerLinkMixin, PrinterMixin, EndpointsMixin):
             "print_started_at": self.print_started_at(),
             "klippy_ready": self.klippy_ready,
             "camera_url": redact_url(self.camera_url),
-            "worker": {"state": self.worker_state, "connected": self.ws is not None,
+            # Connected once the worker's hello has come (the model is known), not at the
+            # socket's opening: a client must not see "connected" with no model.
+            "worker": {"state": self.worker_state,
+                       "connected": self.ws is not None and self.worker_state == "connected",
                        "pid": self.process.pid if self.process else None, "restarts": self.restarts,
                        "problem": self.worker_problem, "log": str(self.worker_log)},
             "detector": self.worker_status or None,
