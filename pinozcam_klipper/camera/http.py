@@ -8,10 +8,12 @@ and name what a URL sent when it is clearly no picture (a web page, an HLS playl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import time
 import urllib.parse
+from collections.abc import AsyncIterator
 
 import httpx
 
@@ -99,6 +101,18 @@ def _not_a_picture(content_type: str) -> str | None:
     return None
 
 
+@contextlib.asynccontextmanager
+async def _get(client: httpx.AsyncClient, url: str, login: CameraLogin) -> AsyncIterator[httpx.Response]:
+    """GET ``url`` as a stream, logged in as ``login`` says; a camera that answers asking for
+    Digest is asked again at once, with it (see :class:`~.auth.CameraLogin`)."""
+    async with client.stream("GET", url, auth=login.auth) as resp:
+        if not login.switch_to_digest(resp):
+            yield resp
+            return
+    async with client.stream("GET", url, auth=login.auth) as resp:
+        yield resp
+
+
 def _answer_problem(resp: httpx.Response, login: CameraLogin, what: str) -> str | None:
     """Why this answer holds no picture, judged by its status and headers; None if it may."""
     if resp.status_code == 401:
@@ -178,11 +192,7 @@ class SnapshotSource(FrameSource):
         return CameraError(message)
 
     async def _fetch(self) -> bytes:
-        async with self._client.stream("GET", self.url, auth=self._login.auth) as resp:
-            if not self._login.switch_to_digest(resp):
-                return await self._picture_from(resp)
-        # The camera asked for Digest: ask again at once, with it.
-        async with self._client.stream("GET", self.url, auth=self._login.auth) as resp:
+        async with _get(self._client, self.url, self._login) as resp:
             return await self._picture_from(resp)
 
     async def _picture_from(self, resp: httpx.Response) -> bytes:
@@ -340,12 +350,7 @@ class MjpegSource(FrameSource):
             await asyncio.sleep(self._backoff.next_delay())
 
     async def _stream_once(self) -> None:
-        async with self._client.stream("GET", self.url, auth=self._login.auth) as resp:
-            if not self._login.switch_to_digest(resp):
-                await self._read_stream(resp)
-                return
-        # The camera asked for Digest: ask again at once, with it.
-        async with self._client.stream("GET", self.url, auth=self._login.auth) as resp:
+        async with _get(self._client, self.url, self._login) as resp:
             await self._read_stream(resp)
 
     async def _read_stream(self, resp: httpx.Response) -> None:
