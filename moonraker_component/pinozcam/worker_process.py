@@ -192,8 +192,9 @@ async def run_notify_test(python: str, data_dir: Path, settings: dict[str, Any],
         channel, _, detail = line.partition(": ")
         if channel and detail:
             # "sent (...)": delivered, with something still to fix (a Telegram topic that is gone).
-            results.append({"channel": channel, "ok": detail == "sent" or detail.startswith("sent ("),
-                            "detail": detail})
+            sent_with = detail[len("sent ("):-1] if detail.startswith("sent (") and detail.endswith(")") else ""
+            results.append({"channel": channel, "ok": detail == "sent" or bool(sent_with),
+                            "detail": detail, "warning": sent_with})
     if proc.returncode not in (0, 1) or not results:
         lines = err.decode("utf-8", "replace").strip().splitlines()
         return results, (lines[-1] if lines else f"notify-test exited {proc.returncode}").replace(

@@ -345,10 +345,9 @@ async def _check_notifications(rpc: _Rpc, report: Report, send_test: bool, statu
         report.fail(f"the test message failed: {exc}", "check the webhook URL / bot token and chat id")
         return
     for item in result.get("results", []):
-        detail = str(item.get("detail") or "")
-        if item.get("ok") and detail.startswith("sent ("):
+        if item.get("ok") and item.get("warning"):
             # Delivered, but not where asked (a Telegram topic that is gone).
-            report.warn(f"test message sent to {item.get('channel')}, but {detail[6:].rstrip(')')}",
+            report.warn(f"test message sent to {item.get('channel')}, but {item['warning']}",
                         "fix the option it names")
         elif item.get("ok"):
             report.ok(f"test message sent to {item.get('channel')}")
