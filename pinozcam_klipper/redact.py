@@ -5,7 +5,9 @@ them in any text. :class:`RedactingFilter` applies it to every record passing a
 logger, including its arguments and formatted traceback; attach it to our
 loggers *and* to the ``httpx``/``httpcore`` loggers, which log full request
 URLs at INFO level. :func:`redact_url_credentials` hides ``user:password@`` in
-URLs without needing to know them in advance.
+URLs, and the values of password-like query parameters (``?user=admin&password=...``,
+as Reolink, Foscam and many other cameras take their login), without needing to know
+them in advance.
 """
 
 from __future__ import annotations
@@ -19,11 +21,18 @@ __all__ = ["Redactor", "RedactingFilter", "redact_url_credentials", "REDACTED"]
 REDACTED = "<redacted>"
 
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+#: Query parameters that carry a camera's password or token; the user name stays readable.
+SECRET_QUERY_KEYS = ("password", "passwd", "pwd", "pass", "loginpas", "token", "access_token",
+                     "auth", "key", "apikey", "api_key", "secret")
+_SECRET_QUERY = re.compile(r"(?P<key>[?&;](?:%s)=)[^&#;\s\"'<>]*" % "|".join(SECRET_QUERY_KEYS),
+                           re.IGNORECASE)
 
 
 def redact_url_credentials(text: str) -> str:
-    """``http://user:pw@host/`` becomes ``http://<redacted>@host/``."""
-    return _USERINFO.sub(lambda m: m.group("scheme") + REDACTED + "@", text)
+    """``http://user:pw@host/`` becomes ``http://<redacted>@host/``, and
+    ``...?user=admin&password=pw`` becomes ``...?user=admin&password=<redacted>``."""
+    text = _USERINFO.sub(lambda m: m.group("scheme") + REDACTED + "@", text)
+    return _SECRET_QUERY.sub(lambda m: m.group("key") + REDACTED, text)
 
 
 class Redactor:

@@ -121,15 +121,25 @@ def webcam_url(cam: Any) -> str:
     return stream
 
 
+# Query parameters that carry a camera's password or token (Reolink's ``&password=``,
+# Foscam's ``&pwd=``, ...). The same list as pinozcam_klipper.redact, which this file cannot
+# import: it runs inside Moonraker's own Python.
+_SECRET_QUERY = re.compile(r"([?&;](?:password|passwd|pwd|pass|loginpas|token|access_token|auth|key"
+                           r"|apikey|api_key|secret)=)[^&#;\s\"'<>]*", re.IGNORECASE)
+
+
 def redact_url(url: str) -> str:
-    """A URL with any ``user:password@`` removed (camera URLs may carry credentials)."""
-    return re.sub(r"^(\w+://)[^/@]*@", r"\1", url)
+    """A URL with any ``user:password@`` removed and password-like query values shown as
+    ``<redacted>`` (camera URLs may carry credentials)."""
+    return _SECRET_QUERY.sub(lambda m: m[1] + REDACTED, re.sub(r"^(\w+://)[^/@]*@", r"\1", url))
 
 
 def hide_url_password(url: str) -> str:
-    """A URL with the password of any ``user:password@`` shown as ``<redacted>`` (settings
-    answers: the user still sees which account the camera uses)."""
-    return re.sub(r"^(\w+://)([^/@:]*):[^/@]*@", lambda m: f"{m[1]}{m[2]}:{REDACTED}@", url)
+    """A URL with the password of any ``user:password@``, and of password-like query
+    parameters, shown as ``<redacted>`` (settings answers: the user still sees which account
+    the camera uses)."""
+    url = re.sub(r"^(\w+://)([^/@:]*):[^/@]*@", lambda m: f"{m[1]}{m[2]}:{REDACTED}@", url)
+    return _SECRET_QUERY.sub(lambda m: m[1] + REDACTED, url)
 
 
 def redact_saved(value: Any, key: Optional[str] = None) -> Any:

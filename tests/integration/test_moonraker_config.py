@@ -246,6 +246,17 @@ def test_camera_passwords_and_nested_secrets_never_come_back() -> None:
         with pytest.raises(MoonrakerError, match="password again"):
             server.post("/server/pinozcam/settings", {"settings": {"camera": "http://other:<redacted>@x/"}})
 
+        # Cameras that take their login in the query string (Reolink, Foscam, ...): the same.
+        query_login = f"http://{host}?cmd=Snap&user=viewer&password=hunter3"
+        answer = server.post("/server/pinozcam/settings", {"settings": {"camera": query_login}})
+        shown = f"http://{host}?cmd=Snap&user=viewer&password=<redacted>"
+        assert answer["settings"]["camera"] == shown
+        server.post("/server/pinozcam/settings", {"settings": {"camera": shown}})
+        status = server.wait_for("the new camera", lambda: (s := server.status())["camera_url"] == shown and s)
+        for body in (str(answer), server.request("GET", "/server/pinozcam/settings").text, str(status)):
+            assert "hunter3" not in body
+        assert server.request("GET", "/server/pinozcam/settings").json()["result"]["saved"]["camera"] == shown
+
 
 def test_a_hung_worker_is_restarted() -> None:
     """A worker that lives but no longer answers (here: stopped with SIGSTOP) would leave the

@@ -145,6 +145,27 @@ async def test_a_camera_lost_during_a_print_is_reported_once_and_its_return_too(
         assert b"Camera offline" in lost[0].body
 
 
+async def test_a_camera_password_in_the_query_string_stays_out_of_alerts_and_status(
+        worker: Worker, bot: BotServer) -> None:
+    """Reolink, Foscam and others take their login in the query string; when such a camera
+    cannot be reached, the 'not watched' alert and the status name it without the password."""
+    url = "http://127.0.0.1:9/cgi-bin/api.cgi?cmd=Snap&user=admin&password=hunter2"
+    async with await connect(worker) as ws:
+        await expect(ws, "status")
+        await ws.send(json.dumps({"type": "configure", "settings": {
+            "camera": url, "camera_alert_after": 1}}))
+        configured = await expect(ws, "configured")
+        await print_state(ws, "printing")
+        offline = await expect(ws, "status", lambda m: m["camera"]["state"] == "offline"
+                               and "api.cgi" in m["camera"]["message"])
+        alerts = await requests_matching(bot, lambda r: b"not being watched" in r.body, count=2)
+    assert any(a.route.startswith("/api/webhooks/") for a in alerts)  # Discord and Telegram
+    assert any(a.route.endswith("/sendMessage") for a in alerts)
+    for text in (json.dumps(configured), json.dumps(offline), *(a.body.decode("utf-8", "replace") for a in alerts)):
+        assert "hunter2" not in text
+    assert "user=admin&password=<redacted>" in offline["camera"]["message"]
+
+
 def test_outage_counts_printing_time_only_and_speaks_once_each_way() -> None:
     from pinozcam_klipper.worker.outage import OutageWatch
 
