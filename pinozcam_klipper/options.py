@@ -17,6 +17,8 @@ import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+import httpx
+
 __all__ = ["SettingsError", "option", "load_section", "section_to_dict", "option_docs", "unknown_option",
            "url_problem"]
 
@@ -62,7 +64,9 @@ def url_problem(url: str) -> str | None:
 
     Catches what would otherwise fail only when the first request is made (and there as an
     exception no caller expects): a control character or space, no host, a broken ``[IPv6]``
-    host, a port outside 1-65535. The answer never quotes the URL: it may hold a secret.
+    host, a port outside 1-65535, a host httpx cannot encode (a zero-width or no-break space,
+    a byte-order mark or full-width letters pasted in with it). The answer never quotes the
+    URL: it may hold a secret.
     """
     if any(ord(c) <= 32 or ord(c) == 127 for c in url):
         return "a URL without spaces or control characters"
@@ -75,6 +79,10 @@ def url_problem(url: str) -> str | None:
         return "a URL that names a host"
     if port is not None and not 1 <= port <= 65535:
         return "a URL with a port between 1 and 65535"
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL:
+        return "a URL whose host is plain text (no invisible or full-width characters pasted in)"
     return None
 
 

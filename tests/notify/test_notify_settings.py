@@ -20,8 +20,15 @@ def test_secrets_never_in_repr_or_dict() -> None:
     assert s.discord_enabled and not s.telegram_enabled  # no chat id yet
 
 
-@pytest.mark.parametrize("key, value", [("discord_webhook_url", "discord.com/api/webhooks/1/SECRETxyz"),
-                                        ("telegram_bot_token", "SECRET token with spaces")])
+@pytest.mark.parametrize("key, value", [
+    ("discord_webhook_url", "discord.com/api/webhooks/1/SECRETxyz"),
+    ("telegram_bot_token", "SECRET token with spaces"),
+    # Pasted from a chat app or a web page: invisible or full-width characters in the host,
+    # which passed before and then stopped the worker at its first start.
+    ("discord_webhook_url", "https://disc\u200bord.com/api/webhooks/1/SECRETxyz"),
+    ("discord_webhook_url", "https://\ufeffdiscord.com/api/webhooks/1/SECRETxyz"),
+    ("discord_webhook_url", "https://\uff44iscord.com/api/webhooks/1/SECRETxyz"),
+    ("discord_webhook_url", "https://discord.com\u00a0/api/webhooks/1/SECRETxyz")])
 def test_bad_secret_is_rejected_without_echoing_it(key: str, value: str) -> None:
     with pytest.raises(SettingsError, match=key) as info:
         load_section(NotifySettings, {key: value})
