@@ -54,6 +54,20 @@ class SavedFrame:
                 "width": self.width, "height": self.height, "boxes": [dict(b) for b in self.boxes]}
 
 
+def boot_id() -> str:
+    """This boot of the machine ("" where the system does not say, e.g. off Linux).
+
+    ``time.monotonic()`` counts from the boot for every process, so a reading saved by an
+    earlier worker still compares with ours when both were taken in the same boot. The wall
+    clock does not: a Raspberry Pi has no clock of its own and jumps, often by months, when
+    the network time arrives, which may be in the middle of a print.
+    """
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
 def _new_id(now: float) -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + "-" + secrets.token_hex(2)
 
@@ -86,6 +100,7 @@ class IncidentStore:
         self.left_open: list[str] = []
         #: Why the last write failed (disk full, folder unwritable), or None once writes work.
         self.problem: str | None = None
+        self._boot = boot_id()
 
     def status(self) -> dict[str, str]:
         """``{"state": "ok"|"error", "message": ...}`` for the worker's status."""
@@ -150,6 +165,15 @@ class IncidentStore:
         """All records, oldest first."""
         return sorted(self._records.values(), key=lambda r: (r.get("opened_at", 0), r["id"]))
 
+    def open_for(self, record: Mapping[str, Any]) -> float | None:
+        """Seconds since ``record`` opened, by the monotonic clock of this boot; None when that
+        cannot be known (a record from another boot, a system without a boot id, or an older
+        version), so that no caller falls back on wall-clock time."""
+        opened = record.get("opened_monotonic")
+        if not self._boot or record.get("boot") != self._boot or not isinstance(opened, (int, float)):
+            return None
+        return max(0.0, time.monotonic() - float(opened))
+
     def summary(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """The part of a record that goes into protocol messages."""
         keys = ("id", "kind", "state", "opened_at", "closed_at", "severity", "band", "action",
@@ -181,6 +205,9 @@ class IncidentStore:
         record: dict[str, Any] = {
             "id": incident_id, "kind": kind, "state": "open" if kind == "incident" else "closed",
             "opened_at": now, "closed_at": None if kind == "incident" else now,
+            # The age of an open incident after a restart is read from these (open_for), never
+            # from opened_at: the wall clock may have jumped since.
+            "opened_monotonic": time.monotonic(), "boot": self._boot,
             "severity": event.get("severity"), "band": event.get("band"),
             "failure_area": event.get("failure_area"), "failures": event.get("failures"),
             "action": event.get("action"), "action_state": None, "label": None,

@@ -533,7 +533,10 @@ class Worker:
         return keep
 
     def _take_over(self, record: dict[str, Any], now: float) -> None:
-        opened_ago = max(0.0, time.time() - float(record.get("opened_at") or time.time()))
+        # By the monotonic clock: with the wall clock's time since opened_at, a jump when the
+        # network time arrives (a Pi has no clock of its own) would make the incident months
+        # old and escalate_after cancel the paused print at once. Unknown: it starts again now.
+        opened_ago = self.store.open_for(record) or 0.0
         escalated = any(event.get("event") == "escalated" for event in record.get("trail", []))
         self._engine.take_over(now, opened_at=now - opened_ago, action=record.get("action"),
                                escalated=escalated)

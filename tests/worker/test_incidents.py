@@ -58,6 +58,23 @@ def test_settling_keeps_the_incident_taken_over_open(tmp_path: Path) -> None:
     assert kept["state"] == "open" and kept["trail"][-1]["event"] == "taken_over"
 
 
+
+def test_the_age_of_a_reloaded_incident_comes_from_this_boots_clock_only(tmp_path: Path) -> None:
+    store = IncidentStore(tmp_path, 10**9)
+    store.load()
+    record = _open(store, 1000.0)  # a wall-clock time decades ago: it must not make the age
+    again = IncidentStore(tmp_path, 10**9)
+    again.load()
+    age = again.open_for(again.get(record["id"]))
+    if not record["boot"]:
+        assert age is None  # a system that does not say which boot this is: unknown
+        return
+    assert age is not None and 0.0 <= age < 60.0
+    rebooted = dict(again.get(record["id"]), boot="another-boot")
+    assert again.open_for(rebooted) is None
+    older_version = {k: v for k, v in record.items() if k != "opened_monotonic"}
+    assert again.open_for(older_version) is None
+
 def test_broken_record_is_skipped(tmp_path: Path) -> None:
     (tmp_path / "garbage").mkdir()
     (tmp_path / "garbage" / "incident.json").write_text("{not json")

@@ -305,3 +305,24 @@ async def test_a_restarted_worker_closes_an_incident_whose_pause_is_over(
             assert "nothing was done" in answer.json()["text"]
         record = second.store.get(opened["incident_id"])
         assert record["state"] == "closed" and record["trail"][-1]["reason"] == "worker restarted"
+
+
+async def test_a_wall_clock_jump_before_a_restart_does_not_cancel_the_paused_print_early(
+        camera: CameraServer, bot: BotServer, tmp_path: Path, monkeypatch: Any) -> None:
+    """A Pi has no clock of its own: the network time can move its wall clock by months in the
+    middle of a print. A worker restarted after that (Moonraker restarted by a config edit)
+    must count escalate_after from when the incident really opened, not cancel at once."""
+    escalate_after = 8.0
+    started = time.monotonic()  # before the incident opens: what is counted from here is longer
+    async with _restarted_after_a_paused_incident(camera, bot, tmp_path, escalate_after=escalate_after,
+                                                  resume_grace=0) as (second, opened):
+        real_time = time.time
+        monkeypatch.setattr(time, "time", lambda: real_time() + 60 * 86400)
+        async with await connect(second) as ws:
+            await print_state(ws, "paused", layer=3, total_layers=50, progress=0.1)
+            status = await expect(ws, "status", lambda m: m["print"]["state"] == "paused")
+            assert status["open_incident"]["id"] == opened["incident_id"]
+            # It still escalates (the print stays paused), but only once escalate_after is up.
+            request = await expect(ws, "action_request", timeout=60)
+            assert (request["action"], request["incident_id"]) == ("cancel", opened["incident_id"])
+            assert time.monotonic() - started >= escalate_after
