@@ -26,7 +26,7 @@ import numpy as np
 
 from .engine.types import Box
 
-__all__ = ["annotate", "encode_jpeg", "box_colour", "GREEN", "AMBER", "RED"]
+__all__ = ["annotate", "encode_jpeg", "fit_within", "box_colour", "GREEN", "AMBER", "RED"]
 
 GREEN = (60, 190, 60)
 AMBER = (0, 165, 255)
@@ -132,6 +132,17 @@ def _header(image: np.ndarray, text: str, colour: tuple[int, int, int], scale: f
     cv2.rectangle(image, (0, 0), (max(4, 3 * thick), bar), colour, cv2.FILLED)
     cv2.putText(image, text, (max(4, 3 * thick) + 4 * thick, th + 2 * thick), _FONT, scale, colour, thick, cv2.LINE_AA)
     return bar
+
+
+def fit_within(img: np.ndarray, max_side: int) -> np.ndarray:
+    """``img`` shrunk (aspect kept) so that neither side exceeds ``max_side``; as is if it fits."""
+    height, width = img.shape[:2]
+    longest = max(height, width)
+    if longest <= max_side:
+        return img
+    scale = max_side / longest
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
 
 
 def encode_jpeg(img: np.ndarray, quality: int = 85) -> bytes:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .annotate import annotate, encode_jpeg
+from .annotate import annotate, encode_jpeg, fit_within
 from .detect import DetectionResult, Detector
 from .engine import FrameAssessment, assess_frame
 from .settings import Settings
@@ -52,11 +52,13 @@ class FrameAnalyser:
                                   self.settings.detection)
         return FrameAnalysis(detection, assessment, (time.perf_counter() - started) * 1000.0)
 
-    def annotate(self, frame_bgr: np.ndarray, analysis: FrameAnalysis, header: str = "") -> bytes:
-        """The annotated JPEG of ``analysis`` drawn over ``frame_bgr``."""
+    def annotate(self, frame_bgr: np.ndarray, analysis: FrameAnalysis, header: str = "",
+                 max_side: int | None = None) -> bytes:
+        """The annotated JPEG of ``analysis`` drawn over ``frame_bgr``, shrunk to at most
+        ``max_side`` pixels on its longest side when given."""
         resolved = self.settings.detection.resolved()
         image = annotate(frame_bgr, analysis.detection.boxes, analysis.assessment,
                          display_threshold=resolved.display_threshold,
                          failure_score=max(resolved.score_threshold, resolved.display_threshold),
                          header=header)
-        return encode_jpeg(image)
+        return encode_jpeg(fit_within(image, max_side) if max_side else image)

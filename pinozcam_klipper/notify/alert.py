@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-__all__ = ["Alert", "AlertKind", "DeliveryResult", "STOPPING_ACTIONS", "URGENT_KINDS", "alert_title",
+__all__ = ["Alert", "AlertKind", "DeliveryResult", "without_picture", "STOPPING_ACTIONS", "URGENT_KINDS", "alert_title",
            "alert_fields", "alert_text", "is_urgent", "welcome_alert"]
 
 
@@ -81,6 +81,12 @@ class DeliveryResult:
     @property
     def ok(self) -> bool:
         return self.status == "sent"
+
+
+def without_picture(alert: Alert) -> Alert:
+    """``alert`` as text only, saying that its picture could not be sent."""
+    note = "(The picture could not be sent.)"
+    return replace(alert, image=None, message=f"{alert.message}\n{note}" if alert.message else note)
 
 
 def is_urgent(alert: Alert) -> bool:

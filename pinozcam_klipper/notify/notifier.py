@@ -42,7 +42,7 @@ from typing import Any
 import httpx
 
 from ..redact import RedactingFilter, Redactor
-from .alert import Alert, AlertKind, DeliveryResult, is_urgent, welcome_alert
+from .alert import Alert, AlertKind, DeliveryResult, is_urgent, welcome_alert, without_picture
 from .discord import DiscordWebhook
 from .pacing import Pacer
 from .settings import NotifySettings
@@ -247,16 +247,26 @@ class Notifier:
     async def _send_discord(self, alert: Alert, reply_markup: Mapping[str, Any] | None,
                             policy: RetryPolicy) -> str:
         assert self.discord is not None
-        # No buttons on Discord.
-        await self.discord.send(alert, printer_name=self.settings.printer_name, policy=policy)
-        return ""
+        discord = self.discord
+
+        async def send(this: Alert) -> str:
+            # No buttons on Discord.
+            await discord.send(this, printer_name=self.settings.printer_name, policy=policy)
+            return ""
+
+        return await _picture_or_text(alert, send)
 
     async def _send_telegram(self, alert: Alert, reply_markup: Mapping[str, Any] | None,
                              policy: RetryPolicy) -> str:
         assert self.telegram is not None
-        sent = await self.telegram.send(alert, printer_name=self.settings.printer_name,
-                                        reply_markup=reply_markup, policy=policy)
-        return sent.warning
+        telegram = self.telegram
+
+        async def send(this: Alert) -> str:
+            sent = await telegram.send(this, printer_name=self.settings.printer_name,
+                                       reply_markup=reply_markup, policy=policy)
+            return sent.warning
+
+        return await _picture_or_text(alert, send)
 
     async def _one(self, channel: str, sending: Awaitable[str], alert: Alert) -> DeliveryResult:
         """Await ``sending`` (which returns a warning, or "") and say what became of the alert."""
@@ -302,6 +312,31 @@ class Notifier:
                 self.on_result(result)
             except Exception:  # a broken callback must not stop the notifier; it is logged, not hidden
                 logger.exception("notification result callback failed")
+
+
+#: Words in a service's refusal that point at the picture (Telegram: "PHOTO_INVALID_DIMENSIONS",
+#: "IMAGE_PROCESS_FAILED", "file is too big"; Discord: "Request entity too large").
+_PICTURE_WORDS = ("photo", "image", "file", "too large", "too big", "attachment", "dimension")
+
+
+def _picture_refused(exc: NotifyError) -> bool:
+    """Whether the service refused the alert for its picture (so the text alone would pass)."""
+    says = exc.says.lower()
+    return exc.status == 413 or (exc.status == 400 and any(word in says for word in _PICTURE_WORDS))
+
+
+async def _picture_or_text(alert: Alert, send: Callable[[Alert], Awaitable[str]]) -> str:
+    """``send(alert)``; when the service refuses its picture, the alert again as text only,
+    so that a failure alert is never lost for its picture. Returns the warning to show."""
+    try:
+        return await send(alert)
+    except NotifyError as exc:
+        if not alert.image or not _picture_refused(exc):
+            raise
+        refused = exc.says or f"http {exc.status}"
+    warning = await send(without_picture(alert))
+    note = f"the picture was refused ({refused}), so the alert went as text"
+    return f"{warning}; {note}" if warning else note
 
 
 def _describe(exc: BaseException, redact: Redactor) -> str:

@@ -29,6 +29,12 @@ __all__ = ["Check", "Watcher"]
 
 logger = logging.getLogger(__name__)
 
+#: Longest side of the annotated picture (alerts, panel, incident). Telegram refuses a photo
+#: whose width and height add up to more than 10000 px or that is over 10 MB, and Discord an
+#: attachment over 10 MB: a 48 MP camera's frame would lose the whole alert. The raw frames
+#: an incident keeps stay at full size.
+ANNOTATED_MAX_SIDE = 1920
+
 
 @dataclass(frozen=True)
 class Check:
@@ -217,4 +223,4 @@ class Watcher:
             self._held = (now, analysis)
         elif self._held is not None and now - self._held[0] <= self.failure_hold:
             drawn = self._held[1]  # keep the failure boxes on screen a little longer
-        return analysis, analyser.annotate(image, drawn, header=f"#{frame_id}")
+        return analysis, analyser.annotate(image, drawn, header=f"#{frame_id}", max_side=ANNOTATED_MAX_SIDE)

@@ -209,3 +209,36 @@ async def test_another_refusal_with_a_topic_is_not_sent_elsewhere(server: Notify
     assert result.status == "failed" and "chat not found" in result.error
     assert "telegram_topic_id" not in result.error
     assert len(server.requests) == 1
+
+
+def _telegram(server: NotifyServer) -> NotifySettings:
+    return load_section(NotifySettings, {"telegram_bot_token": BOT_TOKEN, "telegram_chat_id": "-1001234",
+                                         "telegram_api_base": server.telegram_api_base, "notify_timeout": 5})
+
+
+async def test_a_picture_telegram_refuses_leaves_the_alert_as_text(server: NotifyServer) -> None:
+    """A picture Telegram will not take (too large, odd dimensions) must not lose the alert."""
+    server.reply(400, json_body={"ok": False, "error_code": 400,
+                                 "description": "Bad Request: PHOTO_INVALID_DIMENSIONS"})
+    async with Notifier(_telegram(server), retry=SHORT, urgent_retry=LONG) as notifier:
+        [result] = await notifier.send_now(Alert(kind=AlertKind.INCIDENT, action="pause", file="benchy.gcode",
+                                                 image=b"\xff\xd8jpeg"))
+    assert result.status == "sent"
+    assert "PHOTO_INVALID_DIMENSIONS" in result.error and "went as text" in result.error
+    assert len(server.telegram_requests("sendPhoto")) == 1
+    [text] = server.telegram_requests("sendMessage")
+    body = text.json()
+    assert body["chat_id"] == "-1001234"
+    assert "benchy.gcode" in body["text"] and "picture could not be sent" in body["text"]
+
+
+async def test_a_picture_too_large_for_discord_leaves_the_alert_as_text(server: NotifyServer) -> None:
+    server.reply(413, json_body={"message": "Request entity too large", "code": 40005})
+    async with Notifier(_discord(server), retry=SHORT, urgent_retry=LONG) as notifier:
+        [result] = await notifier.send_now(Alert(kind=AlertKind.INCIDENT, action="pause", image=b"\xff\xd8jpeg"))
+    assert result.status == "sent" and "went as text" in result.error
+    with_picture, as_text = server.requests
+    assert "files[0]" in with_picture.form()
+    embed = as_text.json()["embeds"][0]
+    assert "picture could not be sent" in embed["description"] and "image" not in embed
+    assert WEBHOOK_TOKEN not in result.error

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 from websockets.asyncio.client import ClientConnection
 
 from pinozcam_klipper.settings import Settings
@@ -56,6 +58,27 @@ async def test_failure_frames_open_one_incident_that_asks_to_pause(
         assert (folder / "annotated.jpg").read_bytes()[:2] == b"\xff\xd8"
         assert (folder / "onset.jpg").is_file() and (folder / "before-1.jpg").is_file()
 
+
+
+async def test_the_alert_picture_of_a_high_resolution_camera_fits_telegram_and_discord(
+        worker: Worker, camera: CameraServer, bot: BotServer) -> None:
+    """Telegram refuses a photo whose sides add up to more than 10000 px, and both services
+    one over 10 MB: a 48 MP camera's frame is shrunk for the alert; the raw frame is kept."""
+    big = cv2.resize(cv2.imdecode(np.frombuffer(FAILING, np.uint8), cv2.IMREAD_COLOR), (8000, 6000),
+                     interpolation=cv2.INTER_NEAREST)
+    big_jpeg = cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+    async with await connect(worker) as ws:
+        await expect(ws, "status")
+        await print_state(ws, "printing", layer=3, total_layers=50, progress=0.1)
+        camera.set_frames([big_jpeg])
+        incident = await expect(ws, "incident", lambda m: m["event"] == "opened", timeout=60)
+        [photo] = await requests_matching(bot, lambda r: r.route.endswith("/sendPhoto"))
+        [webhook] = await requests_matching(bot, lambda r: r.route.startswith("/api/webhooks/"))
+    for picture in (photo.form()["photo"].data, webhook.form()["files[0]"].data):
+        height, width = cv2.imdecode(np.frombuffer(picture, np.uint8), cv2.IMREAD_COLOR).shape[:2]
+        assert (width, height) == (1920, 1440)
+    onset = worker.store.root / incident["incident_id"] / "onset.jpg"
+    assert cv2.imdecode(np.fromfile(onset, np.uint8), cv2.IMREAD_COLOR).shape[:2] == (6000, 8000)
 
 async def test_unconfirmed_pause_sends_could_not_pause_alert(
         worker: Worker, camera: CameraServer, bot: BotServer) -> None:
