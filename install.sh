@@ -30,6 +30,9 @@ Options:
                           instead of creating the virtualenv (development, CI)
   --no-update-manager     do not add [update_manager pinozcam] to moonraker.conf
   --no-restart            do not restart Moonraker
+  --service NAME          restart this systemd unit (e.g. moonraker-2.service); without it
+                          install.sh restarts the only Moonraker unit, or, with several, the one
+                          whose configuration names the printer_data folder
   --allow-root            run as root anyway (only where root itself runs Moonraker, or in a
                           container); without it install.sh refuses to run as root
   --uninstall             remove the links and the config sections install.sh added, and the
@@ -52,6 +55,7 @@ UPDATE_MANAGER=1
 RESTART=1
 UNINSTALL=0
 ALLOW_ROOT=0
+SERVICE=""
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -63,6 +67,7 @@ while [ $# -gt 0 ]; do
         --worker-python) WORKER_PYTHON="${2:?--worker-python needs a path}"; shift 2 ;;
         --no-update-manager) UPDATE_MANAGER=0; shift ;;
         --no-restart) RESTART=0; shift ;;
+        --service) SERVICE="${2:?--service needs a systemd unit name}"; shift 2 ;;
         --allow-root) ALLOW_ROOT=1; shift ;;
         --uninstall) UNINSTALL=1; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -118,13 +123,23 @@ find_moonraker_dir() {
     [ -d "$MR_DIR/components" ] || die "$MR_DIR has no components/ folder"
 }
 
+section_line() {  # section_line NAME_ERE: the ERE of a moonraker.conf line opening [NAME]
+    # As Moonraker reads it: a comment may follow after whitespace ("[pinozcam]  # mine").
+    # remove_our_sections's section() reads a line the same way.
+    printf '^\\[%s\\]([[:space:]]+[#;].*)?[[:space:]]*$' "$1"
+}
+
 section_present() {  # section_present FILE 'pinozcam' -> 0 if [pinozcam] is in FILE
-    grep -Eq "^\[$2\][[:space:]]*$" "$1"
+    grep -Eq "$(section_line "$2")" "$1"
 }
 
 # The moonraker.conf sections that are PiNozCam's: the two install.sh adds, and the [webcam]
 # entries of moonraker_component/webcams.conf.example (any [webcam pinozcam...]).
-OUR_SECTIONS='^\[(pinozcam|update_manager pinozcam|webcam pinozcam([_-][^]]*)?)\]([[:space:]]+[#;].*)?[[:space:]]*$'
+OUR_SECTIONS="$(section_line '(pinozcam|update_manager pinozcam|webcam pinozcam([_-][^]]*)?)')"
+
+# The printer.cfg line including the macros, as Klipper reads it: a comment may follow ('#' or
+# ';'), and spaces around the file name do not count. Finding and removing it use this one ERE.
+INCLUDE_LINE='^\[include [[:space:]]*pinozcam\.cfg[[:space:]]*\]([[:space:]]*[#;].*)?[[:space:]]*$'
 
 our_sections() {  # our_sections FILE: the names of PiNozCam's sections in FILE, one a line
     grep -E "$OUR_SECTIONS" "$1" | sed -e 's/\].*$/]/' || true
@@ -175,10 +190,46 @@ remove_our_sections() {  # remove_our_sections FILE: drop PiNozCam's sections, k
     rm -f "$tmp" "$ours"
 }
 
-moonraker_service() {  # the systemd unit running Moonraker, if any
-    command -v systemctl >/dev/null 2>&1 || return 1
+moonraker_units() {  # the systemd units running a Moonraker, one a line (KIAUH: moonraker-N)
+    command -v systemctl >/dev/null 2>&1 || return 0
     systemctl list-units --type=service --all --no-legend 2>/dev/null \
-        | awk '{print ($1 == "●" ? $2 : $1)}' | grep -E '^moonraker(-[^.]+)?\.service$' | head -n 1
+        | awk '{print ($1 == "●" || $1 == "*" ? $2 : $1)}' | grep -E '^moonraker(-[^.]+)?\.service$' || true
+}
+
+unit_configuration() {  # unit_configuration UNIT: its unit file and drop-ins, its environment files
+    # KIAUH and Moonraker's own installer name the printer_data folder in the environment file:
+    # EnvironmentFile=~/printer_2_data/systemd/moonraker.env, holding MOONRAKER_ARGS="... -d
+    # ~/printer_2_data". systemctl show gives that file's path with specifiers resolved, one
+    # "EnvironmentFiles=PATH (ignore_errors=no)" line each; older systemd says EnvironmentFile=.
+    local file
+    systemctl cat "$1" 2>/dev/null || true
+    systemctl show --property=EnvironmentFiles "$1" 2>/dev/null \
+        | sed -n -E 's/^EnvironmentFiles?=(.*) \(ignore_errors=(yes|no)\)$/\1/p' \
+        | while IFS= read -r file; do
+            printf 'EnvironmentFile=%s\n' "$file"
+            [ ! -r "$file" ] || cat "$file"
+        done
+}
+
+names_printer_data() {  # names_printer_data TEXT: 0 if TEXT names $PRINTER_DATA as a whole path
+    local folder form pattern=""
+    local -a forms
+    folder="$(absolute "$PRINTER_DATA")"
+    while [ "${folder%/}" != "$folder" ] && [ "$folder" != / ]; do folder="${folder%/}"; done
+    forms=("$folder" "$(readlink -f "$folder" 2>/dev/null || printf '%s' "$folder")")
+    # shellcheck disable=SC2088  # a literal ~ and %h: how a unit or env file may spell the folder
+    case "$folder" in
+        "$HOME_DIR"/*) forms+=("~/${folder#"$HOME_DIR"/}" "%h/${folder#"$HOME_DIR"/}") ;;
+    esac
+    for form in "${forms[@]}"; do
+        pattern="$pattern${pattern:+|}$(printf '%s' "$form" | sed -e 's/[.[\\*^$+?(){|]/\\&/g')"
+    done
+    # Whole: /home/pi/printer_data names neither /home/pi/printer_data_2 nor /mnt/home/pi/printer_data.
+    grep -Eq "(^|[[:space:]\"'=])($pattern)(/|[[:space:]\"']|$)" <<< "$1"
+}
+
+comma_list() {  # comma_list < LINES: "a, b, c"
+    awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $0 }'
 }
 
 restart_moonraker() {
@@ -186,14 +237,40 @@ restart_moonraker() {
         say "restart Moonraker to load the change (--no-restart given)"
         return
     fi
-    local unit
-    unit="$(moonraker_service || true)"
-    if [ -n "$unit" ]; then
-        say "restarting $unit (sudo systemctl restart $unit)"
-        as_root systemctl restart "$unit"
-    else
-        say "Moonraker is not run by systemd here: restart it yourself"
+    local units unit matches=""
+    if [ -n "$SERVICE" ]; then
+        say "restarting $SERVICE (sudo systemctl restart $SERVICE)"
+        as_root systemctl restart "$SERVICE"
+        return
     fi
+    units="$(moonraker_units)"
+    if [ -z "$units" ]; then
+        say "Moonraker is not run by systemd here: restart it yourself"
+        return
+    fi
+    if [ "$(printf '%s\n' "$units" | wc -l)" -eq 1 ]; then
+        say "restarting $units (sudo systemctl restart $units)"
+        as_root systemctl restart "$units"
+        return
+    fi
+    # Several printers on one host: restart only the Moonraker of this printer_data folder. Another
+    # printer's could be printing, and a guess would leave this one without the component.
+    for unit in $units; do
+        if names_printer_data "$(unit_configuration "$unit")"; then
+            matches="$matches${matches:+ }$unit"
+        fi
+    done
+    case "$matches" in
+        "" | *" "*)
+            say "found several Moonraker services ($(printf '%s\n' "$units" | comma_list))" \
+                "and cannot tell which one runs $PRINTER_DATA: restarted none. Restart that one" \
+                "yourself (sudo systemctl restart NAME), or name it with --service NAME next time"
+            ;;
+        *)
+            say "restarting $matches, the Moonraker of $PRINTER_DATA (sudo systemctl restart $matches)"
+            as_root systemctl restart "$matches"
+            ;;
+    esac
 }
 
 ensure_venv_support() {
@@ -283,7 +360,7 @@ add_include() {
         say "no $PRINTER_CFG: add [include pinozcam.cfg] to your Klipper config yourself"
         return
     fi
-    if grep -Eq '^\[include pinozcam\.cfg\]' "$PRINTER_CFG"; then
+    if grep -Eq "$INCLUDE_LINE" "$PRINTER_CFG"; then
         say "printer.cfg already includes pinozcam.cfg"
         return
     fi
@@ -363,11 +440,11 @@ do_uninstall() {
         rm -f "$CONFIG_DIR/pinozcam.cfg"
         say "removed $CONFIG_DIR/pinozcam.cfg"
     fi
-    if [ -f "$PRINTER_CFG" ] && grep -Eq '^\[include pinozcam\.cfg\]' "$PRINTER_CFG"; then
+    if [ -f "$PRINTER_CFG" ] && grep -Eq "$INCLUDE_LINE" "$PRINTER_CFG"; then
         backup "$PRINTER_CFG"
         local tmp
         tmp="$(mktemp)"
-        grep -Ev '^\[include pinozcam\.cfg\][[:space:]]*$' "$PRINTER_CFG" > "$tmp" || true
+        grep -Ev "$INCLUDE_LINE" "$PRINTER_CFG" > "$tmp" || true
         cat "$tmp" > "$PRINTER_CFG"
         rm -f "$tmp"
         say "removed [include pinozcam.cfg] from printer.cfg"
@@ -377,7 +454,7 @@ do_uninstall() {
     if [ -n "$sections" ]; then
         backup "$MOONRAKER_CONF"
         remove_our_sections "$MOONRAKER_CONF"
-        say "removed $(printf '%s\n' "$sections" | awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $0 }') from moonraker.conf"
+        say "removed $(printf '%s\n' "$sections" | comma_list) from moonraker.conf"
     fi
     say "webcams added through Mainsail's or Fluidd's webcam settings stay there: delete PiNozCam's" \
         "(pinozcam, pinozcam_panel: the ones showing /server/pinozcam/...) in those settings"

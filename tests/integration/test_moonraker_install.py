@@ -11,6 +11,7 @@ The tests run as root in CI, hence --allow-root; the refusal to run as root is t
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -33,6 +34,7 @@ max_accel: 1000
 
 #*# <---------------------- SAVE_CONFIG ---------------------->
 #*# DO NOT EDIT THIS BLOCK OR BELOW. The contents are auto-generated.
+#*#
 """
 
 
@@ -232,3 +234,171 @@ def test_uninstall_removes_the_pinozcam_webcams_and_keeps_the_users_comments(tmp
     for section in ("[pinozcam]", "[webcam pinozcam]", "[webcam pinozcam_panel]"):
         assert section in removed, removed
     assert "Mainsail's or Fluidd's webcam settings" in result.stdout  # those it cannot see
+
+
+def _klipper_error(printer_cfg: Path) -> str | None:
+    """What Klipper says reading ``printer_cfg`` (its own configfile, includes and all); None if it reads."""
+    configfile = pytest.importorskip("klippy.configfile")
+
+    class Printer:
+        def get_start_args(self) -> dict[str, str]:
+            return {"config_file": str(printer_cfg)}
+
+    reader = configfile.PrinterConfig.__new__(configfile.PrinterConfig)
+    reader.printer = Printer()
+    try:
+        reader.read_main_config()
+    except configfile.error as exc:
+        return str(exc)
+    return None
+
+
+_MOONRAKER_READS = """
+import json, pathlib, sys
+from moonraker.confighelper import ConfigError, FileSourceWrapper
+source = FileSourceWrapper(None)
+try:
+    source.read_file(pathlib.Path(sys.argv[1]))
+except ConfigError as exc:
+    print(json.dumps({"error": str(exc)}))
+else:
+    print(json.dumps({"sections": source.config.sections()}))
+"""
+
+
+def _moonraker_reads(conf: Path) -> dict[str, object]:
+    """What Moonraker 0.11's config parser makes of ``conf``: {"sections": [...]} or {"error": "..."}."""
+    reason = moonraker_missing_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    out = subprocess.run([str(moonraker_python()), "-c", _MOONRAKER_READS, str(conf)], capture_output=True,
+                         text=True, check=True, timeout=60)
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("comment", ["  # AI detection", " ; AI detection"], ids=["hash", "semicolon"])
+def test_uninstall_removes_an_include_that_carries_a_comment(tmp_path: Path, comment: str) -> None:
+    _checkout_home(tmp_path)
+    printer_cfg = tmp_path / "printer_data" / "config" / "printer.cfg"
+    printer_cfg.write_text(f"[include pinozcam.cfg]{comment}\n" + PRINTER_CFG)
+    command = ["bash", str(ROOT / "install.sh"), "--home", str(tmp_path), "--worker-python", sys.executable,
+               "--no-restart", "--allow-root"]
+    env = {**os.environ, "HOME": str(tmp_path)}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "printer.cfg already includes pinozcam.cfg" in result.stdout
+    assert _klipper_error(printer_cfg) is None  # the commented include loads the macros
+
+    result = subprocess.run(command + ["--uninstall"], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "removed [include pinozcam.cfg] from printer.cfg" in result.stdout
+    assert not (printer_cfg.parent / "pinozcam.cfg").exists()
+    assert _klipper_error(printer_cfg) is None  # not "Include file ... does not exist": Klipper starts
+    assert printer_cfg.read_text() == PRINTER_CFG
+
+
+def test_a_section_with_a_comment_is_not_added_again(tmp_path: Path) -> None:
+    mine = ("[server]\nhost: 0.0.0.0\n\n[pinozcam] # my settings\ncamera: printer_cam\n\n"
+            "[update_manager pinozcam]  ; mine too\ntype: git_repo\npath: ~/pinozcam-klipper\n"
+            "origin: https://example.invalid/pinozcam-klipper.git\n")
+    conf = _checkout_home(tmp_path, mine)
+    command = ["bash", str(ROOT / "install.sh"), "--home", str(tmp_path), "--worker-python", sys.executable,
+               "--no-restart", "--allow-root"]
+    env = {**os.environ, "HOME": str(tmp_path)}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    read = _moonraker_reads(conf)
+    assert "error" not in read, read["error"]  # not "Duplicate section [pinozcam]": Moonraker starts
+    assert read["sections"] == ["server", "pinozcam", "update_manager pinozcam"]
+    assert conf.read_text() == mine
+    assert "moonraker.conf already has the PiNozCam sections" in result.stdout
+
+    result = subprocess.run(command + ["--uninstall"], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _moonraker_reads(conf) == {"sections": ["server"]}
+
+
+_FAKE_SYSTEMCTL = """
+units="$(dirname "$0")/units"
+case "$1" in
+    list-units)
+        printf '  klipper-1.service loaded active running Klipper 3D Printer Firmware SV1\\n'
+        for unit in "$units"/*.service; do
+            printf '  %s loaded active running API Server for Klipper SV1\\n' "$(basename "$unit")"
+        done ;;
+    cat) printf '# /etc/systemd/system/%s\\n' "$2"; cat "$units/$2" ;;
+    show)  # show --property=EnvironmentFiles UNIT, as systemd 252 prints it
+        for unit; do :; done
+        sed -n 's/^EnvironmentFile=-\\{0,1\\}\\(.*\\)$/EnvironmentFiles=\\1 (ignore_errors=no)/p' "$units/$unit" ;;
+    restart) printf '%s\\n' "$2" >> "$units/../restarted" ;;
+    *) exit 1 ;;
+esac
+"""
+
+
+def _kiauh_unit(home: Path, data: str) -> str:
+    """A Moonraker unit as KIAUH writes it, for the printer_data folder ``home/data``; its env file too."""
+    env_file = home / data / "systemd" / "moonraker.env"
+    env_file.parent.mkdir(parents=True)
+    env_file.write_text(f'MOONRAKER_ARGS="{home}/moonraker/moonraker/moonraker.py -d {home / data}"\n')
+    return (f"[Unit]\nDescription=API Server for Klipper SV1\n\n[Service]\nType=simple\nUser=pi\n"
+            f"WorkingDirectory={home}/moonraker\nEnvironmentFile={env_file}\n"
+            f"ExecStart={home}/moonraker-env/bin/python $MOONRAKER_ARGS\nRestart=always\n")
+
+
+def _fake_systemd(folder: Path, units: dict[str, str]) -> tuple[dict[str, str], Path]:
+    """PATH with a systemctl that knows ``units`` (name: unit file) and a sudo; the file listing restarts."""
+    (folder / "units").mkdir(parents=True)
+    for name, text in units.items():
+        (folder / "units" / name).write_text(text)
+    _fake_command(folder, "sudo", 'exec "$@"\n')
+    return _fake_command(folder, "systemctl", _FAKE_SYSTEMCTL), folder / "restarted"
+
+
+def _second_printer_home(home: Path) -> Path:
+    """A home with two printers as KIAUH sets them up: printer_data and printer_2_data."""
+    _checkout_home(home)
+    second = home / "printer_2_data"
+    (second / "config").mkdir(parents=True)
+    (second / "config" / "moonraker.conf").write_text("[server]\nport: 7126\n")
+    return second
+
+
+def test_with_two_printers_only_the_moonraker_of_this_printer_data_restarts(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    second = _second_printer_home(home)
+    env, restarted = _fake_systemd(tmp_path / "bin", {
+        "moonraker-1.service": _kiauh_unit(home, "printer_data"),
+        "moonraker-2.service": _kiauh_unit(home, "printer_2_data"),
+    })
+    command = ["bash", str(ROOT / "install.sh"), "--home", str(home), "--printer-data", str(second),
+               "--worker-python", sys.executable, "--allow-root"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env={**env, "HOME": str(home)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert restarted.read_text() == "moonraker-2.service\n"  # not printer 1's, maybe mid-print
+    assert "restarting moonraker-2.service" in result.stdout
+
+    result = subprocess.run(command + ["--uninstall"], capture_output=True, text=True, timeout=60,
+                            env={**env, "HOME": str(home)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert restarted.read_text() == "moonraker-2.service\n" * 2
+
+
+def test_with_two_printers_it_cannot_tell_apart_it_restarts_none_until_told(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    second = _second_printer_home(home)
+    unit = f"[Service]\nExecStart={home}/moonraker-env/bin/python {home}/moonraker/moonraker/moonraker.py\n"
+    env, restarted = _fake_systemd(tmp_path / "bin", {"moonraker-1.service": unit, "moonraker-2.service": unit})
+    command = ["bash", str(ROOT / "install.sh"), "--home", str(home), "--printer-data", str(second),
+               "--worker-python", sys.executable, "--allow-root"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env={**env, "HOME": str(home)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not restarted.exists()  # no guess
+    assert ("found several Moonraker services (moonraker-1.service, moonraker-2.service) and cannot tell "
+            f"which one runs {second}") in result.stdout
+    assert "--service NAME" in result.stdout
+
+    result = subprocess.run(command + ["--service", "moonraker-2.service"], capture_output=True, text=True,
+                            timeout=60, env={**env, "HOME": str(home)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert restarted.read_text() == "moonraker-2.service\n"
