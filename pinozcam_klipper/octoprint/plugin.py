@@ -11,11 +11,13 @@ as ``action_result``. Settings live in OctoPrint's settings system
 ``configure`` (or restarts the worker when it must).
 
 HTTP (all need a logged-in user or an API key):
-``GET /api/plugin/pinozcam`` the status; ``POST /api/plugin/pinozcam`` commands
-``detect_now``, ``mute`` (``muted``), ``feedback`` (``incident_id``, ``label``),
-``restart_worker``; ``GET /plugin/pinozcam/snapshot.jpg`` the latest annotated picture
+``GET /api/plugin/pinozcam`` the status (the camera URL without its password);
+``POST /api/plugin/pinozcam`` commands ``detect_now``, ``mute`` (``muted``),
+``feedback`` (``incident_id``, ``label``), ``restart_worker``;
+``GET /plugin/pinozcam/snapshot.jpg`` the latest annotated picture
 (``?raw=1``: the camera's picture with nothing drawn). The status carries the
-print's severity ``history`` (asked of the worker again at each status read).
+print's severity ``history`` (asked of the worker again at each status read). A refused
+command answers ``{"error": ...}`` (403 without the permission, 409 while the worker is down).
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ class PinozcamPlugin(octoprint.plugin.StartupPlugin,
         return plugin_settings.defaults()
 
     def get_settings_restricted_paths(self) -> dict[str, list[list[str]]]:
-        return {"admin": [[key] for key in plugin_settings.SECRET_KEYS]}
+        return {"admin": [[key] for key in plugin_settings.ADMIN_ONLY_KEYS]}
 
     def on_settings_save(self, data: dict[str, Any]) -> dict[str, Any]:
         accepted, problems = plugin_settings.normalise(self._flat_settings(), data or {})
@@ -209,8 +211,9 @@ class PinozcamPlugin(octoprint.plugin.StartupPlugin,
         if message is not None and self._link is not None:
             self._link.send(message)
         if event == "SettingsUpdated" and not str(self._settings.get(["camera"]) or "").strip():
-            # The webcam may have changed in OctoPrint's own settings.
-            if self._choose_camera(self._flat_settings()).url != self._camera.url:
+            # The webcam may have changed in OctoPrint's own settings, which then calls no save
+            # hook of ours: its URL, or only its flip or rotation.
+            if self._choose_camera(self._flat_settings()) != self._camera:
                 self._apply_settings()
 
     def on_print_progress(self, storage: str, path: str, progress: int) -> None:
@@ -242,6 +245,9 @@ class PinozcamPlugin(octoprint.plugin.StartupPlugin,
         elif kind == "configured" and message.get("restart_needed") and self._supervisor is not None:
             self._logger.info("pinozcam worker restarting: %s changed", ", ".join(message["restart_needed"]))
             self._supervisor.restart()
+        elif kind == "feedback_saved" and self._link is not None:
+            # The incident list shows the label: ask for it again now it changed.
+            self._link.send({"type": "list_incidents", "limit": 20})
         elif kind == "error":
             self._logger.warning("pinozcam worker: %s", message.get("message"))
 
@@ -295,9 +301,10 @@ class PinozcamPlugin(octoprint.plugin.StartupPlugin,
         return flask.jsonify(self.status())
 
     def on_api_command(self, command: str, data: dict[str, Any]) -> Any:
-        permission = getattr(Permissions, _COMMAND_PERMISSIONS.get(command, "ADMIN"))
-        if not permission.can():
-            flask.abort(403)
+        needed = _COMMAND_PERMISSIONS.get(command, "ADMIN")
+        if not getattr(Permissions, needed).can():
+            return flask.make_response(flask.jsonify(
+                error=f"{command} needs OctoPrint's {needed} permission, which this user does not have"), 403)
         if command == "restart_worker":
             if self._supervisor is None:
                 return flask.make_response(flask.jsonify(error="the worker is not running"), 409)

@@ -5,6 +5,10 @@ option names (unique across sections, as for Moonraker), plus a few options
 that only the adapter has (:data:`ADAPTER_DEFAULTS`). Defaults come from the
 core dataclasses: nothing is repeated here except the adapter's own options
 and the alert's printer name.
+
+The secrets and the camera URL (it may carry the camera's password) are for
+administrators only on the REST API (:data:`ADMIN_ONLY_KEYS`). A client that was
+shown them redacted and sends that back keeps the saved value (:func:`normalise`).
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..options import SettingsError, section_to_dict
+from ..redact import REDACTED, redact_url_credentials
 from ..settings import Settings
 
-__all__ = ["ADAPTER_DEFAULTS", "SECRET_KEYS", "defaults", "core_keys", "normalise",
+__all__ = ["ADAPTER_DEFAULTS", "SECRET_KEYS", "ADMIN_ONLY_KEYS", "defaults", "core_keys", "normalise",
            "core_mapping", "SettingsProblem"]
 
 #: Options only the OctoPrint adapter has.
@@ -38,6 +43,9 @@ def _secret_names() -> tuple[str, ...]:
 
 #: Options that are secrets (webhook URL, bot token): admin-only on OctoPrint's REST API.
 SECRET_KEYS: tuple[str, ...] = _secret_names()
+#: Options returned on OctoPrint's REST API to administrators only: the secrets, and the
+#: camera URL, which may hold the camera's password (``user:pw@``, ``?password=``).
+ADMIN_ONLY_KEYS: tuple[str, ...] = (*SECRET_KEYS, "camera")
 
 
 def core_keys() -> tuple[str, ...]:
@@ -97,14 +105,22 @@ def normalise(current: Mapping[str, Any], changes: Mapping[str, Any]
 
     Returns the accepted changes converted to their proper types (``"0.5"`` ->
     ``0.5``, masks as lists) and one problem per rejected or unknown option;
-    a rejected option is left out, the others are kept.
+    a rejected option is left out, the others are kept. A secret sent back as
+    ``<redacted>``, or the saved camera URL sent back with its password redacted,
+    is left out too (the saved value stays); another camera URL containing
+    ``<redacted>`` is refused.
     """
     accepted: dict[str, Any] = {}
     problems: list[SettingsProblem] = []
     known_core = set(core_keys())
     pending: dict[str, Any] = {}
     for key, value in changes.items():
-        if key in ADAPTER_DEFAULTS:
+        if _is_redacted_echo(key, value, current):
+            continue  # shown redacted, sent back as it was: keep what is saved
+        if key == "camera" and REDACTED in str(value):
+            problems.append(SettingsProblem(key, "option 'camera': type the camera's password again "
+                                                 "(the saved one is only shown as <redacted>)"))
+        elif key in ADAPTER_DEFAULTS:
             try:
                 accepted[key] = _adapter_value(key, value)
             except SettingsError as exc:
@@ -132,6 +148,17 @@ def normalise(current: Mapping[str, Any], changes: Mapping[str, Any]
         accepted.update({key: flat[key] for key in pending})
         break
     return accepted, problems
+
+
+def _is_redacted_echo(key: str, value: Any, current: Mapping[str, Any]) -> bool:
+    """True when ``value`` is the saved value of ``key`` as clients are shown it, redacted."""
+    if not isinstance(value, str) or REDACTED not in value:
+        return False
+    if key in SECRET_KEYS:
+        return value == REDACTED
+    if key == "camera":
+        return value.strip() == redact_url_credentials(str(current.get("camera") or "").strip())
+    return False
 
 
 def _flatten(tree: Settings) -> dict[str, Any]:

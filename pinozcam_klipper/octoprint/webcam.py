@@ -5,6 +5,8 @@ Pure: works on the dicts of ``octoprint.webcams.get_webcams_as_dicts()`` (a
 A webcam counts when it has a snapshot URL (preferred: one picture per check)
 or an MJPEG stream URL in its ``compat`` part; relative URLs (the classic
 webcam's ``/webcam/?action=stream``) are taken relative to this machine.
+A URL may carry the camera's password: :meth:`CameraChoice.to_dict` (what the
+status shows) hides it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
+
+from ..redact import redact_url_credentials
 
 __all__ = ["CameraChoice", "choose_camera"]
 
@@ -31,7 +35,8 @@ class CameraChoice:
     problem: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"url": self.url, "source": self.source, "problem": self.problem}
+        """For the status answer: the URL's password (``user:pw@``, ``?password=``) redacted."""
+        return {"url": redact_url_credentials(self.url), "source": self.source, "problem": self.problem}
 
 
 def _url_of(webcam: Mapping[str, Any]) -> str:

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.octoprint.harness import (API_KEY, OctoPrintApi, OctoPrintServer, octoprint_python,
-                                                wait_until)
+from tests.integration.octoprint.harness import (API_KEY, VIEWER_API_KEY, OctoPrintApi, OctoPrintServer,
+                                                octoprint_python, wait_until)
 from tests.servers import CameraServer, NotifyServer
 from tests.worker.helpers import BOT_TOKEN, FAILING, GOOD, MODEL, BotServer
 
@@ -127,6 +127,55 @@ def test_settings_round_trip_through_octoprints_settings_api(api: OctoPrintApi) 
         c["settings"]["notify"]["printer_name"] == "Bench printer" and c, 20)
     assert configured["settings"]["detection"]["consider_time"] == 120.0
     assert configured["settings"]["notify"]["discord_webhook_url"] == "<redacted>"
+
+
+def test_a_password_in_the_camera_url_is_shown_to_no_one(api: OctoPrintApi, octoprint: OctoPrintServer,
+                                                          camera: CameraServer) -> None:
+    secret_url = camera.snapshot_url.replace("http://", "http://cam:hunter2@") + "?user=admin&password=pw-secret"
+    shown_url = camera.snapshot_url.replace("http://", "http://<redacted>@") + "?user=admin&password=<redacted>"
+    viewer = OctoPrintApi(octoprint.url, VIEWER_API_KEY)
+    try:
+        api.post("/api/settings", {"plugins": {"pinozcam": {"camera": secret_url}}}, expect=200)
+        # The status (what the tab shows) names the camera without its password.
+        answer = api.http.get("/api/plugin/pinozcam")
+        assert answer.json()["camera"] == {"url": shown_url, "source": "setting", "problem": ""}
+        assert "hunter2" not in answer.text and "pw-secret" not in answer.text
+        # The setting itself is for administrators only, like the webhook URL and bot token.
+        assert api.get("/api/settings")["plugins"]["pinozcam"]["camera"] == secret_url
+        assert viewer.get("/api/settings")["plugins"]["pinozcam"]["camera"] is None
+        assert "hunter2" not in viewer.http.get("/api/plugin/pinozcam").text
+
+        # The shown URL sent back (a client that only saw it) keeps the saved password...
+        api.post("/api/settings", {"plugins": {"pinozcam": {"camera": shown_url}}}, expect=200)
+        assert api.get("/api/settings")["plugins"]["pinozcam"]["camera"] == secret_url
+        assert api.plugin_status()["settings_problems"] == []
+        # ...another URL with <redacted> in it is refused: the password must be typed again.
+        api.post("/api/settings", {"plugins": {"pinozcam": {
+            "camera": shown_url.replace("snapshot", "other")}}}, expect=200)
+        assert api.get("/api/settings")["plugins"]["pinozcam"]["camera"] == secret_url
+        [problem] = api.plugin_status()["settings_problems"]
+        assert problem["option"] == "camera" and "password again" in problem["message"]
+    finally:
+        api.post("/api/settings", {"plugins": {"pinozcam": {"camera": ""}}}, expect=200)
+    assert api.plugin_status()["camera"]["source"] == "webcam:classic"
+
+
+def _worker_camera(api: OctoPrintApi) -> dict[str, Any]:
+    configured = api.plugin_status()["configured"]
+    return configured["settings"]["camera"] if configured else {}
+
+
+def test_a_flip_changed_in_octoprints_webcam_settings_reaches_the_worker(api: OctoPrintApi) -> None:
+    """OctoPrint's settings dialog sends only what changed: a flip alone calls no hook of ours."""
+    try:
+        api.post("/api/settings", {"plugins": {"classicwebcam": {"flipH": True, "rotate90": True}}}, expect=200)
+        wait_until("the worker to flip and turn the picture", lambda: (
+            c := _worker_camera(api)).get("camera_flip_horizontal") is True and c.get("camera_rotate") == 270,
+            20, why=lambda: str(_worker_camera(api)))
+    finally:
+        api.post("/api/settings", {"plugins": {"classicwebcam": {"flipH": False, "rotate90": False}}}, expect=200)
+    wait_until("the worker to show the picture as it comes again", lambda: (
+        c := _worker_camera(api)).get("camera_flip_horizontal") is False and c.get("camera_rotate") == 0, 20)
 
 
 def test_failure_frames_while_idle_do_nothing(printer: OctoPrintApi, camera: CameraServer,
@@ -335,6 +384,60 @@ def test_a_print_muted_from_the_tab_can_be_unmuted(tab: Any, printer: OctoPrintA
     finally:
         printer.post("/api/job", {"command": "cancel"})
     wait_until("the print to end", lambda: printer.plugin_status()["status"]["print"]["state"] != "printing", 30)
+
+
+@pytest.fixture
+def closed_incident(printer: OctoPrintApi, camera: CameraServer) -> dict[str, Any]:
+    """An incident that has closed: the pause test's, or one made here when run alone."""
+    def closed() -> list[dict[str, Any]]:
+        return [i for i in printer.plugin_status()["incidents"]
+                if i.get("kind") == "incident" and i.get("state") == "closed"]
+    if closed():
+        return closed()[0]
+    printer.upload_and_print("pinozcam_test.gcode", GCODE)
+    try:
+        wait_until("the worker to know the print runs",
+                   lambda: (printer.plugin_status()["status"] or {}).get("print", {}).get("state") == "printing", 30)
+        camera.set_frames([FAILING])
+        wait_until("an incident", lambda: printer.plugin_status()["incidents"], 60)
+    finally:
+        camera.set_frames([GOOD])
+        printer.post("/api/job", {"command": "cancel"})
+    return wait_until("the incident to close with the print", closed, 30)[0]
+
+
+def test_an_incident_marked_in_the_tab_shows_its_label(tab: Any, printer: OctoPrintApi,
+                                                        closed_incident: dict[str, Any]) -> None:
+    """Nothing else changes a closed incident: the label must come from asking the worker again."""
+    expect = _expect()
+    row = tab.locator("#tab_plugin_pinozcam table tbody tr").nth(
+        [i["id"] for i in printer.plugin_status()["incidents"]].index(closed_incident["id"]))
+    label = row.locator("td").nth(4)
+    expect(label).to_have_text(closed_incident["label"] or "")
+    for link, wanted in (("false alarm", "false_alarm"), ("real failure", "real_failure")):
+        row.locator("a", has_text=link).click()
+        expect(label).to_have_text(wanted)
+        [incident] = [i for i in printer.plugin_status()["incidents"] if i["id"] == closed_incident["id"]]
+        assert incident["label"] == wanted
+    assert tab.locator("#tab_plugin_pinozcam .pinozcam-command-message").text_content() == ""
+
+
+def test_a_refused_command_is_explained_in_the_tab(browser: Any, api: OctoPrintApi,
+                                                    octoprint: OctoPrintServer) -> None:
+    """A read-only user may look at the tab, not control the detector: the button says why."""
+    expect = _expect()
+    context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                  extra_http_headers={"X-Api-Key": VIEWER_API_KEY})
+    try:
+        page = context.new_page()
+        page.goto(octoprint.url + "/#tab_plugin_pinozcam")
+        check = page.locator("#tab_plugin_pinozcam button", has_text="Check now")
+        expect(check).to_be_enabled()  # the worker is connected: only the permission is missing
+        check.click()
+        expect(page.locator("#tab_plugin_pinozcam .pinozcam-command-message")).to_have_text(
+            "Check now failed: detect_now needs OctoPrint's CONTROL permission, which this user does not have")
+    finally:
+        context.close()
 
 
 def test_the_worker_does_not_outlive_a_killed_octoprint(api: OctoPrintApi, octoprint: OctoPrintServer) -> None:

@@ -17,7 +17,8 @@ import yaml
 
 from pinozcam_klipper.octoprint.actions import ActionGate, PrinterFlags
 from pinozcam_klipper.octoprint.link import WorkerLink
-from pinozcam_klipper.octoprint.plugin_settings import ADAPTER_DEFAULTS, core_keys, defaults, normalise
+from pinozcam_klipper.octoprint.plugin_settings import (ADAPTER_DEFAULTS, ADMIN_ONLY_KEYS, core_keys, defaults,
+                                                       normalise)
 from pinozcam_klipper.octoprint.print_state import PrintTracker
 from pinozcam_klipper.octoprint.supervisor import WorkerSpec, WorkerSupervisor
 from pinozcam_klipper.octoprint.webcam import choose_camera
@@ -158,6 +159,21 @@ def test_a_refused_secret_is_not_repeated() -> None:
     assert problem.option == "discord_webhook_url" and secret not in problem.message
 
 
+def test_values_shown_redacted_and_sent_back_keep_the_saved_ones() -> None:
+    saved = {**defaults(), "camera": "http://cam:hunter2@cam.local/snap?user=admin&password=pw",
+             "discord_webhook_url": "https://discord.com/api/webhooks/1/secret-webhook-token"}
+    assert {"camera", "discord_webhook_url", "telegram_bot_token"} <= set(ADMIN_ONLY_KEYS)
+    accepted, problems = normalise(saved, {
+        "camera": "http://<redacted>@cam.local/snap?user=admin&password=<redacted>",
+        "discord_webhook_url": "<redacted>", "telegram_bot_token": "<redacted>", "printer_name": "Bench"})
+    assert (accepted, problems) == ({"printer_name": "Bench"}, [])
+    # Another URL with the placeholder in it cannot know the password: refused, the saved one stays.
+    accepted, problems = normalise(saved, {"camera": "http://<redacted>@other.local/snap"})
+    assert accepted == {}
+    [problem] = problems
+    assert problem.option == "camera" and "password again" in problem.message
+
+
 # -- webcam --------------------------------------------------------------------------------
 
 WEBCAMS = [
@@ -186,6 +202,14 @@ def test_a_missing_or_unusable_webcam_is_reported() -> None:
     assert unusable.url == "" and "no OctoPrint webcam has a snapshot or stream URL" in unusable.problem
     missing = choose_camera("", [])
     assert missing.url == "" and "set the camera URL" in missing.problem
+
+
+def test_the_status_shows_the_camera_without_its_password() -> None:
+    mine = choose_camera("http://cam:hunter2@cam.local/snap?user=admin&pwd=pw", [])
+    assert mine.url == "http://cam:hunter2@cam.local/snap?user=admin&pwd=pw"  # the worker gets it whole
+    assert mine.to_dict()["url"] == "http://<redacted>@cam.local/snap?user=admin&pwd=<redacted>"
+    webcam = choose_camera("", [{"name": "w", "compat": {"snapshot": "http://u:p4ss@w.local/snap"}}])
+    assert webcam.to_dict()["url"] == "http://<redacted>@w.local/snap"
 
 
 # -- supervisor and link against a real worker -----------------------------------------------

@@ -2,7 +2,7 @@
 
 :func:`octoprint_python` finds the venv made by ``setup_venv.sh`` (or says why
 it is missing). :class:`OctoPrintServer` writes ``config.yaml`` and
-``users.yaml`` (an admin with a known API key), starts ``octoprint serve`` on
+``users.yaml`` (an admin and a read-only user, each with a known API key), starts ``octoprint serve`` on
 127.0.0.1 with the bundled virtual printer enabled, and waits for the REST API.
 :class:`OctoPrintApi` is the few REST calls the tests make. Every wait polls
 with a deadline.
@@ -21,13 +21,16 @@ from typing import Any, TypeVar
 import httpx
 import yaml
 
-__all__ = ["ROOT", "VENV", "API_KEY", "octoprint_python", "OctoPrintServer", "OctoPrintApi",
+__all__ = ["ROOT", "VENV", "API_KEY", "VIEWER_API_KEY", "octoprint_python", "OctoPrintServer", "OctoPrintApi",
            "wait_until", "free_port"]
 
 ROOT = Path(__file__).resolve().parents[3]
 VENV = ROOT / ".venv-octoprint"
 API_KEY = "PINOZCAMTESTKEY0123456789ABCDEF0"
 USER = "tester"
+# A logged-in user of OctoPrint's "readonly" group: may look, may not control or change settings.
+VIEWER_API_KEY = "PINOZCAMVIEWERKEY0123456789ABCDE"
+VIEWER = "viewer"
 T = TypeVar("T")
 
 # Bundled plugins that reach the network or do work the tests do not need.
@@ -112,7 +115,9 @@ class OctoPrintServer:
         (self.basedir / "config.yaml").write_text(yaml.safe_dump(config))
         # An admin whose API key the tests use; the password hash is never checked.
         users = {"_version": 2, USER: {"password": "unused", "active": True, "groups": ["admins", "users"],
-                                       "permissions": [], "apikey": API_KEY, "settings": {}}}
+                                       "permissions": [], "apikey": API_KEY, "settings": {}},
+                 VIEWER: {"password": "unused", "active": True, "groups": ["readonly"],
+                          "permissions": [], "apikey": VIEWER_API_KEY, "settings": {}}}
         (self.basedir / "users.yaml").write_text(yaml.safe_dump(users))
 
     def start(self) -> "OctoPrintServer":
@@ -172,10 +177,10 @@ class OctoPrintServer:
 
 
 class OctoPrintApi:
-    """The REST calls the tests make, with the test admin's API key."""
+    """The REST calls the tests make, with the test admin's API key (or ``api_key``'s user)."""
 
-    def __init__(self, url: str) -> None:
-        self.http = httpx.Client(base_url=url, headers={"X-Api-Key": API_KEY}, timeout=15.0)
+    def __init__(self, url: str, api_key: str = API_KEY) -> None:
+        self.http = httpx.Client(base_url=url, headers={"X-Api-Key": api_key}, timeout=15.0)
 
     def ready(self) -> bool:
         try:

@@ -19,6 +19,7 @@ $(function () {
         self.actions = ko.observableArray([]);
         self.problems = ko.observableArray([]);
         self.cameraText = ko.observable("");
+        self.commandMessage = ko.observable("");  // why the last button's command failed
         self.snapshot = ko.observable("");
         self.chart = ko.observable(panel.historyChart(null, 300, 60));
         self.visible = false;
@@ -131,18 +132,23 @@ $(function () {
             });
         };
 
-        self.command = function (name, extra) {
-            OctoPrint.postJson(panel.BASE_API, $.extend({command: name}, extra || {})).done(self.refresh);
+        // what: the button, as the message names it ("Check now").
+        self.command = function (name, extra, what) {
+            self.commandMessage("");
+            OctoPrint.postJson(panel.BASE_API, $.extend({command: name}, extra || {})).done(self.refresh)
+                .fail(function (xhr) { self.commandMessage(panel.commandErrorText(what || name, xhr)); });
         };
-        self.detectNow = function () { self.command("detect_now"); };
+        self.detectNow = function () { self.command("detect_now", {}, "Check now"); };
         self.muted = ko.pureComputed(function () { return !!(self.status() && self.status().muted); });
         // One button that mutes, or unmutes a print muted by mistake.
-        self.mute = function () { self.command("mute", {muted: !self.muted()}); };
+        self.mute = function () {
+            self.command("mute", {muted: !self.muted()}, self.muted() ? "Unmute" : "Mute this print");
+        };
         self.markFalseAlarm = function (row) {
-            self.command("feedback", {incident_id: row.id, label: "false_alarm"});
+            self.command("feedback", {incident_id: row.id, label: "false_alarm"}, "Marking a false alarm");
         };
         self.markRealFailure = function (row) {
-            self.command("feedback", {incident_id: row.id, label: "real_failure"});
+            self.command("feedback", {incident_id: row.id, label: "real_failure"}, "Marking a real failure");
         };
         self.saveSettings = function () {
             self.settingsViewModel.saveData(undefined, self.refresh);

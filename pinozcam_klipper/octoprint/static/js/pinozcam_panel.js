@@ -79,6 +79,17 @@
         return buttons.state === "ok" ? "ok" : buttons.state + ": " + (buttons.message || "");
     }
 
+    /**
+     * Why a command was refused, for the user: the plugin's own `error` text (409 while the
+     * worker is not connected, 403 without the permission), else OctoPrint's status line.
+     */
+    function commandErrorText(what, xhr) {
+        var body = xhr && xhr.responseJSON;
+        var reason = (body && body.error) ||
+            (xhr && xhr.status ? xhr.status + " " + (xhr.statusText || "") : "no answer from OctoPrint");
+        return what + " failed: " + reason;
+    }
+
     global.PinozcamPanel = {
         BASE_API: BASE_API,
         severityText: severityText,
@@ -88,6 +99,7 @@
         historyChart: historyChart,
         normaliseMasks: normaliseMasks,
         svgPoints: svgPoints,
-        telegramButtonsText: telegramButtonsText
+        telegramButtonsText: telegramButtonsText,
+        commandErrorText: commandErrorText
     };
 })(window);
