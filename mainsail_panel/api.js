@@ -7,7 +7,8 @@
 //
 // Authentication, in the order tried (docs/panel.md):
 //   1. `?token=JWT` or `#token=JWT` (a Moonraker access token), `#apikey=KEY` (an API key),
-//      or a key saved in this browser through the panel's "API key" box;
+//      or a key saved in this browser through the panel's "API key" box (one per Moonraker
+//      mount path: two printers behind one reverse proxy keep their own);
 //   2. the Moonraker login of a front end on the same origin (Fluidd's, read from this
 //      origin's storage: the panel inside Fluidd's iframe, or a tab next to it), re-read at
 //      every (re)connect and after a 401 because the front end refreshes it;
@@ -17,7 +18,8 @@
 
 import { browserStorage } from "./dom.js";
 
-const STORE_KEY = "pinozcam-panel-apikey";
+// Before keys were kept per Moonraker: read once, as a fallback, so a saved key still works.
+const LEGACY_KEY_NAME = "pinozcam-panel-apikey";
 
 /** An error answer from Moonraker: HTTP status, message, and the option it names, if any. */
 export class ApiError extends Error {
@@ -36,6 +38,15 @@ export function endpoints(moduleUrl = import.meta.url) {
   const ws = new URL("websocket", root);
   ws.protocol = ws.protocol === "https:" ? "wss:" : "ws:";
   return { api: api.href, root: root.href, ws: ws.href };
+}
+
+/**
+ * The name under which this browser keeps `name` for the Moonraker this panel belongs to: two
+ * printers behind one address (a reverse proxy at /printer1/ and /printer2/) share one
+ * localStorage, and each has its own API key and print.
+ */
+export function storageKey(name, urls = endpoints()) {
+  return `${name}@${new URL(urls.root).pathname}`;
 }
 
 /**
@@ -86,23 +97,42 @@ export function frontendTokens(storages = [browserStorage("localStorage"), brows
  * (`more`: further front-end tokens to try when this one is refused).
  */
 export function readCredentials(location = window.location, storage = browserStorage(),
-                                tokens = () => frontendTokens()) {
+                                tokens = () => frontendTokens(), key = storageKey(LEGACY_KEY_NAME)) {
   const query = new URLSearchParams(location.search);
   const hash = new URLSearchParams((location.hash || "").replace(/^#/, ""));
   const token = query.get("token") || hash.get("token") || "";
   const apiKey = query.get("apikey") || hash.get("apikey") || "";
   if (token || apiKey) return { token, apiKey, source: "url", more: [] };
-  let saved = "";
-  try { saved = storage.getItem(STORE_KEY) || ""; } catch { saved = ""; }
+  const saved = savedApiKey(storage, key);
   if (saved) return { token: "", apiKey: saved, source: "saved", more: [] };
   const [first = "", ...more] = tokens();
   return { token: first, apiKey: "", source: first ? "frontend" : "", more };
 }
 
-/** Save (or with "" forget) an API key in this browser. */
-export function saveApiKey(key, storage = browserStorage()) {
+/**
+ * The key saved for this Moonraker (under `key`), or "". A key saved before keys were kept per
+ * Moonraker is taken over once: copied to `key`, so this Moonraker keeps it even when another
+ * one's panel is given its own. The old entry stays for the other printers' panels; a key
+ * pasted there replaces it for that printer only.
+ */
+function savedApiKey(storage, key) {
   try {
-    if (key) storage.setItem(STORE_KEY, key); else storage.removeItem(STORE_KEY);
+    const own = storage.getItem(key);
+    if (own !== null) return own;
+    const legacy = storage.getItem(LEGACY_KEY_NAME) || "";
+    if (legacy) storage.setItem(key, legacy);
+    return legacy;
+  } catch {
+    return "";   // storage disabled (private mode, a blocked third-party iframe)
+  }
+}
+
+/** Save (or with "" forget) the API key of this panel's Moonraker in this browser. */
+export function saveApiKey(value, storage = browserStorage(), key = storageKey(LEGACY_KEY_NAME)) {
+  try {
+    // Forgotten as "" rather than removed: the key saved before keys were kept per Moonraker
+    // must not come back.
+    storage.setItem(key, value || "");
   } catch { /* storage disabled (private mode): the key lasts for this page only */ }
 }
 
@@ -114,6 +144,7 @@ export class Moonraker {
     this.refused = new Set();        // front-end tokens Moonraker refused
     this.handlers = new Map();      // notification method -> [callback]
     this.onConnection = () => {};   // (state: "connecting"|"open"|"closed"|"auth", detail)
+    this.onServerTime = () => {};   // (ms: Moonraker's clock as an answer said, receivedAt: ms of this browser)
     this.ws = null;
     this.nextId = 1;
     this.pending = new Map();
@@ -177,6 +208,7 @@ export class Moonraker {
     } catch (exc) {
       throw new ApiError(0, `moonraker unreachable (${exc.message})`);
     }
+    this.noteServerTime(response);
     if (!response.ok) {
       let message = response.statusText || `HTTP ${response.status}`;
       try {
@@ -186,6 +218,16 @@ export class Moonraker {
       throw new ApiError(response.status, message);
     }
     return response;
+  }
+
+  /**
+   * Every answer carries the server's clock (the Date header, whole seconds), which may differ
+   * from this browser's: a Pi without a real-time clock or internet access.
+   */
+  noteServerTime(response) {
+    const date = Date.parse(response.headers.get("Date") || "");
+    // The header is truncated to the second: its middle is the better guess.
+    if (Number.isFinite(date)) this.onServerTime(date + 500, Date.now());
   }
 
   /** GET a JSON endpoint; `path` relative to /server/pinozcam/ unless it starts with "/". */
@@ -237,16 +279,21 @@ export class Moonraker {
     const ws = new WebSocket(url);
     this.ws = ws;
     ws.onopen = async () => {
-      this.retry = 1000;
       try {
         const identity = { client_name: "PiNozCam panel", version: "1.0", type: "web",
                            url: "https://github.com/pinozcam/pinozcam-klipper" };
         await this.call("server.connection.identify", identity);
-        this.identified = true;
-        this.onConnection("open");
       } catch (exc) {
-        this.onConnection("auth", exc.message);
+        // Only Moonraker refusing us means a login is needed; a socket that dropped during the
+        // handshake (Moonraker restarting, a flaky Wi-Fi) is retried like any other drop.
+        if (exc.status === 401 || exc.status === 403) this.onConnection("auth", exc.message);
+        else if (ws.readyState === WebSocket.OPEN) ws.close();   // onclose reconnects
+        return;
       }
+      // Reset only now: a handshake that keeps failing backs off like a refused connection.
+      this.retry = 1000;
+      this.identified = true;
+      this.onConnection("open");
     };
     ws.onmessage = (event) => this.dispatch(event.data);
     ws.onclose = () => {

@@ -1,8 +1,9 @@
 // The PiNozCam panel: wires Moonraker (api.js) to the views (frame, charts, incidents, settings).
 
-import { Moonraker, saveApiKey } from "./api.js";
+import { Moonraker, saveApiKey, storageKey } from "./api.js";
+import { browserStorage } from "./dom.js";
 import { FrameView } from "./frame.js";
-import { DEFAULT_THRESHOLDS, drawGauge, drawTimeline, historyPoints, TimelineStore } from "./charts.js";
+import { DEFAULT_THRESHOLDS, drawGauge, drawTimeline, historyPoints, PrinterClock, TimelineStore } from "./charts.js";
 import { IncidentList } from "./incidents.js";
 import { SettingsForm } from "./settings.js";
 
@@ -14,8 +15,14 @@ class Panel {
     this.api = new Moonraker();
     this.status = null;
     this.printState = null;   // unknown until the first status
+    // Whether Moonraker answers this page now (its websocket is open, or a status poll was
+    // answered while it is down); until it does, nothing shown is current.
+    this.reachable = false;
+    this.openIncidentId = null;   // the status's open incident, as last seen
+    this.clock = new PrinterClock();
     this.frame = new FrameView($("#frame"));
-    this.timeline = new TimelineStore();
+    // Per Moonraker: two printers behind one address share this browser's storage.
+    this.timeline = new TimelineStore(browserStorage(), storageKey("pinozcam-panel-timeline"));
     this.liveIncidents = [];
     // The worker's history of the print (GET history): null until asked; `available` false
     // when the component predates it (then its snapshot cannot be raw either).
@@ -25,6 +32,7 @@ class Panel {
       toast: (m, k) => this.toast(m, k), printState: () => this.printState || "standby",
       unavailable: () => {
         const worker = (this.status || {}).worker || {};
+        if (!this.reachable) return "no connection to Moonraker";
         return worker.connected ? "" : `detector ${worker.state || "not connected"}`;
       } });
     this.incidents.onChange = () => this.showIncidentCount();
@@ -47,8 +55,9 @@ class Panel {
     this.api.on("notify_pinozcam_incident", (i) => this.onIncident(i));
     this.api.on("notify_status_update", () => {});
     this.api.onConnection = (state, detail) => this.onConnection(state, detail);
+    this.api.onServerTime = (ms, receivedAt) => this.clock.observe(ms, receivedAt, { coarse: true });
     try {
-      this.onStatus(await this.api.get("status"));
+      this.statusAnswered(await this.api.get("status"));
     } catch (exc) {
       if (exc.status === 401 || exc.status === 403) { this.needLogin(); return; }
       this.toast(`status: ${exc.message}`, "error");
@@ -116,21 +125,52 @@ class Panel {
     this.setConnection("login needed", "error");
   }
 
+  /** Moonraker let us in after all (the login was asked for a handshake that failed): the tabs again. */
+  loggedIn() {
+    if ($("#auth").hidden) return;
+    $("#auth").hidden = true;
+    const selected = document.querySelector('[data-tab][aria-selected="true"]');
+    this.showTab(selected ? selected.dataset.tab : "live");
+  }
+
   onConnection(state, detail) {
     if (state === "open") {
+      this.reachable = true;
+      this.loggedIn();
       this.setConnection("live", "ok");
-      // Catch up on what happened while disconnected.
-      this.api.get("status").then((s) => this.onStatus(s)).catch(() => {});
-      if (document.body.dataset.ready) {
-        this.loadHistory();
-        if (!this.settings.data) this.loadSettings();
-      }
+      // Catch up on what happened while disconnected: the status says whether the detector
+      // is watching (until it comes, the view keeps saying it is not known).
+      this.api.get("status").then((s) => this.onStatus(s)).catch(() => this.renderWatching());
+      if (document.body.dataset.ready) this.catchUp();
     } else if (state === "auth") {
       this.needLogin();
       if (detail) this.toast(detail, "error");
     } else {
+      if (state === "closed") {
+        // No notifications come now: the gauge and the picture would go on saying "OK".
+        this.reachable = false;
+        this.renderWatching();
+      }
       this.setConnection(state === "connecting" ? "connecting" : "reconnecting", "warn");
     }
+  }
+
+  /**
+   * What may have happened while this page was not told (its connection was down): checks
+   * went on (the timeline), an incident may have opened (the badge, the cards).
+   */
+  catchUp() {
+    this.loadHistory();
+    this.incidents.load();
+    if (!this.settings.data) this.loadSettings();
+  }
+
+  /** A status Moonraker answered over HTTP: it is reachable (again, after an outage: catch up). */
+  statusAnswered(status) {
+    const was = this.reachable;
+    this.reachable = true;
+    this.onStatus(status);
+    if (!was && document.body.dataset.ready) this.catchUp();
   }
 
   setConnection(text, kind) {
@@ -168,16 +208,14 @@ class Panel {
     this.printState = state;
     this.renderHealth(status);
     this.renderMute(ACTIVE.has(state), !!detector.muted);
-    if (!connected) {
-      // Nothing is being watched: no green "OK" from before, and the picture shown is old.
-      this.lastDetectionAt = 0;
-      drawGauge($("#gauge"), null, this.history.thresholds);
-      $("#band-dot").className = "dot";
-      $("#engine-state").textContent = "not watching: the detector is not connected";
-    } else if (!this.lastDetectionAt && typeof detector.severity === "number") {
-      drawGauge($("#gauge"), detector.severity, this.history.thresholds);
+    this.renderWatching();
+    // An incident that opened or closed while this page was not told (its connection was
+    // down): the badge and the cards follow the status, not only the notifications.
+    const openId = (status.open_incident && status.open_incident.id) || null;
+    if (openId !== this.openIncidentId) {
+      this.openIncidentId = openId;
+      if (document.body.dataset.ready) this.incidents.load();
     }
-    $("#frame").classList.toggle("stale", !connected);
     this.showTimelineFile();
     const warnings = status.warnings || [];
     const box = $("#warnings");
@@ -186,15 +224,42 @@ class Panel {
     this.drawTimeline();
   }
 
+  /**
+   * The gauge, the band dot, the picture and the health list say whether what they show is
+   * current: not while the detector is down (nothing is watched), nor while this page has no
+   * connection to Moonraker (a print may be failing unseen): no green "OK" from before.
+   */
+  renderWatching() {
+    const status = this.status || {};
+    const detector = status.detector || {};
+    const connected = !!(status.worker && status.worker.connected);
+    const why = !this.reachable ? "no connection to Moonraker: reconnecting…"
+      : !connected ? "not watching: the detector is not connected" : "";
+    if (why) {
+      this.lastDetectionAt = 0;
+      drawGauge($("#gauge"), null, this.history.thresholds);
+      $("#band-dot").className = "dot";
+      $("#engine-state").textContent = why;
+    } else if (!this.lastDetectionAt && typeof detector.severity === "number") {
+      // Watching again, no check seen yet: the detector's last word until one comes.
+      drawGauge($("#gauge"), detector.severity, this.history.thresholds);
+      $("#engine-state").textContent = detector.engine_state || "";
+    }
+    $("#frame").classList.toggle("stale", !!why);
+    $("#health").classList.toggle("stale", !this.reachable);
+  }
+
   onDetection(detection) {
     this.lastDetectionAt = Date.now();
+    // Checks carry the printer's time: the timeline's "now" follows it.
+    if (typeof detection.time === "number") this.clock.observe(detection.time * 1000);
     $("#frame").classList.remove("stale");
     this.frame.detection(detection);
     drawGauge($("#gauge"), detection.severity, this.history.thresholds);
     $("#band-dot").className = `dot ${detection.band}`;
     $("#engine-state").textContent = `${detection.engine_state || ""} · ${detection.failures_in_window ?? 0} failure frame(s) in the window`;
     if (ACTIVE.has(this.printState)) {
-      this.timeline.add((detection.time ? detection.time * 1000 : Date.now()), detection.severity);
+      this.timeline.add((detection.time ? detection.time * 1000 : this.clock.now()), detection.severity);
       this.drawTimelineSoon();
     }
     this.refreshSnapshot({ afterCheck: true });
@@ -203,8 +268,11 @@ class Panel {
   onIncident(message) {
     const incident = message.incident || {};
     if (message.event === "opened") {
-      this.liveIncidents.push({ t: (incident.opened_at ? incident.opened_at * 1000 : Date.now()), id: message.incident_id, band: incident.band });
+      this.openIncidentId = message.incident_id;   // the status that follows needs no second load
+      this.liveIncidents.push({ t: (incident.opened_at ? incident.opened_at * 1000 : this.clock.now()), id: message.incident_id, band: incident.band });
       this.toast(`incident opened: ${message.action || "alert"} (severity ${(incident.severity || 0).toFixed(2)})`, "error");
+    } else if (message.event === "closed" && message.incident_id === this.openIncidentId) {
+      this.openIncidentId = null;
     }
     this.incidents.load();
     this.drawTimeline();
@@ -339,7 +407,7 @@ class Panel {
       if (!all.has(incident.id)) all.set(incident.id, incident);
     }
     drawTimeline(svg, this.timeline.points, [...all.values()],
-                 { live: ACTIVE.has(this.printState), thresholds: this.history.thresholds });
+                 { now: this.clock.now(), live: ACTIVE.has(this.printState), thresholds: this.history.thresholds });
   }
 
   drawTimelineSoon() {
@@ -365,6 +433,7 @@ class Panel {
   noPictureReason() {
     const status = this.status || {};
     const worker = status.worker || {};
+    if (!this.reachable) return "no connection to Moonraker";
     if (!worker.connected) return `detector ${worker.state || "not connected"}${worker.problem ? `: ${worker.problem}` : ""}`;
     const camera = (status.detector || {}).camera || {};
     if (camera.state && camera.state !== "ok" && camera.message !== "no frame yet") return `camera ${camera.state}: ${camera.message || ""}`;
@@ -398,7 +467,12 @@ class Panel {
     // Between checks (no print running) the picture is refreshed slowly; the websocket may be
     // down, so the status is polled then too.
     if (Date.now() - (this.lastDetectionAt || 0) > 5000) this.refreshSnapshot();
-    if (!this.api.ws) this.api.get("status").then((s) => this.onStatus(s)).catch(() => {});
+    if (!this.api.ws) {
+      this.api.get("status").then((s) => this.statusAnswered(s)).catch(() => {
+        this.reachable = false;
+        this.renderWatching();
+      });
+    }
     if (!this.settings.data) this.loadSettings();   // refused at start (Moonraker starting)
     this.drawTimeline();
   }

@@ -53,10 +53,45 @@ export function drawGauge(svg, severity, thresholds = DEFAULT_THRESHOLDS) {
   svg.setAttribute("aria-label", known ? `severity ${severity.toFixed(2)}, ${bandOf(severity, thresholds)}` : "severity: no data");
 }
 
+// More than a check's age and the Date header's rounding: the printer's clock was set.
+const COARSE_JUMP_MS = 5000;
+
+/**
+ * The printer's clock as seen from this browser. The worker stamps checks and incidents with
+ * the printer's time, which may be minutes or hours off this browser's (a Pi without a
+ * real-time clock or internet access): the timeline's "now" must be the printer's.
+ */
+export class PrinterClock {
+  constructor() {
+    this.offset = 0;        // printer time - browser time, ms
+    this.known = false;
+  }
+
+  /**
+   * The printer's time `printerMs` seen at `receivedAt` (this browser's Date.now()). A check's
+   * time is exact but a little old when it arrives; a `coarse` one (an HTTP Date header, whole
+   * seconds) only sets the clock when nothing better is known or the printer's clock jumped
+   * (it synchronised), so that the two do not make the axis jitter.
+   */
+  observe(printerMs, receivedAt = Date.now(), { coarse = false } = {}) {
+    if (!Number.isFinite(printerMs)) return;
+    const offset = printerMs - receivedAt;
+    if (coarse && this.known && Math.abs(offset - this.offset) < COARSE_JUMP_MS) return;
+    this.offset = offset;
+    this.known = true;
+  }
+
+  /** The printer's time now, ms. */
+  now() {
+    return Date.now() + this.offset;
+  }
+}
+
 /**
  * Draw the timeline into `svg` at its current size: severity `points` ({t: ms, s: 0..1}),
  * `incidents` ({t: ms, id, band}), the band thresholds, and a time axis from the first point
- * to `now` (live) or to the last point (a print that has ended: `live` false).
+ * to `now` (live) or to the last point (a print that has ended: `live` false). All times are
+ * the printer's (PrinterClock gives its `now`).
  * The svg's data-points / data-incidents say how many of each are drawn.
  */
 export function drawTimeline(svg, points, incidents, { now = Date.now(), live = true, thresholds = DEFAULT_THRESHOLDS } = {}) {
@@ -64,6 +99,8 @@ export function drawTimeline(svg, points, incidents, { now = Date.now(), live = 
   // The axis starts with the print; while it runs it spans a minute at least (the first checks
   // fill it from the left); a print that has ended ends it.
   if (!live && points.length) now = points[points.length - 1].t;
+  // A check never lies beyond "now" (a clock estimate a second short would hide the newest).
+  else if (points.length) now = Math.max(now, points[points.length - 1].t);
   const width = Math.max(svg.clientWidth || 600, 200);
   const height = Math.max(svg.clientHeight || 150, 100);
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
@@ -125,24 +162,42 @@ export function historyPoints(points) {
     .map(([t, s]) => ({ t: t * 1000, s }));
 }
 
-/** Severity history of one print, kept in this browser so a reload does not lose it. */
+/** The worse of two points (the later one on a tie): what a merged point shows. */
+function worst(a, b) {
+  return b.s >= a.s ? b : a;
+}
+
+/**
+ * Severity history of one print, kept in this browser so a reload does not lose it. It never
+ * holds more than `max` points: when full, neighbouring pairs are merged (the worse point
+ * stays) and from then on twice as many checks make one point, as the worker's own history
+ * does (pinozcam_klipper/worker/history.py): a long print keeps its start, at one resolution.
+ * `key`: the storage key (one per Moonraker: api.js storageKey).
+ */
 export class TimelineStore {
   constructor(storage = browserStorage(), key = "pinozcam-panel-timeline", max = 3000) {
     this.storage = storage;
     this.key = key;
-    this.max = max;
+    this.max = Math.max(max, 4);
     this.file = "";
     this.points = [];
+    this.resetThinning();
     try {
       const saved = JSON.parse(storage.getItem(key) || "null");
-      if (saved && Array.isArray(saved.points)) { this.file = saved.file || ""; this.points = saved.points; }
+      if (saved && Array.isArray(saved.points)) { this.file = saved.file || ""; this.points = saved.points; this.thinWhileFull(); }
     } catch { /* unreadable: start empty */ }
+  }
+
+  resetThinning() {
+    this.stride = 1;      // checks per point
+    this.filling = 0;     // checks merged into the last point so far (while below `stride`)
   }
 
   /** A new print (another file, or a start after an end) clears the history. */
   printStarted(file) {
     this.file = file || "";
     this.points = [];
+    this.resetThinning();
     this.save();
   }
 
@@ -160,14 +215,42 @@ export class TimelineStore {
     const newer = same ? this.points.filter((p) => p.t > last) : [];
     this.file = file || "";
     this.points = [...older, ...points, ...newer];
+    this.resetThinning();
+    this.thinWhileFull();
     this.save();
   }
 
+  /** One check of the running print (`t`: ms, the printer's clock). */
   add(t, severity) {
-    this.points.push({ t, s: severity });
-    if (this.points.length > this.max) this.points.splice(0, this.points.length - this.max);
+    const point = { t, s: severity };
+    const last = this.points.length - 1;
+    if (this.filling > 0 && this.filling < this.stride) {
+      // The last point is still taking checks: it stays the worst of them.
+      this.points[last] = worst(this.points[last], point);
+      this.filling += 1;
+    } else {
+      this.points.push(point);
+      this.filling = 1;
+      this.thinWhileFull();
+    }
     // Checks can come several times a second: write to storage at most every 2 s.
     if (!this.saving) this.saving = setTimeout(() => { this.saving = null; this.save(); }, 2000);
+  }
+
+  /** Merge neighbouring pairs (keeping the worse) until the points fit in `max`. */
+  thinWhileFull() {
+    while (this.points.length > this.max) {
+      const merged = [];
+      for (let i = 0; i + 1 < this.points.length; i += 2) merged.push(worst(this.points[i], this.points[i + 1]));
+      // An odd last point stays alone, and takes the checks that follow until it is a whole one.
+      const odd = this.points.length % 2 === 1;
+      if (odd) merged.push(this.points[this.points.length - 1]);
+      // The axis starts with the print's first check, wherever the worst of its pair was.
+      merged[0] = { t: this.points[0].t, s: merged[0].s };
+      this.stride *= 2;
+      this.filling = odd ? this.filling : this.stride;
+      this.points = merged;
+    }
   }
 
   save() {

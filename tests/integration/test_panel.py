@@ -9,14 +9,18 @@ width are kept under ``artifacts/panel/`` (``PINOZCAM_PANEL_ARTIFACTS`` moves th
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import os
+import re
 import signal
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
@@ -458,6 +462,195 @@ def test_phone_width(stack: Stack, panel: Any) -> None:
     expect(page.locator('[data-group="notify"] .group-message')).to_contain_text("discord")
 
 
+class Outage:
+    """Cuts one page off Moonraker and gives it back (Wi-Fi gone, Moonraker restarting): while
+    down, its websocket is closed and refused and its HTTP requests to Moonraker fail."""
+
+    def __init__(self, page: Any) -> None:
+        self.down = False
+        self.sockets: list[Any] = []
+        page.route_web_socket(re.compile(r"/websocket"), self._socket)
+        for pattern in ("**/server/**", "**/access/**", "**/printer/**"):
+            page.route(pattern, lambda route: route.abort() if self.down else route.continue_())
+
+    def _socket(self, ws: Any) -> None:
+        if self.down:
+            ws.close()
+            return
+        ws.connect_to_server()  # forwards both ways
+        self.sockets.append(ws)
+
+    def cut(self) -> None:
+        self.down = True
+        for ws in self.sockets:
+            ws.close()
+        self.sockets.clear()
+
+    def restore(self) -> None:
+        self.down = False
+
+
+def test_a_lost_connection_shows_no_data_and_the_reconnect_catches_up(stack: Stack, panel: Any) -> None:
+    """While the page cannot reach Moonraker it shows nothing as current (no green OK over an
+    old picture); an incident that opened meanwhile shows on the badge once it is back."""
+    view = panel()
+    outage = Outage(view.page)
+    page = view.open()
+    stack.start_print()
+    gauge, badge = page.locator("#gauge .band"), page.locator("#incident-count")
+    expect(gauge).to_have_text("OK")
+    expect(badge).not_to_have_class(re.compile(r"\bopen\b"))
+
+    outage.cut()
+    expect(page.locator("#connection")).to_have_text("reconnecting")
+    expect(gauge).to_have_text("NO DATA")
+    expect(page.locator("#frame")).to_have_class(re.compile(r"\bstale\b"))
+    # The print fails and is paused while the page is away.
+    stack.set_camera(FAILING)
+    stack.printer.api.subscribe({"print_stats": ["state"]})
+    stack.printer.api.wait_for_status("print_stats", lambda s: s.get("state") == "paused", timeout=30)
+    stack.set_camera(GOOD)
+    expect(gauge).to_have_text("NO DATA")
+    view.screenshot("desktop-connection-lost")
+
+    outage.restore()
+    expect(page.locator("#connection")).to_have_text("live", timeout=40_000)
+    # Without opening the Incidents tab: the badge says an incident is open.
+    expect(badge).to_have_class(re.compile(r"\bopen\b"))
+    expect(badge).to_contain_text("open")
+    expect(gauge).not_to_have_text("NO DATA")
+    expect(page.locator("#frame")).not_to_have_class(re.compile(r"\bstale\b"))
+    expect(page.locator('#health [data-health="print"]')).to_contain_text("paused")
+    # The browser logs the requests that failed while the connection was down.
+    view.errors[:] = [e for e in view.errors if "ERR_FAILED" not in e and "WebSocket" not in e]
+
+
+@pytest.mark.parametrize("browser_ahead_min", [-10, 10], ids=["browser-behind", "browser-ahead"])
+def test_the_timeline_follows_the_printer_clock(stack: Stack, panel: Any, browser_ahead_min: int) -> None:
+    """The printer's clock (a Pi without a real-time clock or internet) and the browser's
+    differ by 10 minutes: the newest check is still drawn at "now", inside the plot, the axis
+    counts the print's seconds, not the clocks' difference, and the incident's flag is there."""
+    view = panel()
+    view.page.clock.install(time=datetime.datetime.now() + datetime.timedelta(minutes=browser_ahead_min))
+    view.page.clock.resume()  # the time then goes on as usual, 10 minutes off
+    page = view.open()
+    stack.start_print()
+    stack.set_camera(FAILING)
+    stack.printer.api.subscribe({"print_stats": ["state"]})
+    stack.printer.api.wait_for_status("print_stats", lambda s: s.get("state") == "paused", timeout=30)
+    stack.set_camera(GOOD)
+    page.wait_for_function("""() => {
+        const svg = document.querySelector('#timeline');
+        return Number(svg.dataset.incidents || 0) >= 1 && Number(svg.dataset.points || 0) >= 5
+            && [...svg.querySelectorAll('.axis.x')].some((t) => t.textContent === 'now');
+    }""")
+    drawn = page.evaluate("""() => {
+        const svg = document.querySelector('#timeline');
+        const width = Number(svg.getAttribute('viewBox').split(' ')[2]);
+        const xs = svg.querySelector('.severity').getAttribute('points').split(' ').map((p) => Number(p.split(',')[0]));
+        const ticks = [...svg.querySelectorAll('.axis.x')];
+        const now = ticks.find((t) => t.textContent === 'now');
+        return {left: 30, right: width - 8, xs, now: Number(now.getAttribute('x')),
+                last: Number(svg.querySelector('circle.last').getAttribute('cx')),
+                labels: ticks.map((t) => t.textContent),
+                flags: [...svg.querySelectorAll('.incident-marker line')].map((l) => Number(l.getAttribute('x1')))};
+    }""")
+    plot = drawn["right"] - drawn["left"]
+    assert all(drawn["left"] - 0.5 <= x <= drawn["right"] + 0.5 for x in drawn["xs"]), drawn
+    # Checks come 5 a second: the newest was made at most a second or so before "now".
+    assert abs(drawn["now"] - drawn["last"]) <= 0.03 * plot, drawn
+    # The print is seconds old: no tick minutes back.
+    assert not [label for label in drawn["labels"] if re.fullmatch(r"-\d+[mh]", label)
+                and label != "-1m"], drawn["labels"]
+    assert drawn["flags"] and all(drawn["xs"][0] - 0.5 <= x <= drawn["now"] + 0.5 for x in drawn["flags"]), drawn
+
+
+def test_a_connection_dropped_during_the_login_handshake_is_retried(stack: Stack, panel: Any) -> None:
+    """The websocket drops while the panel identifies itself (Moonraker restarting): that is
+    no refused login, and the next connection shows the panel. A refused one asks for a key."""
+    view = panel()
+    dropped: list[str] = []
+
+    def drop_first_identify(ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def from_page(message: str | bytes) -> None:
+            if not dropped and "server.connection.identify" in str(message):
+                dropped.append(str(message))
+                ws.close()
+                server.close()
+                return
+            server.send(message)
+
+        ws.on_message(from_page)
+        server.on_message(ws.send)
+
+    view.page.route_web_socket(re.compile(r"/websocket"), drop_first_identify)
+    page = view.open()
+    assert dropped, "no handshake was dropped: the test proved nothing"
+    expect(page.locator("#tab-live")).to_be_visible()
+    expect(page.locator("#auth")).to_be_hidden()
+    expect(page.locator("#frame")).to_have_class(re.compile(r"has-picture"))
+
+    refused = panel()
+    refused.page.route_web_socket(re.compile(r"/websocket"), lambda ws: ws.on_message(
+        lambda message: ws.send(json.dumps({"jsonrpc": "2.0", "id": json.loads(message)["id"],
+                                            "error": {"code": 401, "message": "Unauthorized"}}))))
+    refused.page.goto(stack.moonraker.url + "/server/pinozcam/panel")
+    expect(refused.page.locator("#auth")).to_be_visible()
+    expect(refused.page.locator("#connection")).to_have_text("login needed")
+
+
+def test_a_long_print_keeps_its_start_on_the_timeline(stack: Stack, panel: Any) -> None:
+    """A print of more checks than the page keeps points (3000, 50 minutes at a check a
+    second): older points are merged, keeping the worst, and the print's start stays, with
+    the failure spike it had then."""
+    view = panel()
+    started = (int(time.time()) // 60 - 120) * 60  # two hours ago, on the minute
+    checks = 3600
+
+    def printing(route: Any) -> None:
+        status = route.fetch().json()
+        status["result"].update(print_state="printing", print_started_at=started, open_incident=None)
+        status["result"]["detector"]["print"] = {"state": "printing", "file": "long.gcode"}
+        route.fulfill(json=status)
+
+    view.page.route("**/server/pinozcam/status*", printing)
+    view.page.route("**/server/pinozcam/history*", lambda route: route.fulfill(json={"result": {
+        "print": {"file": "long.gcode", "started": started}, "points": [], "incidents": [],
+        "thresholds": {"warning": 0.33, "failure": 0.66}}}))
+    sockets: list[Any] = []
+
+    def fake_moonraker(ws: Any) -> None:
+        # Answers every call; the checks are sent by the test below.
+        ws.on_message(lambda message: ws.send(json.dumps({"jsonrpc": "2.0", "id": json.loads(message)["id"],
+                                                          "result": {"connection_id": 1}})))
+        sockets.append(ws)
+
+    view.page.route_web_socket(re.compile(r"/websocket"), fake_moonraker)
+    page = view.open()
+    expect(page.locator("#timeline-file")).to_have_text("long.gcode")
+    for i in range(checks):
+        severity = 0.9 if i == 5 else 0.2 if i == checks - 1 else 0.1
+        sockets[-1].send(json.dumps({"jsonrpc": "2.0", "method": "notify_pinozcam_detection", "params": [{
+            "frame_id": i, "time": started + i, "severity": severity,
+            "band": "failure" if severity > 0.66 else "ok", "boxes": [], "display_threshold": 0.5,
+            "engine_state": "watching", "failures_in_window": 0}]}))
+    expect(page.locator("#gauge .value")).to_have_text("0.20")  # the last check came
+    start_label = page.evaluate("(t) => new Date(t * 1000).toLocaleTimeString([], {hour: '2-digit', minute: '2-digit'})",
+                                started)
+    expect(page.locator("#timeline .axis.x.first")).to_have_text(start_label)
+    drawn = page.evaluate("""() => {
+        const svg = document.querySelector('#timeline');
+        const points = svg.querySelector('.severity').getAttribute('points').split(' ').map((p) => p.split(',').map(Number));
+        const failureY = Number(svg.querySelector('.threshold.failure').getAttribute('y1'));
+        return {count: Number(svg.dataset.points), xs: points.map((p) => p[0]),
+                spike: points.filter(([x, y]) => x < 30 + 20 && y < failureY).length};
+    }""")
+    assert drawn["count"] <= 3000, drawn["count"]
+    assert drawn["spike"] >= 1, "the failure spike at the print's start is not drawn"
+
+
 def _lan_address() -> str | None:
     """This machine's address on a non-loopback interface (what a LAN browser would use)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
@@ -547,3 +740,65 @@ def _expired_jwt() -> str:
     def part(data: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
     return f"{part({'alg': 'HS256'})}.{part({'exp': 1000, 'token_type': 'access'})}.c2ln"
+
+
+def test_two_printers_behind_one_address_keep_their_own_key_and_print(stack: Stack, panel: Any) -> None:
+    """A reverse proxy shows two printers at /printer1/ and /printer2/ of one address (here both
+    lead to the test's Moonraker, each asking for its own API key): one browser storage, and
+    each printer keeps its own key and its own last print."""
+    view = panel()
+    page = view.page
+    keys = {"printer1": "1" * 32, "printer2": "2" * 32}
+    started = time.time() - 600
+    histories = {
+        "printer1": {"print": {"file": "benchy-one.gcode", "started": started},
+                     "points": [[started + i, 0.1, "ok"] for i in range(20)]},
+        "printer2": {"print": None, "points": []},
+    }
+
+    def proxy(route: Any) -> None:
+        url = urlsplit(route.request.url)
+        mount, _, path = url.path.lstrip("/").partition("/")
+        # The panel's own files need no login (they hold no data); everything else does.
+        if not path.startswith("server/pinozcam/panel") and route.request.headers.get("x-api-key") != keys[mount]:
+            route.fulfill(status=401, json={"error": {"code": 401, "message": "Unauthorized"}})
+        elif path.startswith("server/pinozcam/history"):
+            route.fulfill(json={"result": {**histories[mount], "incidents": [],
+                                           "thresholds": {"warning": 0.33, "failure": 0.66}}})
+        else:
+            # The test's Moonraker trusts this browser, and would refuse a key it does not know.
+            headers = {k: v for k, v in route.request.headers.items() if k != "x-api-key"}
+            target = f"{stack.moonraker.url}/{path}{'?' + url.query if url.query else ''}"
+            route.fulfill(response=route.fetch(url=target, headers=headers))
+
+    page.route(re.compile(r"/printer[12]/"), proxy)
+    page.route_web_socket(re.compile(r"/printer[12]/websocket"), lambda ws: ws.on_message(
+        lambda message: ws.send(json.dumps({"jsonrpc": "2.0", "id": json.loads(message)["id"],
+                                            "result": {"connection_id": 1}}))))
+
+    def open_printer(mount: str, key: str | None) -> None:
+        page.goto(f"{stack.moonraker.url}/{mount}/server/pinozcam/panel")
+        if key is not None:
+            expect(page.locator("#auth")).to_be_visible()
+            page.fill("#auth-key", key)
+            page.click("#auth-form button")
+        expect(page.locator("#connection")).to_have_text("live")
+        expect(page.locator('#health [data-health="worker"]')).to_contain_text("connected")
+
+    open_printer("printer1", keys["printer1"])
+    expect(page.locator("#timeline-file")).to_have_text("last print: benchy-one.gcode")
+    open_printer("printer2", keys["printer2"])
+    # Printer 1 is still logged in (its key was not replaced by printer 2's), with its print.
+    open_printer("printer1", None)
+    expect(page.locator("#timeline-file")).to_have_text("last print: benchy-one.gcode")
+    # Printer 2 has printed nothing: printer 1's print is not shown as its own.
+    open_printer("printer2", None)
+    expect(page.locator("#timeline-file")).to_have_text("no print running")
+
+    # A key saved before keys were kept per printer still logs its printer in.
+    page.evaluate("(key) => { localStorage.clear(); localStorage.setItem('pinozcam-panel-apikey', key); }",
+                  keys["printer2"])
+    open_printer("printer2", None)
+    open_printer("printer2", None)   # taken over: read again from its own key
+    # The browser logs the refused requests; those are expected here.
+    view.errors[:] = [e for e in view.errors if "401" not in e]
