@@ -52,6 +52,10 @@ class Pinozcam(OptionsMixin, WorkerLinkMixin, PrinterMixin, EndpointsMixin):
         # Muted for the running print (by a macro, the panel, the dialog or Telegram): kept here
         # too, so that a worker restarted mid-print is muted again (it forgets on restart).
         self.muted_this_print = False
+        # Which print those two belong to ({"file", "started"}), and what of them the database
+        # holds (None: unknown), so that a restarted Moonraker restores them mid-print.
+        self._switches_print: Optional[dict[str, Any]] = None
+        self._saved_switches: Optional[dict[str, Any]] = {}
         # The pause dialog is up: closed by the component once the print is no longer paused.
         self.prompt_open = False
         self.camera_url = ""

@@ -130,15 +130,17 @@ _SECRET_QUERY = re.compile(r"([?&;](?:password|passwd|pwd|pass|loginpas|token|ac
 
 def redact_url(url: str) -> str:
     """A URL with any ``user:password@`` removed and password-like query values shown as
-    ``<redacted>`` (camera URLs may carry credentials)."""
-    return _SECRET_QUERY.sub(lambda m: m[1] + REDACTED, re.sub(r"^(\w+://)[^/@]*@", r"\1", url))
+    ``<redacted>`` (camera URLs may carry credentials). Also a URL typed without its
+    ``http://`` (``admin:pw@192.168.1.50/snap.jpg``), which is quoted back in warnings."""
+    url = re.sub(r"^(\w+://)?[^/?#]*@", lambda m: m[1] or "", url)  # to the last "@": p@ss too
+    return _SECRET_QUERY.sub(lambda m: m[1] + REDACTED, url)
 
 
 def hide_url_password(url: str) -> str:
     """A URL with the password of any ``user:password@``, and of password-like query
     parameters, shown as ``<redacted>`` (settings answers: the user still sees which account
-    the camera uses)."""
-    url = re.sub(r"^(\w+://)([^/@:]*):[^/@]*@", lambda m: f"{m[1]}{m[2]}:{REDACTED}@", url)
+    the camera uses); with or without its ``http://``."""
+    url = re.sub(r"^(\w+://)?([^/@:?#]*):[^/?#]*@", lambda m: f"{m[1] or ''}{m[2]}:{REDACTED}@", url)
     return _SECRET_QUERY.sub(lambda m: m[1] + REDACTED, url)
 
 
@@ -262,7 +264,9 @@ class OptionsMixin:
         if re.match(r"^\w+://", value) or value.startswith("/") or value.isdigit():
             return value, {}
         known = ", ".join(sorted(webcams)) or "none configured"
-        raise ValueError(f"no [webcam] named {value!r} (known: {known}) and not a URL")
+        # Quoted without any "user:password@": a URL typed without its http:// lands here, and
+        # this text reaches Moonraker's warnings and moonraker.log.
+        raise ValueError(f"no [webcam] named {redact_url(value)!r} (known: {known}) and not a URL")
 
     def _drop_bad_option(self, option: str, message: str) -> bool:
         """Forget a rejected option (UI value first, then moonraker.conf); False if not ours."""
@@ -298,3 +302,4 @@ class OptionsMixin:
         self.enabled = self._own_value("enabled")
         if self.enabled:
             self.off_for_this_print = False
+            self._save_print_switches()

@@ -10,7 +10,10 @@ worker the print state, and carries out the worker's action requests: each reque
 only when Klipper, asked at that moment, says the print allows it (pause while printing,
 cancel while printing or paused, resume while paused). After its pause it raises a
 Mainsail/Fluidd dialog and, once the print is no longer paused, puts back the idle timeout
-``PINOZCAM_PAUSE`` raised. The ``pinozcam_*`` remote methods behind the macros live here too.
+``PINOZCAM_PAUSE`` raised. The ``pinozcam_*`` remote methods behind the macros live here too,
+with the switches that last until the print ends (a mute, ``PINOZCAM_DISABLE`` during a print):
+they are kept in Moonraker's database with the print they belong to, so that a restarted
+Moonraker, or detection switched off and on again, does not forget them mid-print.
 """
 
 from __future__ import annotations
@@ -43,16 +46,26 @@ SUBSCRIPTION: dict[str, Optional[list[str]]] = {
     "webhooks": ["state", "state_message"],
     "exclude_object": ["objects", "excluded_objects", "current_object"],
 }
+#: The database key (the component's namespace) of this print's switches: {"file", "started",
+#: "muted", "disabled"}, or {} between prints.
+PRINT_SWITCHES_KEY = "this_print"
+#: Seconds two reckonings of a print's start (now - Klipper's total_duration) may differ and
+#: still be the same print: status updates are 0.25 s apart, while a new print of the same file
+#: starts at least that print's length later.
+SAME_PRINT_SLACK = 5.0
 
 
 class PrinterMixin:
     """Print state, actions and remote methods; part of :class:`~.component.Pinozcam`, whose
     ``__init__`` sets the state used here (``printer``, ``klippy_ready``, ``enabled``,
-    ``off_for_this_print``, ``_acted``, ``_acting``, ``last_action``, ``open_incident``)."""
+    ``off_for_this_print``, ``muted_this_print``, ``_switches_print``, ``_saved_switches``,
+    ``_acted``, ``_acting``, ``last_action``, ``open_incident``)."""
 
     # -- printer state ------------------------------------------------------------------
     async def _on_klippy_ready(self) -> None:
         kapis = self.server.lookup_component("klippy_apis")
+        # Read before subscribing: from then on, updates may change (and save) the switches.
+        saved = await self.db.get(PRINT_SWITCHES_KEY, {})
         try:
             result = await kapis.subscribe_objects(SUBSCRIPTION, self._on_printer_update)
         except self.server.error as exc:
@@ -61,10 +74,16 @@ class PrinterMixin:
         # Copy: the dicts handed out are Moonraker's own cache objects.
         self.printer = {name: copy.deepcopy(result.get(name) or {}) for name in SUBSCRIPTION}
         self.klippy_ready = True
+        self._restore_print_switches(saved)  # before the worker hears that a print runs
         self._send_print_state(force=True)
+        self._notify_status()
         self._restore_idle_timeout_if_due()
 
     def _on_klippy_gone(self) -> None:
+        if not self.server.is_running():
+            # Moonraker is shutting down (it disconnects from Klipper first): Klipper prints
+            # on, so the print has not ended; its switches stay saved for the next Moonraker.
+            return
         self.klippy_ready = False
         self.prompt_open = False  # a restarted Klipper shows no dialog
         self._print_ended()  # Klipper shut down or went away: whatever printed has ended
@@ -92,11 +111,58 @@ class PrinterMixin:
             self._restore_idle_timeout_if_due()
 
     def _print_ended(self) -> None:
-        self.muted_this_print = False
-        if self.off_for_this_print:
-            self.off_for_this_print = False
+        was_off = self.off_for_this_print
+        self.muted_this_print = self.off_for_this_print = False
+        self._save_print_switches()
+        if was_off:
             logger.info("pinozcam: the print ended; detection is on again")
             self._notify_status()
+
+    # -- this print's switches (a mute, PINOZCAM_DISABLE during a print) -----------------
+    @staticmethod
+    def _print_identity(stats: dict[str, Any]) -> Optional[dict[str, Any]]:
+        """Which print Klipper's ``print_stats`` (``stats``) describes: its file and its start
+        (unix time, now less ``total_duration``: Klipper's own count, so the same reckoning
+        after a Moonraker restart). None when ``total_duration`` is missing."""
+        duration = stats.get("total_duration")
+        if not isinstance(duration, (int, float)) or isinstance(duration, bool) or duration < 0:
+            return None
+        return {"file": str(stats.get("filename") or ""), "started": round(time.time() - duration, 1)}
+
+    def _save_print_switches(self, identity: Optional[dict[str, Any]] = None) -> None:
+        """Keep ``muted_this_print`` and ``off_for_this_print`` in Moonraker's database with the
+        print they belong to (``identity``, else the print as last seen); {} once both are off.
+        Call after changing either; nothing is written when nothing changed."""
+        if self.muted_this_print or self.off_for_this_print:
+            if self._switches_print is None:
+                self._switches_print = identity or self._print_identity(self.printer.get("print_stats", {}))
+            record = {**(self._switches_print or {}), "muted": self.muted_this_print,
+                      "disabled": self.off_for_this_print}
+        else:
+            self._switches_print = None
+            record = {}
+        if record != self._saved_switches:
+            self._saved_switches = record
+            asyncio.ensure_future(self.db.insert(PRINT_SWITCHES_KEY, record))
+
+    def _restore_print_switches(self, saved: Any) -> None:
+        """Klipper is ready (again): the switches saved by :meth:`_save_print_switches` come
+        back while the same print runs (same file, same start); a record of any other print
+        is forgotten. Call before the print state goes to the worker."""
+        self._saved_switches = saved if isinstance(saved, dict) else None  # None: rewritten
+        running = self.print_state() in RUNNING_STATES
+        now = self._print_identity(self.printer.get("print_stats", {})) if running else None
+        record = self._saved_switches or {}
+        started = record.get("started")
+        if (now is not None and record.get("file") == now["file"]
+                and isinstance(started, (int, float)) and abs(started - now["started"]) <= SAME_PRINT_SLACK):
+            self.muted_this_print = self.muted_this_print or record.get("muted") is True
+            self.off_for_this_print = self.off_for_this_print or record.get("disabled") is True
+            self._switches_print = {"file": now["file"], "started": started}
+            logger.info("pinozcam: still the print of %s: %s", now["file"], ", ".join(
+                what for what, on in (("muted", self.muted_this_print),
+                                      ("detection off until it ends", self.off_for_this_print)) if on))
+        self._save_print_switches()
 
     def _restore_idle_timeout_if_due(self) -> None:
         """PINOZCAM_PAUSE raised the idle timeout (so the heaters stay on while paused) and left
@@ -134,11 +200,10 @@ class PrinterMixin:
     def print_started_at(self) -> Optional[float]:
         """Unix time the running print started (Klipper's ``total_duration`` back from now), or
         None between prints. Klipper's own count, so a restarted worker does not move it."""
-        duration = self.printer.get("print_stats", {}).get("total_duration")
-        if self.print_state() not in RUNNING_STATES or not isinstance(duration, (int, float)) \
-                or isinstance(duration, bool) or duration < 0:
+        identity = self._print_identity(self.printer.get("print_stats", {}))
+        if self.print_state() not in RUNNING_STATES or identity is None:
             return None
-        return round(time.time() - duration, 1)
+        return float(identity["started"])
 
     def _print_state_message(self) -> dict[str, Any]:
         stats = self.printer.get("print_stats", {})
@@ -166,6 +231,9 @@ class PrinterMixin:
         }
 
     def _send_print_state(self, force: bool = False) -> None:
+        """Tell the worker the print state (when it changed, or ``force``). A worker put into a
+        print it was not watching (a new connection, detection back on, Klipper back) takes it
+        for a new print and unmutes: a mute of this print goes with it again."""
         message = self._print_state_message()
         last = self._last_print_state
         same = {k: v for k, v in message.items() if k != "progress"} == \
@@ -175,6 +243,9 @@ class PrinterMixin:
             return
         if self._send(message):
             self._last_print_state = message
+            starts_watching = message["state"] in RUNNING_STATES and last.get("state") not in RUNNING_STATES
+            if starts_watching and self.muted_this_print:
+                self._send({"type": "mute", "muted": True})
 
     # -- actions ------------------------------------------------------------------------
     async def _on_action_request(self, message: dict[str, Any]) -> None:
@@ -258,15 +329,22 @@ class PrinterMixin:
 
     async def _fresh_print_state(self, kapis: Any) -> str:
         """print_stats.state asked of Klipper now ("error" when Klipper cannot answer)."""
+        return (await self._fresh_print_stats(kapis))["state"]
+
+    async def _fresh_print_stats(self, kapis: Any) -> dict[str, Any]:
+        """print_stats (state, filename, total_duration) asked of Klipper now; the state is one
+        of PRINT_STATES ("error" when Klipper cannot answer)."""
         if not self.klippy_ready:
-            return self.print_state()
+            return {"state": self.print_state()}
         try:
-            query = await kapis.query_objects({"print_stats": ["state"]}, None)
+            query = await kapis.query_objects({"print_stats": ["state", "filename", "total_duration"]}, None)
         except self.server.error as exc:
             logger.debug("pinozcam: cannot query print_stats: %s", exc)
-            return "error"
-        state = str(((query or {}).get("print_stats") or {}).get("state") or "standby")
-        return state if state in PRINT_STATES else "standby"
+            return {"state": "error"}
+        stats = dict(((query or {}).get("print_stats") or {}))
+        state = str(stats.get("state") or "standby")
+        stats["state"] = state if state in PRINT_STATES else "standby"
+        return stats
 
     async def _raise_prompt(self, kapis: Any) -> None:
         """A Mainsail/Fluidd dialog: Resume, Cancel, or False alarm (resume and mute)."""
@@ -306,6 +384,7 @@ class PrinterMixin:
     async def _rm_enable(self) -> None:
         self.enabled = True
         self.off_for_this_print = False
+        self._save_print_switches()
         self._send_print_state(force=True)
         self._notify_status()
         await self._respond("detection enabled")
@@ -315,8 +394,10 @@ class PrinterMixin:
         detection off for every later print). While idle: off until PINOZCAM_ENABLE."""
         kapis = self.server.lookup_component("klippy_apis")
         # Klipper's own answer: from a print's start gcode, the last update may still say standby.
-        if await self._fresh_print_state(kapis) in RUNNING_STATES:
+        stats = await self._fresh_print_stats(kapis)
+        if stats["state"] in RUNNING_STATES:
             self.off_for_this_print = True
+            self._save_print_switches(self._print_identity(stats))
         else:
             self.enabled = False
         self._send_print_state(force=True)
@@ -339,9 +420,10 @@ class PrinterMixin:
         return "until PINOZCAM_ENABLE"
 
     def _set_muted(self, muted: bool) -> bool:
-        """Mute (or unmute) the running print; remembered for a restarted worker. False if the
-        worker is not connected now (the mute still applies once it is)."""
+        """Mute (or unmute) the running print; remembered for a restarted worker or Moonraker.
+        False if the worker is not connected now (the mute still applies once it is)."""
         self.muted_this_print = muted and self.print_state() in RUNNING_STATES
+        self._save_print_switches()
         return self._send({"type": "mute", "muted": muted})
 
     async def _rm_mute(self) -> None:

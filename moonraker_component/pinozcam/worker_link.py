@@ -215,9 +215,10 @@ class WorkerLinkMixin:
         self.pending.add("configure", None)
         self._send({"type": "hello", "protocol": PROTOCOL, "client": "moonraker", "role": "adapter"})
         self._send(self._configure_message())
+        # A new worker (or connection) has no print yet: the print state, and a mute of this
+        # print, go to it as to a worker that was not watching (a restarted worker forgot both).
+        self._last_print_state = {}
         self._send_print_state(force=True)
-        if self.muted_this_print:
-            self._send({"type": "mute", "muted": True})  # a restarted worker forgot it
         try:
             while True:
                 raw = await ws.read_message()
@@ -270,8 +271,10 @@ class WorkerLinkMixin:
         if kind == "status":
             self.worker_status = {k: v for k, v in message.items() if k != "type"}
             self.open_incident = self.worker_status.get("open_incident")
-            if self.worker_status.get("muted") is True and self.print_state() in RUNNING_STATES:
+            if self.worker_status.get("muted") is True and self.print_state() in RUNNING_STATES \
+                    and not self.muted_this_print:
                 self.muted_this_print = True  # e.g. Telegram's Mute, which the worker handles alone
+                self._save_print_switches()
             self._notify_status()
             while self.pending.queues.get("status"):  # any fresh status answers every asker
                 self._resolve("status", message)

@@ -1,5 +1,6 @@
 """What the component does on Klipper: actions asked by the worker (engine and Telegram buttons),
-the idle timeout around PINOZCAM_PAUSE, and how long PINOZCAM_DISABLE lasts.
+the idle timeout around PINOZCAM_PAUSE, and how long PINOZCAM_DISABLE and a mute last (through
+a worker or Moonraker restart, and detection switched off and on, in the same print).
 
 Everything real (the ``stack`` fixture of conftest.py); Telegram is a local Bot API server
 (``BotServer``) that the stack's worker is pointed at through the settings API for this module.
@@ -13,13 +14,14 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.fixtures.klippy_runner import KlippyApi
-from tests.integration.moonraker_stack import SLOW_PRINT, MoonrakerEvents, Stack
+from tests.integration.moonraker_stack import SLOW_PRINT, MoonrakerEvents, MoonrakerProcess, Stack
 from tests.worker.helpers import BOT_TOKEN, CHAT_ID, FAILING, BotServer
 
 pytestmark = pytest.mark.timeout(120)
@@ -52,11 +54,54 @@ def _wait_klipper(stack: Stack, state: str) -> None:
     stack.printer.api.wait_for_status("print_stats", lambda s: s.get("state") == state, timeout=30)
 
 
-def _paused_by_the_engine(stack: Stack, events: MoonrakerEvents) -> str:
+def _long_print(stack: Stack, name: str, start_gcode: str = "") -> str:
+    """A print file of four test prints (four minutes) after ``start_gcode``: long enough for
+    Moonraker restarts in the middle of it."""
+    one = (stack.printer.sdcard_dir / SLOW_PRINT).read_text()
+    (stack.printer.sdcard_dir / name).write_text(start_gcode + 4 * one)
+    return name
+
+
+def _start_print(stack: Stack, name: str) -> None:
+    stack.moonraker.gcode(f"SDCARD_PRINT_FILE FILENAME={name}")
+    stack.moonraker.wait_for("the component to see the print",
+                             lambda: stack.moonraker.status()["print_state"] == "printing")
+
+
+def _restart_moonraker(stack: Stack, while_stopped: Callable[[], None] | None = None) -> None:
+    """Stop Moonraker as systemd does (SIGTERM; its worker goes with it) and start it again,
+    with ``while_stopped`` done in between; Klipper goes on printing. Returns once the new
+    worker is connected and the component has seen Klipper."""
+    moonraker = stack.moonraker
+    moonraker.stop()
+    try:
+        if while_stopped is not None:
+            while_stopped()
+    finally:  # the stack is shared: Moonraker runs again whatever happened
+        moonraker.client = httpx.Client(timeout=30)  # stop() closed the old one
+        moonraker.start()
+    moonraker.wait_ready()
+    moonraker.wait_worker_connected()
+    moonraker.wait_for("the component to see Klipper", lambda: moonraker.status()["klippy_ready"])
+
+
+def _incident_ids(moonraker: MoonrakerProcess) -> set[str]:
+    return {i["id"] for i in moonraker.get("/server/pinozcam/incidents", limit=1000)["incidents"]}
+
+
+def _incident_after(moonraker: MoonrakerProcess, known: set[str]) -> dict[str, Any]:
+    """The newest incident, once there is one whose id is not in ``known`` (from the worker's
+    incident list: a websocket listener could connect after a new worker has opened it)."""
+    return moonraker.wait_for("a new incident", lambda: next(
+        (i for i in moonraker.get("/server/pinozcam/incidents", limit=1)["incidents"] if i["id"] not in known),
+        None), timeout=60)
+
+
+def _paused_by_the_engine(stack: Stack, events: MoonrakerEvents, print_file: str = SLOW_PRINT) -> str:
     """Start a print, show a failure; return the incident once the component has paused."""
     moonraker = stack.moonraker
     seen = len(events.of("notify_pinozcam_incident"))
-    stack.start_print()
+    _start_print(stack, print_file)
     stack.set_camera(FAILING)
     _wait_klipper(stack, "paused")
     incident = events.wait("notify_pinozcam_incident", lambda p: p["event"] == "opened", after=seen)
@@ -252,6 +297,88 @@ def test_a_mute_survives_a_worker_restart(stack: Stack) -> None:
     assert again["worker"]["restarts"] == first["worker"]["restarts"] + 1
     stack.end_print()
     moonraker.wait_for("the mute to end with the print", lambda: detector().get("muted") is False)
+
+
+def test_a_false_alarm_stays_muted_through_a_moonraker_restart(stack: Stack, events: MoonrakerEvents) -> None:
+    """"False alarm: resume and mute", then Moonraker restarts mid-print (a moonraker.conf edit,
+    a crash): the same false alarm must not pause the print again. A new print of the same file,
+    started while Moonraker was down, is watched again."""
+    moonraker = stack.moonraker
+    name = _long_print(stack, "long_print.gcode")
+    _paused_by_the_engine(stack, events, name)
+    moonraker.gcode("PINOZCAM_FALSE_ALARM")  # the dialog's third button
+    _wait_klipper(stack, "printing")
+    moonraker.wait_for("the mute", lambda: (moonraker.status()["detector"] or {}).get("muted") is True)
+    started = moonraker.status()["print_started_at"]
+    known = _incident_ids(moonraker)
+
+    _restart_moonraker(stack)  # the camera still shows the failure the user called a false alarm
+    again = _incident_after(moonraker, known)
+    assert again["action"] is None  # muted: it asks for no pause
+    assert stack.print_state() == "printing"
+    assert moonraker.status()["last_action"] is None  # nothing sent to Klipper since the restart
+
+    def new_print_of_the_same_file() -> None:
+        stack.printer.api.call("gcode/script", {"script": "CANCEL_PRINT"})
+        _wait_klipper(stack, "cancelled")
+        # A print of the same file starts a print's length later at least; here the test went
+        # so fast that it could start within seconds, which the component takes for the same
+        # print (its start is reckoned from Klipper's total_duration, to 5 s): make it 10 s.
+        while time.time() - started < 10.0:
+            time.sleep(0.1)
+        stack.printer.api.call("gcode/script", {"script": f"SDCARD_PRINT_FILE FILENAME={name}"})
+
+    _restart_moonraker(stack, new_print_of_the_same_file)
+    third = _incident_after(moonraker, known | {again["id"]})
+    assert third["action"] == "pause"
+    _wait_klipper(stack, "paused")
+
+
+def test_disable_in_a_start_gcode_survives_a_moonraker_restart(stack: Stack) -> None:
+    """PINOZCAM_DISABLE in a slicer's start gcode, then Moonraker restarts mid-print: the print
+    stays unwatched until it ends, and the next one is watched."""
+    moonraker = stack.moonraker
+    _start_print(stack, _long_print(stack, "unwatched_long.gcode", "PINOZCAM_DISABLE\n"))
+    moonraker.wait_for("detection off for this print", lambda: moonraker.status()["disabled_until"] == "print_end")
+
+    _restart_moonraker(stack)
+    status = moonraker.status()
+    assert status["disabled_until"] == "print_end" and not status["enabled"]
+    asked = time.time()
+    moonraker.gcode("PINOZCAM_STATUS")
+    moonraker.wait_for("the status answer", lambda: any(
+        "detection disabled until this print ends" in r for r in moonraker.gcode_responses(since=asked)))
+    assert _worker_print_state(stack) == "standby"
+
+    stack.end_print()
+    moonraker.wait_for("detection on again", lambda: moonraker.status()["enabled"])
+    stack.start_print()
+    moonraker.wait_for("the next print to be watched", lambda: _worker_print_state(stack) == "printing")
+
+
+def test_a_mute_survives_detection_switched_off_and_on_in_the_same_print(stack: Stack,
+                                                                        events: MoonrakerEvents) -> None:
+    """PINOZCAM_MUTE, then PINOZCAM_DISABLE and PINOZCAM_ENABLE (or the panel's switch) in the
+    same print: the print is still muted, so a failure asks for no pause."""
+    moonraker = stack.moonraker
+    stack.start_print()
+    moonraker.wait_for("the worker to watch", lambda: _worker_print_state(stack) == "printing")
+    moonraker.gcode("PINOZCAM_MUTE")
+    moonraker.wait_for("the mute", lambda: (moonraker.status()["detector"] or {}).get("muted") is True)
+    moonraker.gcode("PINOZCAM_DISABLE")
+    moonraker.wait_for("the worker to stop watching", lambda: _worker_print_state(stack) == "standby")
+    moonraker.gcode("PINOZCAM_ENABLE")
+    moonraker.wait_for("the worker to watch again", lambda: _worker_print_state(stack) == "printing")
+    moonraker.post("/server/pinozcam/settings", {"settings": {"enabled": False}})  # the panel's switch
+    moonraker.wait_for("the worker to stop watching", lambda: _worker_print_state(stack) == "standby")
+    moonraker.post("/server/pinozcam/settings", {"settings": {"enabled": None}})
+    moonraker.wait_for("the worker to watch again", lambda: _worker_print_state(stack) == "printing")
+
+    seen = len(events.of("notify_pinozcam_incident"))
+    stack.set_camera(FAILING)
+    incident = events.wait("notify_pinozcam_incident", lambda p: p["event"] == "opened", after=seen)
+    assert incident["action"] is None  # muted: it asks for no pause
+    assert stack.print_state() == "printing"
 
 
 def test_the_alert_buttons_work_after_a_worker_restart_while_paused(stack: Stack, bot: BotServer,

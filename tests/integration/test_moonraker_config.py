@@ -215,6 +215,26 @@ def test_a_webrtc_webcam_is_a_camera_warning_that_says_what_to_do() -> None:
         assert any("webcam 'printer' streams WebRTC only" in w for w in warnings)
 
 
+def test_a_camera_url_typed_without_http_keeps_its_password_out_of_the_warning() -> None:
+    """``admin:password@192.168.1.50/snap.jpg``, the http:// left out, names no [webcam] and is
+    no URL: the warning that says so (Mainsail's notifications, through /server/info, and
+    moonraker.log) shows the camera's address, never its password."""
+    with _moonraker(pinozcam_section("admin:s3cret-pw@192.168.1.50/snap.jpg", None)) as server:
+        status = server.wait_for("the camera problem", lambda: (s := server.status())["worker"]["problem"] and s)
+        assert "no [webcam] named '192.168.1.50/snap.jpg'" in status["worker"]["problem"]
+        warnings = server.get("/server/info")["warnings"]
+        assert any("no [webcam] named '192.168.1.50/snap.jpg'" in w for w in warnings), warnings
+        settings = server.get("/server/pinozcam/settings")["settings"]
+        assert settings["camera"] == "admin:<redacted>@192.168.1.50/snap.jpg"
+        # (Moonraker's own header in moonraker.log lists moonraker.conf as it is: only the
+        # component's lines are checked there.)
+        logged = [line for line in server.log_file.read_text().splitlines() if "[webcam] named" in line]
+        assert logged
+        for body in (server.request("GET", "/server/info").text, server.request("GET", "/server/pinozcam/status").text,
+                     server.request("GET", "/server/pinozcam/settings").text, *logged):
+            assert "s3cret-pw" not in body
+
+
 def test_a_webcam_with_a_relative_url_is_read_over_loopback() -> None:
     """Crowsnest's usual [webcam]: /webcam/?action=snapshot on this machine's nginx. Read at
     127.0.0.1, it keeps working when the Pi's LAN address changes."""
