@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field, replace
 
 __all__ = ["Alert", "AlertKind", "DeliveryResult", "without_picture", "STOPPING_ACTIONS", "URGENT_KINDS", "alert_title",
-           "alert_fields", "alert_text", "is_urgent", "welcome_alert"]
+           "alert_fields", "alert_text", "cut_text", "is_urgent", "welcome_alert"]
 
 
 class AlertKind(str, enum.Enum):
@@ -131,8 +131,25 @@ def alert_text(alert: Alert, *, printer_name: str = "", limit: int = 1024) -> st
     if alert.message:
         lines.append(alert.message)
     lines += [f"{name}: {value}" for name, value in alert_fields(alert, printer_name=printer_name)]
-    text = "\n".join(lines)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return cut_text("\n".join(lines), limit)
+
+
+def cut_text(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-16 code units, ending in "…" when cut.
+
+    Telegram and Discord count lengths in UTF-16 code units, in which an emoji outside the
+    Basic Multilingual Plane (a file named "🚀 rocket.gcode") counts twice: a caption cut by
+    characters could still be refused as too long, and the alert lost.
+    """
+    if len(text.encode("utf-16-le")) // 2 <= limit:
+        return text
+    kept, used = [], 0
+    for char in text:
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > limit - 1:  # room for the "…"
+            break
+        kept.append(char)
+    return "".join(kept) + "…"
 
 
 def welcome_alert(printer_name: str, image: bytes | None = None) -> Alert:

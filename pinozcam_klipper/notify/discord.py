@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from ..redact import Redactor
-from .alert import Alert, AlertKind, alert_fields, alert_title
+from .alert import Alert, AlertKind, alert_fields, alert_title, cut_text
 from .transport import RetryPolicy, post_with_retries
 
 __all__ = ["DiscordWebhook", "discord_payload"]
@@ -26,22 +26,18 @@ _COLOURS = {
 }
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def discord_payload(alert: Alert, *, printer_name: str = "", now: dt.datetime | None = None) -> dict[str, Any]:
     """The ``payload_json`` of a webhook message (Discord's limits applied)."""
     embed: dict[str, Any] = {
-        "title": _cut(alert_title(alert), 256),
+        "title": cut_text(alert_title(alert), 256),
         "color": _COLOURS[AlertKind(alert.kind)],
-        "fields": [{"name": name, "value": _cut(value, 1024), "inline": name not in ("File", "Action")}
+        "fields": [{"name": name, "value": cut_text(value, 1024), "inline": name not in ("File", "Action")}
                    for name, value in alert_fields(alert, printer_name=printer_name)][:25],
         "timestamp": (now or dt.datetime.now(dt.timezone.utc)).isoformat(),
         "footer": {"text": "PiNozCam for Klipper"},
     }
     if alert.message:
-        embed["description"] = _cut(alert.message, 4096)
+        embed["description"] = cut_text(alert.message, 4096)
     payload: dict[str, Any] = {"username": "PiNozCam", "embeds": [embed], "allowed_mentions": {"parse": []}}
     if alert.image:
         embed["image"] = {"url": f"attachment://{IMAGE_NAME}"}

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from ..redact import Redactor
-from .alert import Alert, alert_text
+from .alert import Alert, alert_text, cut_text
 from .transport import NotifyError, RetryPolicy, post_with_retries
 
 __all__ = ["TelegramBot", "TelegramSent"]
@@ -76,7 +76,7 @@ class TelegramBot:
     async def send_photo(self, jpeg: bytes, caption: str = "", *,
                          reply_markup: Mapping[str, Any] | None = None,
                          policy: RetryPolicy | None = None) -> TelegramSent:
-        fields = {"caption": caption[:CAPTION_LIMIT]}
+        fields = {"caption": cut_text(caption, CAPTION_LIMIT)}
         if reply_markup is not None:
             fields["reply_markup"] = json.dumps(reply_markup)
 
@@ -89,7 +89,7 @@ class TelegramBot:
 
     async def send_message(self, text: str, *, reply_markup: Mapping[str, Any] | None = None,
                            policy: RetryPolicy | None = None) -> TelegramSent:
-        body: dict[str, Any] = {"text": text[:MESSAGE_LIMIT]}
+        body: dict[str, Any] = {"text": cut_text(text, MESSAGE_LIMIT)}
         if reply_markup is not None:
             body["reply_markup"] = dict(reply_markup)
         return await self._send("sendMessage", lambda target: {"json": target | body}, policy)

@@ -159,3 +159,21 @@ def test_payload_limits_and_reprs() -> None:
     assert len(embed["title"]) == 256 and len(embed["description"]) == 4096
     assert all(len(f["value"]) <= 1024 for f in embed["fields"])
     assert "image" not in repr(ALERT) and "\\xff" not in repr(ALERT)
+
+
+async def test_a_caption_full_of_emoji_stays_within_telegrams_count(server: NotifyServer) -> None:
+    """Telegram counts a caption in UTF-16 code units: an emoji outside the BMP counts twice,
+    so a caption cut to 1024 characters could still be refused, losing the alert."""
+    rocket_file = "🚀" * 1200 + ".gcode"
+    async with httpx.AsyncClient(timeout=5) as client:
+        bot = TelegramBot(TOKEN, "42", api_base=server.telegram_api_base, client=client,
+                          redactor=Redactor(), policy=FAST)
+        await bot.send(Alert(kind=AlertKind.INCIDENT, file=rocket_file, image=make_jpeg()))
+        await bot.send(Alert(kind=AlertKind.INCIDENT, file=rocket_file * 3))
+    caption = server.telegram_requests("sendPhoto")[0].form()["caption"].text
+    text = server.telegram_requests("sendMessage")[0].json()["text"]
+    for sent, limit in ((caption, 1024), (text, 4096)):
+        assert len(sent.encode("utf-16-le")) // 2 <= limit
+        assert sent.startswith("Possible print failure\n") and sent.endswith("🚀…")
+    embed = discord_payload(Alert(file=rocket_file))["embeds"][0]
+    assert all(len(f["value"].encode("utf-16-le")) // 2 <= 1024 for f in embed["fields"])
