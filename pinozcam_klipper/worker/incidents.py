@@ -68,6 +68,19 @@ def boot_id() -> str:
         return ""
 
 
+def _sequence(record: Mapping[str, Any]) -> int:
+    value = record.get("sequence")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _order(record: Mapping[str, Any]) -> tuple[int, float, str]:
+    """Oldest first, by the order the records were made in: a Pi's wall clock may be a day
+    or decades behind until the network time arrives, and an incident recorded before that
+    must not sort (and be dropped by the size cap) as the oldest. Records of older versions
+    have no sequence: they come first, in wall-clock order."""
+    return _sequence(record), float(record.get("opened_at") or 0), str(record.get("id"))
+
+
 def _new_id(now: float) -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + "-" + secrets.token_hex(2)
 
@@ -142,7 +155,7 @@ class IncidentStore:
             self._records[record["id"]] = record
             if record.get("state") == "open":
                 self.left_open.append(record["id"])
-        self.left_open.sort(key=lambda rid: self._records[rid].get("opened_at") or 0)
+        self.left_open.sort(key=lambda rid: _order(self._records[rid]))
         return len(self._records)
 
     def settle_left_open(self, keep: str | None, now: float) -> None:
@@ -163,7 +176,7 @@ class IncidentStore:
 
     def records(self) -> list[dict[str, Any]]:
         """All records, oldest first."""
-        return sorted(self._records.values(), key=lambda r: (r.get("opened_at", 0), r["id"]))
+        return sorted(self._records.values(), key=_order)
 
     def open_for(self, record: Mapping[str, Any]) -> float | None:
         """Seconds since ``record`` opened, by the monotonic clock of this boot; None when that
@@ -208,6 +221,8 @@ class IncidentStore:
             # The age of an open incident after a restart is read from these (open_for), never
             # from opened_at: the wall clock may have jumped since.
             "opened_monotonic": time.monotonic(), "boot": self._boot,
+            # The order records were made in, which the wall clock may not tell (see _order).
+            "sequence": max((_sequence(r) for r in self._records.values()), default=0) + 1,
             "severity": event.get("severity"), "band": event.get("band"),
             "failure_area": event.get("failure_area"), "failures": event.get("failures"),
             "action": event.get("action"), "action_state": None, "label": None,

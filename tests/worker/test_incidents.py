@@ -95,6 +95,22 @@ def test_size_cap_drops_the_oldest(tmp_path: Path) -> None:
     assert not (tmp_path / ids[0]).exists()
 
 
+
+def test_an_incident_recorded_before_the_clock_was_set_is_not_taken_for_the_oldest(tmp_path: Path) -> None:
+    """A Pi's clock can read 1970 (or last week) until the network time arrives: the order,
+    the size cap and the list the panel shows follow the order incidents were made in."""
+    store = IncidentStore(tmp_path, 25_000)
+    store.load()
+    made = []
+    for now in (1_790_000_000.0, 1_790_000_100.0, 300_000.0, 1_790_000_300.0):  # the third: clock not set
+        record = _open(store, now, frame_id=len(made) * 10 + 1, size=4000)
+        store.add_event(record["id"], {"event": "closed"}, state="closed")
+        made.append(record["id"])
+    reloaded = IncidentStore(tmp_path, 25_000)
+    reloaded.load()
+    kept = [r["id"] for r in reloaded.records()]
+    assert kept == made[-len(kept):] and made[2] in kept  # the newest ones stay, in order
+
 def test_export_feedback_writes_yolo(tmp_path: Path) -> None:
     store = IncidentStore(tmp_path / "incidents", 10**9)
     store.load()
