@@ -34,6 +34,9 @@ PROMPT_MACROS = ("_PINOZCAM_PROMPT_RESUME", "_PINOZCAM_PROMPT_CANCEL", "PINOZCAM
 SHIPPED_ACTIONS = ("PINOZCAM_PAUSE", "PINOZCAM_CANCEL")
 #: Macros that a pinozcam.cfg macro runs in turn.
 CALLS = {"PINOZCAM_PAUSE": ("_PINOZCAM_AFTER_PAUSE",)}
+#: What doctor says when Moonraker answers 401, wherever that comes (the websocket or a call).
+LOGIN_REFUSED = ("Moonraker refused the login (401): pass --api-key KEY, or add this machine to "
+                 "[authorization] trusted_clients")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,7 +109,10 @@ class Target:
         if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
             raise ValueError(f"not a Moonraker URL: {url!r} (expected e.g. http://localhost:7125)")
         ssl = parts.scheme in ("https", "wss")
-        return cls(parts.hostname, parts.port or (443 if ssl else 7125), ssl, parts.path.strip("/") or None)
+        host = parts.hostname
+        if ":" in host:  # an IPv6 address: moonraker-api puts the host into a URL as it is
+            host = f"[{host}]"
+        return cls(host, parts.port or (443 if ssl else 7125), ssl, parts.path.strip("/") or None)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -145,22 +151,38 @@ async def diagnose(target: Target, *, api_key: str | None = None, send_test: boo
                 warnings.filterwarnings("ignore", "float parameter 'receive_timeout'", DeprecationWarning)
                 await client.connect()
         except (OSError, asyncio.TimeoutError, aiohttp.ClientError, ClientNotAuthenticatedError) as exc:
+            if _unauthorized(exc):
+                report.fail(LOGIN_REFUSED)
+                return report
             report.fail(f"cannot reach Moonraker at {where}: {_describe(exc)}",
                         "is Moonraker running (systemctl status moonraker)? Is the address right?"
                         " Is this machine a trusted client, or pass --api-key")
             return report
         try:
             await _checks(_Rpc(client), report, send_test, detections)
-        except (RpcError, asyncio.TimeoutError, aiohttp.ClientError) as exc:
+        except (RpcError, asyncio.TimeoutError, aiohttp.ClientError, ClientNotAuthenticatedError) as exc:
+            if _unauthorized(exc):
+                report.fail(LOGIN_REFUSED)
+                return report
             report.fail(f"Moonraker stopped answering: {_describe(exc)}", "check moonraker.log")
         finally:
             await client.disconnect()
     return report
 
 
+def _unauthorized(exc: BaseException | type) -> bool:
+    """A 401: moonraker-api's error for a refused websocket (which it sets as a class, so it
+    arrives as an instance without text), an HTTP 401, or a call refused for want of a login
+    (Moonraker 0.11 answers that as ``{"code": -32602, "message": "Unauthorized"}``)."""
+    kind = exc if isinstance(exc, type) else type(exc)
+    if kind.__name__ == "ClientNotAuthenticatedError" or getattr(exc, "status", None) == 401:
+        return True
+    return isinstance(exc, RpcError) and (exc.code == 401 or "unauthorized" in str(exc).lower())
+
+
 def _describe(exc: BaseException | type) -> str:
     if isinstance(exc, type):  # moonraker-api sets some errors as classes
-        return "unauthorized (401)" if exc.__name__ == "ClientNotAuthenticatedError" else exc.__name__
+        return exc.__name__
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0][:200]
 
@@ -224,9 +246,10 @@ async def _checks(rpc: _Rpc, report: Report, send_test: bool, detections: _Detec
         await detections.wait_for_one(CAMERA_WAIT)
         status = await rpc("server.pinozcam.status", refresh=True)
     _check_worker(status, report)
-    settings = (await rpc("server.pinozcam.get_settings")).get("settings", {})
+    reply = await rpc("server.pinozcam.get_settings")
+    settings = reply.get("settings", {})
     await _check_klipper(rpc, info, report, settings)
-    await _check_notifications(rpc, report, send_test, status, settings)
+    await _check_notifications(rpc, report, send_test, status, reply)
 
 
 def _check_worker(status: dict[str, Any], report: Report) -> None:
@@ -319,8 +342,26 @@ async def _check_klipper(rpc: _Rpc, info: dict[str, Any], report: Report, settin
                     "add [pause_resume] to printer.cfg (Mainsail's and Fluidd's configs have it)")
 
 
+def _notify_options(reply: dict[str, Any], connected: bool) -> dict[str, Any] | None:
+    """The notification options ``get_settings`` answered (secrets redacted, but set), or None
+    when it cannot tell. Without its worker the component's ``settings`` hold only its own
+    options; then the options set in moonraker.conf (``locked``) or saved from the panel
+    (``saved``) are the ones set, their values unchecked."""
+    if connected:
+        return reply.get("settings", {})
+    if "locked" not in reply and "saved" not in reply:  # a component that predates them
+        return None
+    return {name: True for name in [*reply.get("locked", []), *(reply.get("saved") or {})]}
+
+
 async def _check_notifications(rpc: _Rpc, report: Report, send_test: bool, status: dict[str, Any],
-                               settings: dict[str, Any]) -> None:
+                               reply: dict[str, Any]) -> None:
+    connected = bool((status.get("worker") or {}).get("connected"))
+    settings = _notify_options(reply, connected)
+    if settings is None:
+        report.warn("notifications not checked: the worker is not running",
+                    "start the worker, then run doctor again")
+        return
     channels = []
     if settings.get("discord_webhook_url"):
         channels.append("Discord")
@@ -333,10 +374,11 @@ async def _check_notifications(rpc: _Rpc, report: Report, send_test: bool, statu
                     "set discord_webhook_url or telegram_bot_token + telegram_chat_id "
                     "(keep them in moonraker.secrets)")
         return
-    report.ok(f"notifications configured: {', '.join(channels)}")
+    unchecked = "" if connected else " (set; not checked while the worker is not running)"
+    report.ok(f"notifications configured: {', '.join(channels)}{unchecked}")
     if not send_test:
         return
-    if not (status.get("worker") or {}).get("connected"):
+    if not connected:
         report.fail("no test message sent: the worker is not running")
         return
     try:
