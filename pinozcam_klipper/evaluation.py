@@ -69,9 +69,14 @@ class Thresholds:
 
 
 def _image_size(path: Path) -> tuple[int, int]:
+    """Width and height of the frame the detector sees: the same colour decode, so an EXIF
+    orientation turns the size as it turns the frame."""
     import cv2  # decoding is the only non-numpy step; keep it local to loading
 
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    try:
+        img = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error:
+        img = None
     if img is None:
         raise ValueError(f"cannot read image {path}")
     return int(img.shape[1]), int(img.shape[0])
@@ -80,13 +85,16 @@ def _image_size(path: Path) -> tuple[int, int]:
 def load_yolo_dataset(root: Path | str, classes: Sequence[str]) -> list[LabeledImage]:
     """Reads ``root/images/*`` with ``root/labels/<stem>.txt`` (``class cx cy w h``, normalised).
 
-    A missing label file means no boxes. Raises ValueError naming the file and line on a
+    A missing label file means no boxes; a missing ``labels/`` folder is an error (it would
+    make every image a normal one). Raises ValueError naming the file and line on a
     malformed label or an unknown class id.
     """
     root = Path(root)
     img_dir, lab_dir = root / "images", root / "labels"
     if not img_dir.is_dir():
         raise ValueError(f"no images/ folder in {root}")
+    if not lab_dir.is_dir():
+        raise ValueError(f"no labels/ folder in {root}")
     out: list[LabeledImage] = []
     for path in sorted(p for p in img_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
         w, h = _image_size(path)
@@ -267,7 +275,7 @@ class Report:
 
     def to_dict(self) -> dict:
         """JSON-ready summary (PR points left out; NaN, for "not measurable", becomes None)."""
-        return _nan_to_none({
+        return nan_to_none({
             "thresholds": asdict(self.thresholds),
             "image": asdict(self.image),
             "auroc": self.auroc,
@@ -275,9 +283,12 @@ class Report:
         })
 
 
-def _nan_to_none(value):
+def nan_to_none(value):
+    """``value`` with every NaN float (in nested dicts and lists) replaced by None, for JSON."""
     if isinstance(value, dict):
-        return {k: _nan_to_none(v) for k, v in value.items()}
+        return {k: nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [nan_to_none(v) for v in value]
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
@@ -322,5 +333,9 @@ def draw_pr_curve(points: Sequence[PRPoint], path: Path | str, title: str = "",
     cv2.putText(img, "precision", (x0 + 4, y1 - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
     if title:
         cv2.putText(img, title, (x0 + 80, y1 - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
-    if not cv2.imwrite(str(path), img):
+    try:
+        written = cv2.imwrite(str(path), img)
+    except cv2.error:  # no or unknown file extension
+        written = False
+    if not written:
         raise ValueError(f"cannot write PR plot to {path}")

@@ -347,3 +347,223 @@ async def test_doctor_does_not_ask_for_the_dialog_macros_when_prompt_is_off():
         ["OK    Klipper has the PiNozCam macros"]
     said = await _doctor_says(_FakeMoonraker(macros, DEFAULTS))
     assert said[0].startswith("FAIL  Klipper lacks the PiNozCam macros: _PINOZCAM_PROMPT_RESUME")
+
+
+# --- what --out writes, and where -------------------------------------------------------------
+
+def test_detect_refuses_to_write_over_its_own_inputs(tmp_path, capsys):
+    folder = tmp_path / "same"
+    original = write_jpeg(folder / "good.jpg", frame(red=True)).read_bytes()
+
+    status = main(["detect", str(folder), "--model", MODEL, "--out", str(folder)])
+
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "would overwrite the input" in err and "Traceback" not in err
+    assert (folder / "good.jpg").read_bytes() == original
+
+
+def test_replay_refuses_to_write_over_its_own_frames(tmp_path, capsys):
+    _print_recording(tmp_path / "print", normal=2, failing=0)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "print").iterdir()}
+
+    status = main(["replay", str(tmp_path / "print"), "--model", MODEL, "--out", str(tmp_path / "print")])
+
+    assert status == 2 and "would overwrite the input" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in (tmp_path / "print").iterdir()} == before
+
+
+def test_detect_gives_inputs_that_share_a_stem_their_own_annotated_copy(tmp_path, capsys):
+    write_jpeg(tmp_path / "in" / "good.jpg", frame(red=True))
+    assert cv2.imwrite(str(tmp_path / "in" / "good.png"), frame(red=False))
+    out = tmp_path / "out"
+
+    assert main(["detect", str(tmp_path / "in"), "--model", MODEL, "--out", str(out), "--json"]) == 0
+
+    annotated = [r["annotated"] for r in json_lines(capsys.readouterr().out)]
+    assert len(set(annotated)) == 2
+    assert sorted(p.name for p in out.iterdir()) == ["good.jpg", "good_2.jpg"]
+
+
+def test_detect_says_when_out_is_a_file(tmp_path, capsys):
+    image = write_jpeg(tmp_path / "good.jpg", frame(red=False))
+
+    status = main(["detect", str(image), "--model", MODEL, "--out", str(image)])
+
+    assert status == 2
+    assert capsys.readouterr().err.strip().endswith("is a file, not a folder")
+
+
+def _write_video(path: Path, frames: int, fps: float = 1.0) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (1280, 720))
+    assert writer.isOpened()
+    for _ in range(frames):
+        writer.write(frame(red=False))
+    writer.release()
+    return path
+
+
+def test_replay_of_a_video_keeps_every_annotated_frame(tmp_path, capsys):
+    video = _write_video(tmp_path / "print.avi", frames=4)
+    out = tmp_path / "out"
+
+    assert main(["replay", str(video), "--model", MODEL, "--out", str(out)]) == 0
+
+    assert sorted(p.name for p in out.iterdir()) == [f"print_{i:06d}.jpg" for i in range(4)]
+
+
+def test_replay_orders_frames_by_the_time_in_their_names_not_by_name(tmp_path, capsys):
+    # Not zero-padded: by name, shot_t130 would come before shot_t15.
+    for seconds in range(5, 200, 5):
+        (tmp_path / "print").mkdir(exist_ok=True)
+        (tmp_path / "print" / f"shot_t{seconds}.jpg").write_bytes(b"not a jpeg")
+
+    main(["replay", str(tmp_path / "print"), "--model", MODEL, "--json"])
+
+    records = [r for r in json_lines(capsys.readouterr().out) if r.get("event") == "unreadable"]
+    assert [r["frame"] for r in records] == [f"shot_t{s}.jpg" for s in range(5, 200, 5)]
+    assert [r["time"] for r in records] == [float(s) for s in range(5, 200, 5)]
+
+
+# --- one-line errors instead of tracebacks ----------------------------------------------------
+
+def _png_claiming(path: Path, width: int, height: int) -> Path:
+    """A small PNG whose header says it is ``width`` x ``height`` (checksum fixed up)."""
+    import struct
+    import zlib
+
+    ok, data = cv2.imencode(".png", np.zeros((4, 4, 3), np.uint8))
+    data = bytearray(data.tobytes())
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_png_claiming_a_huge_size_is_one_error_line(tmp_path, capsys):
+    huge = _png_claiming(tmp_path / "huge.png", 60000, 60000)
+    good = write_jpeg(tmp_path / "good.jpg", frame(red=True))
+
+    status = main(["detect", str(huge), str(good), "--model", MODEL])
+
+    assert status == 1
+    captured = capsys.readouterr()
+    assert "huge.png: error: PNG claims 60000x60000 pixels" in captured.err
+    assert "good.jpg: failure" in captured.out
+
+
+def test_replay_fails_when_no_frame_could_be_read(tmp_path, capsys):
+    (tmp_path / "print").mkdir()
+    for index in range(3):
+        (tmp_path / "print" / f"frame_{index:04d}.jpg").write_bytes(b"")
+
+    status = main(["replay", str(tmp_path / "print"), "--model", MODEL])
+
+    assert status == 1
+    assert "none of the 3 frame(s) could be read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("plot, message", [("missing/pr.png", "no folder"), ("pr", "name a .png file")])
+def test_eval_checks_the_plot_path_before_evaluating(tmp_path, capsys, plot, message):
+    _labelled_dataset(tmp_path / "set")
+
+    status = main(["eval", str(tmp_path / "set"), "--model", MODEL, "--plot", str(tmp_path / plot)])
+
+    assert status == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+# --- eval's report ------------------------------------------------------------------------------
+
+def _normal_only_dataset(root: Path) -> None:
+    for index in range(3):
+        write_jpeg(root / "images" / f"neg{index}.jpg", frame(red=False))
+        (root / "labels").mkdir(parents=True, exist_ok=True)
+        (root / "labels" / f"neg{index}.txt").write_text("")
+
+
+def _strict_json(text: str) -> dict:
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_eval_json_is_valid_json_when_a_rate_is_undefined(tmp_path, capsys):
+    _normal_only_dataset(tmp_path / "set")
+
+    assert main(["eval", str(tmp_path / "set"), "--model", MODEL, "--json", "--sweep"]) == 0
+
+    report = _strict_json(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["image"]["recall"] is None and report["auroc"] is None
+    assert report["sweep"]["suggestion"] is None
+    assert report["sweep"]["no_suggestion"] == "the dataset has no failure images"
+
+
+def test_eval_sweep_says_why_it_suggests_nothing(tmp_path, capsys):
+    _normal_only_dataset(tmp_path / "set")
+
+    assert main(["eval", str(tmp_path / "set"), "--model", MODEL, "--sweep"]) == 0
+
+    out = capsys.readouterr().out
+    assert "no threshold suggestion: the dataset has no failure images" in out
+    assert "best within" not in out
+
+
+def test_eval_refuses_a_dataset_without_labels(tmp_path, capsys):
+    write_jpeg(tmp_path / "set" / "images" / "a.jpg", frame(red=True))
+
+    assert main(["eval", str(tmp_path / "set"), "--model", MODEL]) == 2
+
+    assert "has no labels/ folder" in capsys.readouterr().err
+
+
+def test_eval_refuses_a_false_alarm_budget_outside_0_to_1(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", str(tmp_path), "--model", MODEL, "--sweep", "--max-false-alarms", "5"])
+
+    assert exit_info.value.code == 2
+    assert "not a rate from 0 to 1" in capsys.readouterr().err
+
+
+def test_the_tflite_install_advice_does_not_name_a_pypi_package():
+    from pinozcam_klipper.detect.runtime import TFLITE_INSTALL
+
+    # pinozcam-klipper is not on PyPI: the advice installs the checkout or the git repository.
+    assert "-e " in TFLITE_INSTALL or "@ git+https://" in TFLITE_INSTALL
+    assert '"pinozcam-klipper[tflite]"' not in TFLITE_INSTALL
+
+
+# --- export-feedback ----------------------------------------------------------------------------
+
+def _labelled_incidents(data_dir: Path) -> None:
+    from pinozcam_klipper.worker.incidents import IncidentStore
+    from tests.worker.test_incidents import _open
+
+    store = IncidentStore(data_dir / "incidents", 10**9)
+    store.load()
+    record = _open(store, 1000.0)
+    store.set_label(record["id"], "real_failure", 1001.0)
+
+
+def test_export_feedback_refuses_a_folder_that_is_not_empty_unless_forced(tmp_path, capsys):
+    _labelled_incidents(tmp_path / "data")
+    out = tmp_path / "dataset"
+    (out / "images").mkdir(parents=True)
+    (out / "images" / "stale.jpg").write_bytes(b"old")
+
+    assert main(["export-feedback", str(out), "--data-dir", str(tmp_path / "data")]) == 2
+    assert "is not empty" in capsys.readouterr().err
+    assert (out / "images" / "stale.jpg").exists() and not (out / "data.yaml").exists()
+
+    assert main(["export-feedback", str(out), "--data-dir", str(tmp_path / "data"), "--force"]) == 0
+    assert not (out / "images" / "stale.jpg").exists()
+    assert len(list((out / "images").iterdir())) == 1 and (out / "data.yaml").exists()
+
+
+def test_export_feedback_without_any_incident_is_an_error(tmp_path, capsys):
+    (tmp_path / "data" / "incidents").mkdir(parents=True)
+
+    assert main(["export-feedback", str(tmp_path / "out"), "--data-dir", str(tmp_path / "data")]) == 2
+
+    assert "no incidents in" in capsys.readouterr().err

@@ -158,3 +158,37 @@ def test_report_dict_is_strict_json(tmp_path):
     d = report.to_dict()
     assert d["ap50"]["blob"] is None and d["ap50"]["spaghetti"] == 0.0
     json.dumps(d, allow_nan=False)
+
+
+def _exif_rotated_jpeg(path: Path, width: int, height: int) -> Path:
+    """A ``width`` x ``height`` JPEG whose EXIF says: turn it 90 degrees (orientation 6)."""
+    ok, data = cv2.imencode(".jpg", np.full((height, width, 3), 90, np.uint8))
+    tiff = b"MM\x00\x2a\x00\x00\x00\x08" + b"\x00\x01" + b"\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00" + b"\x00\x00\x00\x00"
+    app1 = b"Exif\x00\x00" + tiff
+    segment = b"\xff\xe1" + (len(app1) + 2).to_bytes(2, "big") + app1
+    path.write_bytes(data.tobytes()[:2] + segment + data.tobytes()[2:])
+    return path
+
+
+def test_load_yolo_dataset_sizes_an_image_as_the_detector_decodes_it(tmp_path):
+    from pinozcam_klipper.commands._common import read_image
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    path = _exif_rotated_jpeg(tmp_path / "images" / "a.jpg", 640, 360)
+    (tmp_path / "labels" / "a.txt").write_text("0 0.5 0.5 1.0 1.0\n")
+
+    (item,) = ev.load_yolo_dataset(tmp_path, CLASSES)
+
+    height, width = read_image(path).shape[:2]
+    assert (width, height) == (360, 640)
+    assert (item.width, item.height) == (width, height)
+    assert (item.boxes[0].x2, item.boxes[0].y2) == (360, 640)
+
+
+def test_load_yolo_dataset_refuses_a_dataset_without_labels(tmp_path):
+    (tmp_path / "images").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "a.png"), np.zeros((8, 8, 3), np.uint8))
+
+    with pytest.raises(ValueError, match="no labels/ folder"):
+        ev.load_yolo_dataset(tmp_path, CLASSES)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import struct
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +80,64 @@ def list_images(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
+def make_out_dir(out: str | Path | None) -> Path | None:
+    """The ``--out`` folder, created if need be; a :class:`CommandError` when it cannot be
+    (a file of that name, no permission)."""
+    if not out:
+        return None
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise CommandError(f"--out {path} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(f"cannot create the --out folder {path}: {exc.strerror or exc}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise CommandError(f"cannot write to the --out folder {path}: permission denied")
+    return path
+
+
+def annotated_names(paths: Sequence[Path]) -> list[str]:
+    """A distinct ``.jpg`` name for each input's annotated copy: its stem, then ``_2``,
+    ``_3`` ... for a stem already taken (``good.jpg`` and ``good.png``)."""
+    taken: set[str] = set()
+    names: list[str] = []
+    for path in paths:
+        name, n = f"{path.stem}.jpg", 1
+        while name in taken:
+            n += 1
+            name = f"{path.stem}_{n}.jpg"
+        taken.add(name)
+        names.append(name)
+    return names
+
+
+def refuse_overwriting_inputs(out_dir: Path | None, names: Iterable[str],
+                              inputs: Iterable[Path]) -> None:
+    """A :class:`CommandError` when writing ``names`` into ``out_dir`` would replace an input."""
+    if out_dir is None:
+        return
+    originals = {p.resolve() for p in inputs}
+    for name in names:
+        if (out_dir / name).resolve() in originals:
+            raise CommandError(f"--out {out_dir} would overwrite the input {out_dir / name}: "
+                               "choose another folder")
+
+
+def write_output(target: Path, data: bytes) -> None:
+    """Write an annotated frame; a :class:`CommandError` when it cannot be written."""
+    try:
+        target.write_bytes(data)
+    except OSError as exc:
+        raise CommandError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR" and len(data) >= 24:
+        return struct.unpack(">II", data[16:24])
+    return None
+
+
 def read_image(path: Path):
     """A BGR frame from an image file: JPEG through the detector's strict decoder, other
     formats (PNG, BMP, WebP) through OpenCV. Raises ``ImageError`` (or ``OSError``)."""
@@ -85,11 +145,19 @@ def read_image(path: Path):
     import numpy as np
 
     from ..detect import ImageError, decode_jpeg
+    from ..jpeg_size import MAX_PIXELS
 
     data = path.read_bytes()
     if data[:2] == b"\xff\xd8":
         return decode_jpeg(data)
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    size = _png_size(data)
+    if size and size[0] * size[1] > MAX_PIXELS:
+        raise ImageError(f"PNG claims {size[0]}x{size[1]} pixels, more than "
+                         f"{MAX_PIXELS // 1_000_000} MP: not decoded")
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    except cv2.error:  # a header OpenCV itself refuses (too large, corrupt)
+        image = None
     if image is None:
         raise ImageError(f"not a readable image ({len(data)} bytes)")
     return image

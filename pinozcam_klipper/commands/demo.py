@@ -6,7 +6,7 @@ import argparse
 from importlib import resources
 from pathlib import Path
 
-from ._common import CommandError, add_settings_arguments, load_settings, run_guarded
+from ._common import CommandError, add_settings_arguments, load_settings, make_out_dir, run_guarded
 from .replay import frames_from_paths, replay
 
 
@@ -33,9 +33,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     paths = demo_frames()
-    count, frames = frames_from_paths(paths, None)
+    count, frames = frames_from_paths(paths, None, Path(args.out))
     settings = load_settings(args)
-    out_dir = Path(args.out)
+    out_dir = make_out_dir(args.out)
     if not args.json:
         print(f"Replaying {count} frames of a synthetic print from {paths[0].parent}")
     status = replay(settings, frames, count, json_output=args.json, out_dir=out_dir)

@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._common import (CommandError, add_settings_arguments, list_images, load_detector,
-                      load_settings, print_json, read_image, run_guarded)
+from ._common import (CommandError, add_settings_arguments, annotated_names, list_images,
+                      load_detector, load_settings, make_out_dir, print_json, read_image,
+                      refuse_overwriting_inputs, run_guarded, write_output)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,12 +30,12 @@ def _run(args: argparse.Namespace) -> int:
     images = list_images(args.images)
     if not images:
         raise CommandError("no images found")
-    out_dir = Path(args.out) if args.out else None
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
+    names = annotated_names(images)
+    refuse_overwriting_inputs(Path(args.out) if args.out else None, names, images)
+    out_dir = make_out_dir(args.out)
     analyser = FrameAnalyser(settings, load_detector(settings))
     failed = 0
-    for path in images:
+    for path, name in zip(images, names):
         try:
             frame = read_image(path)
         except (OSError, ImageError) as exc:
@@ -48,9 +49,8 @@ def _run(args: argparse.Namespace) -> int:
         analysis = analyser.analyse(frame)
         record = {"image": str(path), **analysis.to_dict()}
         if out_dir:
-            target = out_dir / (path.stem + ".jpg")
-            header = f"{path.name}"
-            target.write_bytes(analyser.annotate(frame, analysis, header=header))
+            target = out_dir / name
+            write_output(target, analyser.annotate(frame, analysis, header=path.name))
             record["annotated"] = str(target)
         if args.json:
             print_json(record)

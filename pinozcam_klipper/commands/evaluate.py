@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -24,10 +25,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sweep", action="store_true",
                         help="also score every preset and a grid of score_threshold x "
                              "image_sensitivity (the model runs once), to tune the thresholds")
-    parser.add_argument("--max-false-alarms", type=float, default=0.02, metavar="RATE",
+    parser.add_argument("--max-false-alarms", type=_rate, default=0.02, metavar="RATE",
                         help="with --sweep: the false-alarm rate the suggestion must stay within "
                              "(default 0.02)")
     add_settings_arguments(parser)
+
+
+def _rate(text: str) -> float:
+    """argparse type: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a rate from 0 to 1")
+    return value
+
+
+def _check_plot_path(plot: str) -> None:
+    """A :class:`CommandError` now, before the model runs, if the plot cannot be written."""
+    path = Path(plot)
+    if path.suffix.lower() != ".png":
+        raise CommandError(f"--plot {plot}: name a .png file")
+    folder = path.parent
+    if not folder.is_dir():
+        raise CommandError(f"--plot {plot}: no folder {folder}")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise CommandError(f"--plot {plot}: permission denied")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,15 +63,20 @@ def _run(args: argparse.Namespace) -> int:
 
     from ..detect import ImageError
     from ..evaluation import (auroc, average_precision, draw_pr_curve, image_level,
-                              image_score, load_yolo_dataset)
+                              image_score, load_yolo_dataset, nan_to_none)
     from ..pipeline import FrameAnalyser
 
+    if args.plot:
+        _check_plot_path(args.plot)
     settings = load_settings(args)
     detector = load_detector(settings)
     classes = list(detector.info.classes)
     root = Path(args.dataset)
     if not (root / "images").is_dir():
         raise CommandError(f"{root} has no images/ folder")
+    if not (root / "labels").is_dir():
+        raise CommandError(f"{root} has no labels/ folder (one YOLO .txt per image; "
+                           "an empty one marks a normal image)")
     try:
         dataset = load_yolo_dataset(root, classes)
     except (OSError, ValueError) as exc:
@@ -90,11 +119,14 @@ def _run(args: argparse.Namespace) -> int:
         figures["sweep"] = _sweep(settings, dataset, predictions, args.max_false_alarms)
     if args.plot:
         spaghetti = ap50[classes[0]]
-        draw_pr_curve(spaghetti.points, args.plot,
-                      title=f"{classes[0]} AP50 {spaghetti.ap:.2f}")
+        try:
+            draw_pr_curve(spaghetti.points, args.plot,
+                          title=f"{classes[0]} AP50 {spaghetti.ap:.2f}")
+        except (OSError, ValueError) as exc:
+            raise CommandError(str(exc)) from None
         figures["plot"] = args.plot
     if args.json:
-        print(json.dumps(figures))
+        print(json.dumps(nan_to_none(figures), allow_nan=False))
         return 0
     print(f"{figures['model']} on {len(dataset)} images "
           f"(preset {resolved.preset}: score >= {resolved.score_threshold}, "
@@ -132,6 +164,7 @@ def _sweep(settings, dataset, predictions, max_false_alarms: float) -> dict:
 
     base = settings.detection.resolved()
     truth = [item.has_failure for item in dataset]
+    missing = ("failure" if not any(truth) else "normal" if all(truth) else None)
 
     def score(resolved) -> dict:
         alarms = [assess_frame(boxes, item.width, item.height, resolved).band == "failure"
@@ -148,6 +181,10 @@ def _sweep(settings, dataset, predictions, max_false_alarms: float) -> dict:
             image_sensitivity=preset.image_sensitivity))
     grid = [score(dataclasses.replace(base, score_threshold=threshold, image_sensitivity=sensitivity))
             for threshold in _SCORE_GRID for sensitivity in _SENSITIVITY_GRID]
+    if missing:
+        # Recall or the false-alarm rate is undefined: no grid point can be ranked.
+        return {"presets": presets, "grid": grid, "suggestion": None,
+                "no_suggestion": f"the dataset has no {missing} images"}
     within = [row for row in grid if row["false_alarm_rate"] <= max_false_alarms]
     # Best recall within the false-alarm budget; ties go to the stricter thresholds, which
     # leave more margin on printers the dataset has not seen.
@@ -163,7 +200,9 @@ def _print_sweep(sweep: dict, max_false_alarms: float) -> None:
               f"{row['image_sensitivity']:<6} recall {row['recall']:.3f}  "
               f"false alarms {row['false_alarm_rate']:.3f}")
     best = sweep["suggestion"]
-    if best is None:
+    if sweep.get("no_suggestion"):
+        print(f"  no threshold suggestion: {sweep['no_suggestion']}")
+    elif best is None:
         print(f"  no grid point keeps false alarms within {max_false_alarms:.1%}")
     else:
         print(f"  best within {max_false_alarms:.1%} false alarms: score_threshold "

@@ -11,6 +11,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", metavar="DIR", help="where images/ and labels/ are written")
     parser.add_argument("--data-dir", metavar="DIR", required=True,
                         help="the worker's data folder (holds incidents/)")
+    parser.add_argument("--force", action="store_true",
+                        help="write into a folder that is not empty, replacing an earlier export")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,7 +23,10 @@ def _run(args: argparse.Namespace) -> int:
     from ..worker import export_feedback
 
     try:
-        written = export_feedback(args.data_dir, args.out)
+        written = export_feedback(args.data_dir, args.out, force=args.force)
+    except FileExistsError:
+        raise CommandError(f"{args.out} is not empty: give a new or empty folder, or --force "
+                           "to replace an earlier export there") from None
     except FileNotFoundError:
         raise CommandError(f"no incidents in {args.data_dir}: give the worker's data folder "
                            "(the one that holds incidents/)") from None

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import (VIDEO_SUFFIXES, CommandError, add_settings_arguments, list_images,
-                      load_detector, load_settings, positive_float, print_json, read_image,
-                      run_guarded, time_from_name)
+from ._common import (VIDEO_SUFFIXES, CommandError, add_settings_arguments, annotated_names,
+                      list_images, load_detector, load_settings, make_out_dir, positive_float,
+                      print_json, read_image, refuse_overwriting_inputs, run_guarded,
+                      time_from_name, write_output)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,30 +39,40 @@ class _Frame:
     time: float
     image: np.ndarray | None
     error: str | None = None
+    out_name: str = ""  # the annotated copy's file name under --out
 
 
-def _frames_from_folder(folder: Path, fps: float | None) -> tuple[int, Iterator[_Frame]]:
+def _frames_from_folder(folder: Path, fps: float | None,
+                        out_dir: Path | None) -> tuple[int, Iterator[_Frame]]:
     paths = list_images([folder])
     if not paths:
         raise CommandError(f"no frames in {folder}")
-    return frames_from_paths(paths, fps)
+    return frames_from_paths(paths, fps, out_dir)
 
 
-def frames_from_paths(paths: list[Path], fps: float | None) -> tuple[int, Iterator[_Frame]]:
-    """Frames from image files in order; times from their names, else ``fps`` (default 1)."""
+def frames_from_paths(paths: list[Path], fps: float | None,
+                      out_dir: Path | None = None) -> tuple[int, Iterator[_Frame]]:
+    """Frames from image files, in the order of the times in their names when every name
+    carries one (``shot_t5.jpg`` before ``shot_t15.jpg``), else in the order given; times
+    from the names, else ``fps`` (default 1). A :class:`CommandError` when annotated copies
+    written to ``out_dir`` would replace one of ``paths``."""
     from ..detect import ImageError
 
     times = [time_from_name(p) for p in paths]
+    if all(t is not None for t in times):
+        paths, times = map(list, zip(*sorted(zip(paths, times), key=lambda pair: pair[1])))
     if fps is not None or any(t is None for t in times):
         step = 1.0 / (fps or 1.0)
         times = [i * step for i in range(len(paths))]
+    names = annotated_names(paths)
+    refuse_overwriting_inputs(out_dir, names, paths)
 
     def frames() -> Iterator[_Frame]:
-        for path, when in zip(paths, times):
+        for path, when, name in zip(paths, times, names):
             try:
-                yield _Frame(path.name, float(when), read_image(path))
+                yield _Frame(path.name, float(when), read_image(path), out_name=name)
             except (OSError, ImageError) as exc:
-                yield _Frame(path.name, float(when), None, str(exc))
+                yield _Frame(path.name, float(when), None, str(exc), out_name=name)
 
     return len(paths), frames()
 
@@ -87,7 +98,8 @@ def _frames_from_video(path: Path, fps: float | None) -> tuple[int, Iterator[_Fr
                 if not ok:
                     return
                 if index % keep_every == 0:
-                    yield _Frame(f"{path.name}#{index}", index / step_source, image)
+                    yield _Frame(f"{path.name}#{index}", index / step_source, image,
+                                 out_name=f"{path.stem}_{index:06d}.jpg")
                 index += 1
         finally:
             capture.release()
@@ -95,10 +107,11 @@ def _frames_from_video(path: Path, fps: float | None) -> tuple[int, Iterator[_Fr
     return (total // keep_every if total else 0), frames()
 
 
-def open_frames(source: str, fps: float | None) -> tuple[int, Iterator[_Frame]]:
+def open_frames(source: str, fps: float | None,
+                out_dir: Path | None = None) -> tuple[int, Iterator[_Frame]]:
     path = Path(source)
     if path.is_dir():
-        return _frames_from_folder(path, fps)
+        return _frames_from_folder(path, fps, out_dir)
     if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
         return _frames_from_video(path, fps)
     if not path.exists():
@@ -107,15 +120,16 @@ def open_frames(source: str, fps: float | None) -> tuple[int, Iterator[_Frame]]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    count, frames = open_frames(args.source, args.fps)
+    count, frames = open_frames(args.source, args.fps, Path(args.out) if args.out else None)
     settings = load_settings(args)
-    return replay(settings, frames, count, json_output=args.json,
-                  out_dir=Path(args.out) if args.out else None)
+    return replay(settings, frames, count, json_output=args.json, out_dir=make_out_dir(args.out))
 
 
 def replay(settings, frames: Iterator[_Frame], count: int, *, json_output: bool,
            out_dir: Path | None) -> int:
-    """Run the engine over ``frames``; print events; return 0."""
+    """Run the engine over ``frames``; print events; return 0, or 1 when no frame was readable.
+
+    ``out_dir`` must exist (see :func:`make_out_dir`)."""
     from tqdm import tqdm
 
     from ..engine import DecisionEngine
@@ -123,8 +137,6 @@ def replay(settings, frames: Iterator[_Frame], count: int, *, json_output: bool,
 
     analyser = FrameAnalyser(settings, load_detector(settings))
     engine = DecisionEngine(settings.detection)
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
     emit = print_json if json_output else _print_event
     summary = {"frames": 0, "unreadable": 0, "warnings": 0, "incidents": 0, "actions": {},
                "first_action_at": None, "max_severity": 0.0}
@@ -146,8 +158,8 @@ def replay(settings, frames: Iterator[_Frame], count: int, *, json_output: bool,
         summary["max_severity"] = max(summary["max_severity"], verdict.severity)
         if out_dir:
             header = f"{frame.name}  t={frame.time:.1f}s"
-            (out_dir / f"{Path(frame.name).stem}.jpg").write_bytes(
-                analyser.annotate(frame.image, analysis, header=header))
+            write_output(out_dir / frame.out_name,
+                         analyser.annotate(frame.image, analysis, header=header))
         if verdict.band != last_band and not verdict.warming_up:
             if verdict.band != "ok":
                 summary["warnings"] += verdict.band == "warning"
@@ -175,6 +187,10 @@ def replay(settings, frames: Iterator[_Frame], count: int, *, json_output: bool,
         print(f"{summary['frames']} frames, {summary['incidents']} incident(s): {actions}{first}; "
               f"max severity {summary['max_severity']:.2f}"
               + (f"; {summary['unreadable']} unreadable" if summary["unreadable"] else ""))
+    if summary["unreadable"] and not summary["frames"]:
+        print(f"pinozcam: error: none of the {summary['unreadable']} frame(s) could be read",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -31,11 +31,16 @@ __all__ = ["TensorInfo", "Backend", "BACKENDS", "open_backend", "read_model_file
            "threads_for"]
 
 # The commands name the python running this (~/pinozcam-env/bin/python on a printer, OctoPrint's
-# own in its venv): a bare `pip` would install somewhere else. pinozcam-klipper is not on PyPI;
-# with it installed in this python, pip takes the extra's requirements from what is installed.
+# own in its venv): a bare `pip` would install somewhere else. pinozcam-klipper is not on PyPI:
+# the extra is installed as the README says, from the checkout this runs from when there is one
+# (an editable install), else from the git repository.
 _PIP = f"{shlex.quote(sys.executable or 'python3')} -m pip install"
+_CHECKOUT = Path(__file__).resolve().parents[2]
+_REPOSITORY = "git+https://github.com/pinozcam/pinozcam-klipper.git"
 LITERT_INSTALL = f"{_PIP} ai-edge-litert"
-TFLITE_INSTALL = f'{_PIP} "pinozcam-klipper[tflite]"'
+TFLITE_INSTALL = (f"{_PIP} -e {shlex.quote(f'{_CHECKOUT}[tflite]')}"
+                  if (_CHECKOUT / "pyproject.toml").is_file()
+                  else f"{_PIP} {shlex.quote(f'pinozcam-klipper[tflite] @ {_REPOSITORY}')}")
 
 
 @dataclass(frozen=True)

@@ -364,21 +364,41 @@ def _class_names(records: Iterable[Mapping[str, Any]]) -> list[str]:
     return [n for n in names if isinstance(n, str)]
 
 
-def export_feedback(incident_dir: Path, out_dir: Path) -> ExportSummary:
+_EXPORTED = ("images", "labels", "classes.txt", "data.yaml")  # what export_feedback writes
+
+
+def export_feedback(incident_dir: Path, out_dir: Path, force: bool = False) -> ExportSummary:
     """Write every labelled record under ``incident_dir`` as a YOLO dataset in ``out_dir``.
 
     ``out_dir/images/ID.jpg`` is the raw onset frame; ``out_dir/labels/ID.txt``
     holds one ``class cx cy w h`` line (normalised) per detected box for a
     ``real_failure``, and is empty for a ``false_alarm`` (a background image).
     ``classes.txt`` and ``data.yaml`` name the classes in index order.
+
+    Raises ``FileNotFoundError`` when ``incident_dir`` holds no incident record, and
+    ``FileExistsError`` when ``out_dir`` is not empty, unless ``force``: then what an
+    earlier export wrote there is removed first (other files are left alone).
     """
     store = IncidentStore(Path(incident_dir), max_bytes=1 << 62)
     if not Path(incident_dir).is_dir():
         raise FileNotFoundError(f"no incident folder at {incident_dir}")
     store.load()
+    if not store.records():
+        raise FileNotFoundError(f"no incident records in {incident_dir}")
     labelled = [r for r in store.records() if r.get("label") in ("real_failure", "false_alarm")]
     classes = _class_names(labelled)
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"{out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise FileExistsError(f"{out} is not empty")
+        for name in _EXPORTED:
+            earlier = out / name
+            if earlier.is_dir() and not earlier.is_symlink():
+                shutil.rmtree(earlier)
+            elif earlier.exists() or earlier.is_symlink():
+                earlier.unlink()
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "labels").mkdir(parents=True, exist_ok=True)
     real = false = 0
