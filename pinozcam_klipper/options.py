@@ -17,8 +17,6 @@ import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-import httpx
-
 __all__ = ["SettingsError", "option", "load_section", "section_to_dict", "option_docs", "unknown_option",
            "url_problem"]
 
@@ -79,6 +77,10 @@ def url_problem(url: str) -> str | None:
         return "a URL that names a host"
     if port is not None and not 1 <= port <= 65535:
         return "a URL with a port between 1 and 65535"
+    # Imported here, not at the top: the detector imports this module, and its cold start
+    # (bench/targets.py) should not pay for httpx.
+    import httpx
+
     try:
         httpx.URL(url)
     except httpx.InvalidURL:
