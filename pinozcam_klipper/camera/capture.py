@@ -8,8 +8,13 @@ drops, what queued since the last one, and decodes only the newest (:func:`grab_
 That needs no background thread: nothing runs between checks. (A network stream's queued
 frames are still decoded while grabbed, as H.264 needs, but none is converted to BGR.)
 
-Every call into OpenCV runs in a worker thread under a lock, a failed grab releases the
-device so the next read reopens it, and each read waits at most ``timeout``. The machines
+Every call into OpenCV runs in a thread of its own (a daemon thread, not asyncio's shared
+pool) under a lock, a failed grab releases the device so the next read reopens it, and each
+read waits at most ``timeout``. OpenCV cannot be interrupted: opening an RTSP server that
+accepts and never answers blocks for 30 s. So a read that timed out leaves its thread
+running, and reads fail at once until it returns instead of queueing more threads behind the
+lock (they would fill asyncio's pool, which DNS lookups for the alerts share); and closing does
+not wait for it, so a worker told to stop exits at once. The machines
 that run the tests have no camera: the read logic is tested with a scripted stand-in for
 ``cv2.VideoCapture`` (see ``opener``).
 """
@@ -145,6 +150,7 @@ class VideoCaptureSource(FrameSource):
         self._fastest_grab = 0.0  # 0: nothing measured on this connection yet
         self._counter = 0
         self._closed = False
+        self._busy: asyncio.Future[Frame] | None = None  # the read whose thread still runs
         self.reconnects_to_catch_up = 0
 
     def _open(self) -> Capture:
@@ -181,6 +187,9 @@ class VideoCaptureSource(FrameSource):
                               now=self._clock(), budget=self.timeout / 2)
             grabbed = grab_newest(cap, plan, self._clock)
             ok, image = cap.retrieve() if grabbed is not None else (False, None)
+            if self._closed:  # closed while OpenCV was blocked (see close)
+                self._drop_capture()
+                raise CameraError("the camera is closed")
             if grabbed is None or not ok or image is None:
                 self._drop_capture()
                 raise CameraError(f"no picture from {self.description}")
@@ -196,8 +205,14 @@ class VideoCaptureSource(FrameSource):
             return Frame(bgr=image, captured_at=self._clock(), counter=self._counter)
 
     async def read(self) -> Frame:
+        if self._busy is not None and not self._busy.done():
+            raise CameraError(f"no picture from {self.description}: it has not answered the "
+                              "last read yet")
+        self._busy = _in_daemon_thread(self._grab)
         try:
-            return await asyncio.wait_for(asyncio.to_thread(self._grab), self.timeout)
+            # Shielded: a timeout leaves the read running (OpenCV cannot be stopped), and
+            # _busy says so until its thread returns.
+            return await asyncio.wait_for(asyncio.shield(self._busy), self.timeout)
         except asyncio.TimeoutError:
             raise CameraError(f"no picture from {self.description} within {self.timeout:g} s") from None
 
@@ -207,4 +222,43 @@ class VideoCaptureSource(FrameSource):
             self._drop_capture()
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._release)
+        # Set without the lock, which a read blocked in OpenCV may hold: that read drops the
+        # capture itself when it returns. Waits at most a second for the release.
+        self._closed = True
+        try:
+            await asyncio.wait_for(asyncio.shield(_in_daemon_thread(self._release)), 1.0)
+        except asyncio.TimeoutError:
+            logger.info("camera %s still busy in OpenCV: released when its read returns", self.description)
+
+
+def _in_daemon_thread(call: Callable[[], Any]) -> asyncio.Future[Any]:
+    """``call()`` in a daemon thread of its own; the future gets its result or exception.
+
+    A daemon thread, so that an OpenCV call that never returns cannot keep the process from
+    exiting, and not asyncio's shared pool, which it would otherwise hold.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+    # Nobody may await a read that timed out: mark its outcome as seen, so it is not logged.
+    future.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def run() -> None:
+        try:
+            result, error = call(), None
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+            result, error = None, exc
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:
+            pass  # the loop has closed: nobody waits any more
+
+    threading.Thread(target=run, name="pinozcam-camera", daemon=True).start()
+    return future

@@ -8,7 +8,9 @@ Unit-level: this checks the draining logic, not OpenCV.
 
 from __future__ import annotations
 
+import asyncio
 import math
+import threading
 from typing import Any
 
 import cv2
@@ -197,3 +199,38 @@ async def test_a_missing_device_path_is_a_clear_error_each_read() -> None:
                 await source.read()
     finally:
         await source.close()
+
+
+class SilentStream:
+    """An RTSP server that accepts and never answers: OpenCV's open blocks (30 s in FFmpeg)
+    until ``answer`` is set, and cannot be interrupted."""
+
+    def __init__(self) -> None:
+        self.answer = threading.Event()
+        self.opens = 0
+
+    def __call__(self, target: Any) -> Any:
+        self.opens += 1
+        self.answer.wait(60)
+        raise AssertionError("not reached in the test")  # pragma: no cover
+
+
+async def test_a_camera_stuck_in_opencv_neither_piles_up_threads_nor_holds_up_closing() -> None:
+    """Reads time out, and the next ones fail at once instead of each waiting behind the stuck
+    one in asyncio's shared thread pool (the alerts' DNS lookups need it); closing returns at
+    once, so a worker told to stop exits, and the stuck call is dropped when it comes back."""
+    stream = SilentStream()
+    source = VideoCaptureSource("rtsp://cam/live", timeout=0.2, opener=stream)
+    try:
+        with pytest.raises(CameraError, match="within 0.2 s"):
+            await source.read()
+        for _ in range(5):
+            with pytest.raises(CameraError, match="not answered the last read"):
+                await source.read()
+        assert stream.opens == 1
+        assert [t.name for t in threading.enumerate()].count("pinozcam-camera") == 1
+        # asyncio's pool is free: a call through it is not stuck behind the camera.
+        assert await asyncio.wait_for(asyncio.to_thread(lambda: "free"), 5) == "free"
+        await asyncio.wait_for(source.close(), 5)
+    finally:
+        stream.answer.set()
