@@ -27,6 +27,9 @@ __all__ = ["SnapshotSource", "MjpegSource", "Backoff", "snapshot_url_for", "is_s
 logger = logging.getLogger(__name__)
 
 _MAX_SNAPSHOT_BYTES = 32 * 1024 * 1024
+#: Least seconds an MJPEG stream is kept open with no read (see MjpegSource.idle_after): more
+#: than the worker's idle refresh of a watched webcam tile (5 s), so a watched tile keeps it.
+MJPEG_IDLE_AFTER = 30.0
 
 
 class Backoff:
@@ -278,8 +281,14 @@ class MjpegSource(FrameSource):
         self.parts = 0
         self.bad_parts = 0
         self.connected = False
+        #: Seconds without a read after which the stream is closed (opened again at the next
+        #: read): between prints nothing reads, and pulling a 30 fps stream all day costs CPU
+        #: and, on one-viewer cameras (an ESP32-CAM), the only viewer's place.
+        self.idle_after = max(MJPEG_IDLE_AFTER, 3 * timeout)
+        self._last_read = time.monotonic()
 
     def _start(self) -> asyncio.Condition:
+        self._last_read = time.monotonic()
         if self._cond is None:
             self._cond = asyncio.Condition()
         if self._task is None or self._task.done():
@@ -326,10 +335,18 @@ class MjpegSource(FrameSource):
         async with self._cond:
             self._cond.notify_all()
 
+    def _idle(self) -> bool:
+        return time.monotonic() - self._last_read > self.idle_after
+
     async def _run(self) -> None:
         while not self._closed:
             try:
                 await self._stream_once()
+                if self._idle():
+                    logger.info("camera stream closed: nothing read it for %g s (%s)",
+                                self.idle_after, self.description)
+                    self.connected = False
+                    return  # the next read starts it again
                 message = f"the camera stream ended ({self.description})"
             except httpx.HTTPError as exc:
                 message = _describe_http_error(exc, self.description, self.timeout)
@@ -384,6 +401,8 @@ class MjpegSource(FrameSource):
                     self.dropped += 1
                 self._latest = Frame(jpeg=jpeg, captured_at=time.monotonic(), counter=self.received)
             await self._notify()
+            if self._idle():
+                return
 
     async def close(self) -> None:
         self._closed = True

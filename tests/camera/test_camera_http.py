@@ -151,6 +151,23 @@ async def test_newest_frame_wins(server: CameraServer) -> None:
         await source.close()
 
 
+
+async def test_a_stream_nobody_reads_is_closed_and_opened_again_at_the_next_read() -> None:
+    """Between prints nothing reads the camera: pulling its stream all day costs CPU, and a
+    one-viewer camera (an ESP32-CAM) would show nothing anywhere else."""
+    with CameraServer([make_jpeg(40)], fps=20) as srv:
+        source = MjpegSource(srv.stream_url, timeout=2)
+        source.idle_after = 0.3
+        try:
+            await source.read()
+            await srv.streams_gone()
+            assert not source.connected
+            frame = await source.read()
+            await srv.streams_connected(1)
+            assert frame.jpeg == make_jpeg(40)
+        finally:
+            await source.close()
+
 async def test_broken_jpeg_in_stream_does_not_kill_the_reader(server: CameraServer) -> None:
     source = MjpegSource(server.stream_url, timeout=2)
     try:

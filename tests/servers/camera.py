@@ -102,6 +102,17 @@ class CameraServer(ScriptedServer):
 
         await asyncio.to_thread(self.wait_for_streams, count, timeout)
 
+    async def streams_gone(self, timeout: float = 10.0) -> None:
+        """Wait until no stream client is connected (a client is seen gone at the next write)."""
+        import asyncio
+
+        def wait() -> None:
+            with self._lock:
+                if not self._lock.wait_for(lambda: not self._streams, timeout):
+                    raise TimeoutError(f"{len(self._streams)} stream clients still connected")
+
+        await asyncio.to_thread(wait)
+
     @property
     def stream_clients(self) -> int:
         with self._lock:
@@ -170,4 +181,5 @@ class CameraServer(ScriptedServer):
             with self._lock:
                 if q in self._streams:
                     self._streams.remove(q)
+                self._lock.notify_all()
             handler.close_connection = True
