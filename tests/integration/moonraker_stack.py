@@ -23,12 +23,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -298,6 +300,58 @@ def established_connections(port: int) -> int:
             if address == f"0100007F:{port:04X}" and state == "01":  # 127.0.0.1, ESTABLISHED
                 count += 1
     return count
+
+
+@contextlib.contextmanager
+def moonraker_without_klipper(section: str, *, secrets: str = "",
+                              before_start: Callable[[Path], None] | None = None,
+                              edit_conf: Callable[[str], str] | None = None) -> Iterator[MoonrakerProcess]:
+    """A Moonraker with ``section`` in its moonraker.conf and no Klipper behind it, started (not
+    waited for); stopped, and its folder removed, on exit. ``secrets`` is moonraker.secrets;
+    ``before_start`` gets the data folder, ``edit_conf`` rewrites the conf's text, both before
+    Moonraker starts. Skips the test when Moonraker is not installed."""
+    import pytest
+
+    reason = moonraker_missing_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    python = moonraker_python()
+    assert python is not None
+    workdir = Path(tempfile.mkdtemp(prefix="pzm-"))
+    try:
+        data = workdir / "mr"
+        data.mkdir()
+        if secrets:
+            (data / "moonraker.secrets").write_text(secrets)
+        if before_start is not None:
+            before_start(data)
+        port = free_port()
+        conf = write_moonraker_conf(data / "config" / "moonraker.conf", port=port,
+                                    klippy_socket=workdir / "no-klippy.sock", extra=section)
+        if edit_conf is not None:
+            conf.write_text(edit_conf(conf.read_text()))
+        server = MoonrakerProcess(data, conf, port, python).start()
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_doctor(url: str, *extra: str) -> tuple[int, str]:
+    """``pinozcam doctor --moonraker URL`` in this process: its exit code and what it printed."""
+    import argparse
+    import io
+
+    from pinozcam_klipper.commands import doctor
+
+    parser = argparse.ArgumentParser()
+    doctor.add_arguments(parser)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = doctor.run(parser.parse_args(["--moonraker", url, "--timeout", "10", *extra]))
+    return code, out.getvalue()
 
 
 def pinozcam_section(camera: str | None, discord_url: str | None, **extra: Any) -> str:

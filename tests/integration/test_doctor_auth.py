@@ -7,21 +7,16 @@ proxy that refuses the websocket itself with 401, which Moonraker 0.11 does not 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import http.server
-import io
-import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.integration.moonraker_stack import (MoonrakerProcess, free_port, moonraker_missing_reason,
-                                               moonraker_python, pinozcam_section, write_moonraker_conf)
+from tests.integration.moonraker_stack import (MoonrakerProcess, moonraker_without_klipper,
+                                               pinozcam_section, run_doctor)
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -30,41 +25,17 @@ LOGIN_REFUSED = ("FAIL  Moonraker refused the login (401): pass --api-key KEY, o
 TRUST_LOOPBACK = "trusted_clients:\n  127.0.0.0/8\n"
 
 
-def _doctor(url: str, *extra: str) -> tuple[int, str]:
-    from pinozcam_klipper.commands import doctor
-
-    parser = argparse.ArgumentParser()
-    doctor.add_arguments(parser)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = doctor.run(parser.parse_args(["--moonraker", url, "--timeout", "10", *extra]))
-    return code, out.getvalue()
-
-
 @contextlib.contextmanager
 def _moonraker(section: str, edit: Callable[[str], str] = lambda text: text) -> Iterator[MoonrakerProcess]:
     """A Moonraker (no Klipper) with ``section``, its moonraker.conf passed through ``edit``;
-    returned once it answers HTTP at all (a 401 counts), stopped on exit."""
-    reason = moonraker_missing_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    python = moonraker_python()
-    assert python is not None
-    workdir = Path(tempfile.mkdtemp(prefix="pzd-"))
-    try:
-        port = free_port()
-        conf = write_moonraker_conf(workdir / "mr" / "config" / "moonraker.conf", port=port,
-                                    klippy_socket=workdir / "no-klippy.sock", extra=section)
-        text = conf.read_text()
+    started, not waited for (one that wants a login answers no readiness check)."""
+
+    def checked_edit(text: str) -> str:
         assert TRUST_LOOPBACK in text and "host: 127.0.0.1\n" in text  # what edit changes
-        conf.write_text(edit(text))
-        server = MoonrakerProcess(workdir / "mr", conf, port, python).start()
-        try:
-            yield server
-        finally:
-            server.stop()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        return edit(text)
+
+    with moonraker_without_klipper(section, edit_conf=checked_edit) as server:
+        yield server
 
 
 def _answers(url: str) -> bool:
@@ -84,7 +55,7 @@ def locked_moonraker() -> Iterator[MoonrakerProcess]:
 @pytest.mark.parametrize("key", [None, "not-the-key"])
 def test_doctor_says_how_to_log_in_when_moonraker_answers_401(locked_moonraker: MoonrakerProcess,
                                                               key: str | None) -> None:
-    code, text = _doctor(locked_moonraker.url, *(["--api-key", key] if key else []))
+    code, text = run_doctor(locked_moonraker.url, *(["--api-key", key] if key else []))
     assert code == 1
     assert text.splitlines() == [LOGIN_REFUSED], text
 
@@ -110,7 +81,7 @@ def test_doctor_says_how_to_log_in_when_the_websocket_is_refused_with_401() -> N
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        code, text = _doctor(f"http://127.0.0.1:{server.server_address[1]}")
+        code, text = run_doctor(f"http://127.0.0.1:{server.server_address[1]}")
     finally:
         server.shutdown()
         server.server_close()
@@ -126,7 +97,7 @@ def test_doctor_reaches_moonraker_at_an_ipv6_address() -> None:
     with _moonraker("", on_ipv6_loopback) as server:
         url = f"http://[::1]:{server.port}"
         server.wait_for("moonraker to answer on ::1", lambda: _answers(url))
-        code, text = _doctor(url)
+        code, text = run_doctor(url)
     assert "cannot reach Moonraker" not in text, text
     assert "OK    Moonraker 0.11" in text, text
     # No [pinozcam] section here: the check after the first one fails, as it should.
@@ -141,7 +112,7 @@ def test_doctor_does_not_call_notifications_missing_while_the_worker_is_down() -
         server.wait_ready(klippy=False)
         server.wait_for("the component to give up on the camera",
                         lambda: (s := server.status())["worker"]["problem"] and s)
-        code, text = _doctor(server.url)
+        code, text = run_doctor(server.url)
     assert "FAIL  the detector worker is not running" in text and code == 1
     assert "no notifications configured" not in text, text
     assert ("OK    notifications configured: Discord (set; not checked while the worker is not running)"

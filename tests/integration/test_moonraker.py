@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.integration.moonraker_stack import (MoonrakerError, MoonrakerEvents, MoonrakerProcess, Stack,
-                                               established_connections)
+                                               established_connections, run_doctor)
 from tests.servers import NotifyServer
 from tests.worker.helpers import BOT_TOKEN, FAILING
 
@@ -272,24 +272,9 @@ def test_raw_snapshot_is_the_camera_frame_and_history_comes_from_the_worker(stac
     assert all(len(point) == 3 for point in history["points"])
 
 
-def _doctor(url: str, *extra: str) -> tuple[int, str]:
-    import argparse
-    import contextlib
-    import io
-
-    from pinozcam_klipper.commands import doctor
-
-    parser = argparse.ArgumentParser()
-    doctor.add_arguments(parser)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = doctor.run(parser.parse_args(["--moonraker", url, "--timeout", "10", *extra]))
-    return code, out.getvalue()
-
-
 def test_doctor_finds_a_healthy_installation_and_sends_a_test(stack: Stack) -> None:
     before = len(stack.discord.discord_requests())
-    code, text = _doctor(stack.moonraker.url, "--send-test")
+    code, text = run_doctor(stack.moonraker.url, "--send-test")
     assert code == 0, text
     for line in ("the pinozcam component is loaded", "the detector worker runs",
                  "the camera gives pictures", "Klipper has the PiNozCam macros",
@@ -309,7 +294,7 @@ def test_doctor_warns_when_the_test_message_missed_its_telegram_topic(stack: Sta
             "telegram_bot_token": BOT_TOKEN, "telegram_chat_id": "-1001234", "telegram_topic_id": 77,
             "telegram_api_base": telegram.telegram_api_base, "alert_buttons": False}})
         try:
-            code, text = _doctor(stack.moonraker.url, "--send-test")
+            code, text = run_doctor(stack.moonraker.url, "--send-test")
         finally:
             stack.moonraker.post("/server/pinozcam/settings", {"settings": {
                 "telegram_bot_token": None, "telegram_chat_id": None, "telegram_topic_id": None,
@@ -321,7 +306,7 @@ def test_doctor_warns_when_the_test_message_missed_its_telegram_topic(stack: Sta
 def test_doctor_says_what_to_do_when_moonraker_is_unreachable(stack: Stack) -> None:
     from tests.integration.moonraker_stack import free_port
 
-    code, text = _doctor(f"http://127.0.0.1:{free_port()}")
+    code, text = run_doctor(f"http://127.0.0.1:{free_port()}")
     assert code == 1
     assert "cannot reach Moonraker" in text and "->" in text
 

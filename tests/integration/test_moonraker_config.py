@@ -12,7 +12,6 @@ import os
 import signal
 import sys
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,8 +20,8 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.integration.moonraker_stack import (MoonrakerError, MoonrakerProcess, free_port, moonraker_missing_reason,
-                                               moonraker_python, pinozcam_section, write_moonraker_conf)
+from tests.integration.moonraker_stack import (MoonrakerError, MoonrakerProcess, moonraker_without_klipper,
+                                               pinozcam_section)
 from tests.servers import CameraServer
 from tests.worker.helpers import GOOD, MODEL
 
@@ -34,32 +33,11 @@ SECRET_URL = "http://127.0.0.1:9/api/webhooks/1/secret-webhook-token-xyz"
 @contextlib.contextmanager
 def _moonraker(section: str, secrets: str = "",
                before_start: Callable[[Path], None] | None = None) -> Iterator[MoonrakerProcess]:
-    """A Moonraker (no Klipper behind it) with ``section`` in moonraker.conf; stopped on exit.
-    ``before_start`` gets Moonraker's data folder before Moonraker starts."""
-    reason = moonraker_missing_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    python = moonraker_python()
-    assert python is not None
-    workdir = Path(tempfile.mkdtemp(prefix="pzc-"))
-    try:
-        data = workdir / "mr"
-        data.mkdir()
-        if secrets:
-            (data / "moonraker.secrets").write_text(secrets)
-        if before_start is not None:
-            before_start(data)
-        port = free_port()
-        conf = write_moonraker_conf(data / "config" / "moonraker.conf", port=port,
-                                    klippy_socket=workdir / "no-klippy.sock", extra=section)
-        server = MoonrakerProcess(data, conf, port, python).start()
-        try:
-            server.wait_ready(klippy=False)
-            yield server
-        finally:
-            server.stop()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    """A Moonraker (no Klipper behind it) with ``section`` in moonraker.conf, answering; stopped
+    on exit. ``before_start`` gets Moonraker's data folder before Moonraker starts."""
+    with moonraker_without_klipper(section, secrets=secrets, before_start=before_start) as server:
+        server.wait_ready(klippy=False)
+        yield server
 
 
 @pytest.fixture(scope="module")
