@@ -26,7 +26,7 @@ import numpy as np
 
 from .engine.types import Box
 
-__all__ = ["annotate", "encode_jpeg", "fit_within", "box_colour", "GREEN", "AMBER", "RED"]
+__all__ = ["annotate", "mark_not_live", "encode_jpeg", "fit_within", "box_colour", "GREEN", "AMBER", "RED"]
 
 GREEN = (60, 190, 60)
 AMBER = (0, 165, 255)
@@ -108,6 +108,24 @@ def annotate(frame_bgr: np.ndarray, boxes: Iterable[Box], assessment: Any = None
         cv2.rectangle(image, p1, p2, colour, thick, cv2.LINE_AA)
         _label(image, f"{box.label} {box.score * 100:.0f}%", p1, colour, scale, thick, bar)
 
+    return image
+
+
+def mark_not_live(frame_bgr: np.ndarray, text: str) -> np.ndarray:
+    """A greyed, darkened copy of ``frame_bgr`` under a red header reading ``text``.
+
+    For an old picture that is still being shown (the camera stopped giving new ones): a
+    webcam tile must not pass it off as live. The picture stays recognisable.
+    """
+    if frame_bgr.ndim == 2:
+        grey = frame_bgr
+    else:
+        grey = cv2.cvtColor(np.ascontiguousarray(frame_bgr), cv2.COLOR_BGR2GRAY)
+    image = cv2.cvtColor((grey.astype(np.uint16) * 3 // 5).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+    height, width = image.shape[:2]
+    thick = max(1, round(min(height, width) / 240))
+    scale = max(0.35, min(height, width) / 720)
+    _header(image, text, RED, scale, thick)
     return image
 
 

@@ -22,6 +22,7 @@ class LiveView:
         self.frame_id = 0
         self.published_at = 0.0  # time.monotonic() of the latest picture
         self.version = 0
+        self.not_live = False  # ``latest`` is the last picture marked "camera offline"
         self.stream_viewers = 0
         self._changed = asyncio.Event()
 
@@ -31,6 +32,21 @@ class LiveView:
         self.latest_raw = raw
         self.frame_id = frame_id
         self.published_at = time.monotonic()
+        self.not_live = False
+        self._bump()
+
+    def show_not_live(self, jpeg: bytes, *, version: int) -> bool:
+        """Show ``jpeg`` (the latest picture marked as not live) in place of the picture of
+        ``version``; False, and nothing changed, when a newer picture came meanwhile.
+        ``latest_raw`` stays the camera's picture: raw is never drawn on."""
+        if version != self.version or self.latest is None:
+            return False
+        self.latest = jpeg
+        self.not_live = True
+        self._bump()
+        return True
+
+    def _bump(self) -> None:
         self.version += 1
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()

@@ -31,9 +31,12 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 from websockets.asyncio.server import Server, serve
 
 from .. import __version__
+from ..annotate import encode_jpeg, fit_within, mark_not_live
 from ..camera import CameraError, Frame, FrameSource, open_camera
 from ..camera.settings import CameraSettings
 from ..engine import DecisionEngine, EngineState, IncidentEvent, Verdict
@@ -54,7 +57,7 @@ from .protocol import (PROTOCOL_VERSION, TRANSPORT_MAX_BYTES, ActionResult, Conf
                        Feedback, Hello, HistoryRequest, ListIncidents, Mute, PrintState, StatusRequest,
                        error_message, major)
 from .routes import HttpRoutes
-from .watcher import Check, Watcher
+from .watcher import ANNOTATED_MAX_SIDE, Check, Watcher
 
 __all__ = ["Worker"]
 
@@ -109,6 +112,7 @@ class Worker:
         self._tasks: list[asyncio.Task[None]] = []
         self._started = time.monotonic()
         self._camera_error: str | None = None
+        self._marking: asyncio.Task[None] | None = None
         #: Seconds from a frame reaching the worker to the ``incident`` message, per incident.
         self.incident_latencies: list[float] = []
 
@@ -181,9 +185,10 @@ class Worker:
         """Close camera, alerts (flushed briefly), clients and the server; about a second at most."""
         logger.info("worker stopping")
         self._actions.cancel_all()
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._marking] if self._marking is not None else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._watcher is not None:
             await self._watcher.stop()
         for task in list(self._http_tasks):
@@ -269,6 +274,8 @@ class Worker:
             if verdict is not None:
                 await self._handle_events(verdict.events, self._recent[-1] if self._recent else None, [])
             self._watch_camera(time.monotonic())
+            if self._marking is None or self._marking.done():
+                self._marking = asyncio.create_task(self._mark_picture_not_live())
             if time.monotonic() - last_status >= _STATUS_EVERY:
                 last_status = time.monotonic()
                 self._hub.broadcast(self._status())
@@ -288,6 +295,25 @@ class Worker:
         elif change == "back":
             logger.info("camera back: the print is watched again")
             self._info_alert("Camera back", "camera back: the print is watched again")
+
+    async def _mark_picture_not_live(self) -> None:
+        """While the camera gives nothing, ``/snapshot.jpg`` and ``/stream.mjpg`` keep serving
+        the last picture: grey it under a "camera offline" header once, so a webcam tile
+        showing it is not taken for a live view of the print. The next check replaces it."""
+        live = self.live
+        health = self._camera_health()
+        if (live.latest is None or live.not_live or health.get("state") != "offline"
+                or health.get("message") == "no frame yet"):  # a camera just set up, not failing
+            return
+        version, picture = live.version, live.latest_raw or live.latest
+        taken = time.time() - (time.monotonic() - live.published_at)
+        text = f"CAMERA OFFLINE  last picture {time.strftime('%H:%M:%S', time.localtime(taken))}"
+        try:
+            marked = await asyncio.to_thread(_marked_not_live, picture, text)
+        except ValueError as exc:
+            logger.debug("could not mark the last picture as not live: %s", exc)
+            return
+        live.show_not_live(marked, version=version)
 
     def _info_alert(self, title: str, message: str) -> None:
         if self._alerts is not None:
@@ -691,6 +717,15 @@ class Worker:
     def stream_viewers_changed(self) -> None:
         if self._watcher is not None:
             self._watcher.poke()
+
+
+def _marked_not_live(jpeg: bytes, text: str) -> bytes:
+    """``jpeg`` greyed under a red ``text`` header (see :func:`annotate.mark_not_live`),
+    no larger than an alert's picture; ``ValueError`` if it cannot be decoded."""
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError("the last picture is not a readable JPEG")
+    return encode_jpeg(mark_not_live(fit_within(image, ANNOTATED_MAX_SIDE), text))
 
 
 class _NoCamera(FrameSource):
