@@ -91,6 +91,9 @@ class Worker:
         self._muted = False
         self._recent: deque[Check] = deque(maxlen=max(4, settings.worker.incident_context_frames + 1))
         self._open_id: str | None = None
+        # The printer was resumed since the open incident's last pause: its Resume button
+        # would now resume some other pause (a filament runout, the user's own), so it is off.
+        self._resumed_since_pause = False
         self._actions = ActionRequests(settings.worker.action_confirm_timeout,
                                        settings.worker.action_busy_timeout, self._action_unconfirmed)
         self._hub = ClientHub(config.token, on_connect=self._on_connect, on_message=self._on_message)
@@ -361,6 +364,7 @@ class Worker:
                    "band": assessment.band, "failure_area": round(assessment.failure_area, 6),
                    "action": event.action, "failures": event.failures, "frame_id": check.frame_id})
         self._open_id = record["id"]
+        self._resumed_since_pause = False
         self._history.add_incident(record["id"], check.wall_time, "opened", event.action)
         self._hub.broadcast(self._incident_message("opened", record, event.action))
         latency = time.monotonic() - check.received
@@ -517,6 +521,7 @@ class Worker:
                 self._engine.paused(now)
             elif message.state == "printing" and old.state == "paused" and not new_print:
                 self._engine.resumed(now)
+                self._resumed_since_pause = True
         elif was_running:
             events = self._engine.print_ended(now)
             self._muted = False
@@ -622,6 +627,8 @@ class Worker:
             self._actions.accept(message.incident_id, message.request_id, message.action)
             return
         answered = self._actions.settle(message.incident_id, message.request_id, message.action)
+        if action == "pause" and message.result == "done" and message.incident_id == self._open_id:
+            self._resumed_since_pause = False  # paused again for this incident: Resume is its own
         if answered is not None and message.result == "failed":
             asyncio.ensure_future(self._alert("unconfirmed", record, None, action=answered.action,
                                               reason=message.reason or "the printer refused"))
@@ -650,6 +657,9 @@ class Worker:
             return "Muted until this print ends."
         if record.get("state") != "open" or incident_id != self._open_id:
             return "This incident is closed: nothing was done."
+        if action == "resume" and self._resumed_since_pause:
+            return ("This incident's pause was already resumed: nothing was done. The printer "
+                    "is paused for another reason; resume it from Mainsail or Fluidd.")
         self._request_action(incident_id, action, "telegram")
         return f"Asked the printer to {action}."
 

@@ -180,3 +180,37 @@ def test_outage_counts_printing_time_only_and_speaks_once_each_way() -> None:
     assert watch.update(camera_ok=True, printing=True, now=902, **step) is None
     assert watch.update(camera_ok=False, printing=True, now=903, delay=0) is None  # 0: off
     assert watch.update(camera_ok=True, printing=True, now=2000, **step) is None  # no "back" unsaid
+
+
+async def test_resume_on_an_alert_whose_pause_was_resumed_leaves_another_pause_alone(
+        worker: Worker, camera: CameraServer, bot: BotServer) -> None:
+    """Within the resume grace the incident stays open (its buttons still work), but its pause
+    is over: a second pause (a filament runout, the user's own) is not the alert's to resume.
+    Once the incident pauses the printer again, its Resume works again."""
+    async with await connect(worker) as ws:
+        await expect(ws, "status")
+        incident = await _open_incident(ws, camera)
+        engine = await expect(ws, "action_request")
+        await ws.send(json.dumps({"type": "action_result", "incident_id": incident["incident_id"],
+                                  "action": "pause", "result": "done", "request_id": engine["request_id"]}))
+        await print_state(ws, "paused")
+        await print_state(ws, "printing")  # the user resumed the incident's pause
+        await print_state(ws, "paused")  # a filament runout pauses the print again
+        await expect(ws, "status", lambda m: m["print"]["state"] == "paused")
+        bot.press(f"pz:resume:{incident['incident_id']}", chat_id=CHAT_ID)
+        [answer] = await _answer_count(bot, 1)
+        assert "already resumed" in answer
+        await ws.send(json.dumps({"type": "status"}))
+        seen: list = []
+        await expect(ws, "status", seen=seen)
+        assert not [m for m in seen if m["type"] == "action_request"]
+
+        await print_state(ws, "printing")  # resumed from Mainsail; the user then pauses from the alert
+        bot.press(f"pz:pause:{incident['incident_id']}", chat_id=CHAT_ID)
+        pause = await expect(ws, "action_request", lambda m: m["action"] == "pause")
+        await ws.send(json.dumps({"type": "action_result", "incident_id": incident["incident_id"],
+                                  "action": "pause", "result": "done", "request_id": pause["request_id"]}))
+        await print_state(ws, "paused")
+        bot.press(f"pz:resume:{incident['incident_id']}", chat_id=CHAT_ID)
+        resume = await expect(ws, "action_request", lambda m: m["action"] == "resume")
+        assert resume["incident_id"] == incident["incident_id"]
