@@ -1,4 +1,4 @@
-"""One check of one frame: detect, assess, annotate.
+"""One check of one frame: turn, detect, assess, annotate.
 
 The CLI and the worker both analyse frames the same way; this module is that
 way, so the offline tuner and the live worker can never disagree.
@@ -12,9 +12,31 @@ from dataclasses import dataclass
 import numpy as np
 
 from .annotate import annotate, encode_jpeg, fit_within
+from .camera.camera import orient
+from .camera.settings import CameraSettings
 from .detect import DetectionResult, Detector
 from .engine import FrameAssessment, assess_frame
 from .settings import Settings
+
+
+def turns_pictures(camera: CameraSettings) -> bool:
+    """Whether :func:`turn_like_camera` changes a picture with these settings."""
+    return camera.camera_flip_horizontal or camera.camera_flip_vertical or camera.camera_rotate != 0
+
+
+def turn_like_camera(raw_bgr: np.ndarray, camera: CameraSettings) -> np.ndarray:
+    """The camera's raw picture turned (flipped, rotated) as the worker's camera turns every
+    frame before it is checked.
+
+    Call this on pictures read from files before :meth:`FrameAnalyser.analyse`: masks are
+    drawn on the turned picture, so analysing an unturned one hides the wrong part of it.
+    Never on frames from :class:`~.camera.Camera`, which are turned already.
+    """
+    if not turns_pictures(camera):
+        return raw_bgr
+    return orient(raw_bgr, flip_horizontal=camera.camera_flip_horizontal,
+                  flip_vertical=camera.camera_flip_vertical, rotate=camera.camera_rotate,
+                  rotate_first=camera.camera_rotate_first)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,34 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of the CPU cores for inference, 0 < X <= 1")
 
 
+def add_turning_argument(parser: argparse.ArgumentParser) -> None:
+    """``--already-turned``, for the commands that read a user's recorded pictures."""
+    parser.add_argument("--already-turned", action="store_true", help=(
+        "the pictures are already turned as the camera settings say (an incident's saved "
+        "frames, the worker's snapshots): do not turn them again. Without it they are taken "
+        "for the camera's own pictures and turned by --config's camera_rotate, "
+        "camera_flip_horizontal, camera_flip_vertical and camera_rotate_first, as the worker "
+        "turns every frame, so masks fall where they were drawn"))
+
+
+def should_turn(args: argparse.Namespace, settings) -> bool:
+    """Whether to turn each picture as the camera does; says so on stderr, once, when it
+    does, because turning a picture that was turned already puts every mask in the wrong place."""
+    from ..pipeline import turns_pictures
+
+    if getattr(args, "already_turned", False) or not turns_pictures(settings.camera):
+        return False
+    camera = settings.camera
+    how = [name for name, on in (("flip horizontal", camera.camera_flip_horizontal),
+                                 ("flip vertical", camera.camera_flip_vertical)) if on]
+    if camera.camera_rotate:
+        rotate = f"rotate {camera.camera_rotate} clockwise"
+        how = [rotate, *how] if camera.camera_rotate_first else [*how, rotate]
+    print(f"pinozcam: turning each picture as the camera settings say ({', then '.join(how)}); "
+          "use --already-turned for frames the worker saved", file=sys.stderr)
+    return True
+
+
 def load_settings(args: argparse.Namespace, overrides: Mapping[str, Any] | None = None):
     """The settings tree from ``--config`` plus command-line overrides."""
     from ..settings import Settings, SettingsError

@@ -6,16 +6,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._common import (CommandError, add_settings_arguments, annotated_names, list_images,
-                      load_detector, load_settings, make_out_dir, print_json, read_image,
-                      refuse_overwriting_inputs, run_guarded, write_output)
+from ._common import (CommandError, add_settings_arguments, add_turning_argument, annotated_names,
+                      list_images, load_detector, load_settings, make_out_dir, print_json,
+                      read_image, refuse_overwriting_inputs, run_guarded, should_turn,
+                      write_output)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders")
+    parser.add_argument("images", nargs="+", metavar="IMAGE",
+                        help="image files or folders: the camera's own pictures, turned here as the "
+                             "worker turns them (see --already-turned)")
     parser.add_argument("--out", metavar="DIR", help="write annotated JPEGs here")
     parser.add_argument("--json", action="store_true", help="one JSON line per image on stdout")
     add_settings_arguments(parser)
+    add_turning_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from ..detect import ImageError
-    from ..pipeline import FrameAnalyser
+    from ..pipeline import FrameAnalyser, turn_like_camera
 
     settings = load_settings(args)
     images = list_images(args.images)
@@ -34,6 +38,7 @@ def _run(args: argparse.Namespace) -> int:
     refuse_overwriting_inputs(Path(args.out) if args.out else None, names, images)
     out_dir = make_out_dir(args.out)
     analyser = FrameAnalyser(settings, load_detector(settings))
+    turn = should_turn(args, settings)
     failed = 0
     for path, name in zip(images, names):
         try:
@@ -46,6 +51,8 @@ def _run(args: argparse.Namespace) -> int:
             else:
                 print(f"{path}: error: {message}", file=sys.stderr)
             continue
+        if turn:
+            frame = turn_like_camera(frame, settings.camera)
         analysis = analyser.analyse(frame)
         record = {"image": str(path), **analysis.to_dict()}
         if out_dir:

@@ -14,19 +14,22 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import (VIDEO_SUFFIXES, CommandError, add_settings_arguments, annotated_names,
-                      list_images, load_detector, load_settings, make_out_dir, positive_float,
-                      print_json, read_image, refuse_overwriting_inputs, run_guarded,
-                      time_from_name, write_output)
+from ._common import (VIDEO_SUFFIXES, CommandError, add_settings_arguments, add_turning_argument,
+                      annotated_names, list_images, load_detector, load_settings, make_out_dir,
+                      positive_float, print_json, read_image, refuse_overwriting_inputs,
+                      run_guarded, should_turn, time_from_name, write_output)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", metavar="DIR|VIDEO", help="a folder of frames or a video file")
+    parser.add_argument("source", metavar="DIR|VIDEO",
+                        help="a folder of frames or a video file, as the camera recorded them: turned "
+                             "here as the worker turns them (see --already-turned)")
     parser.add_argument("--fps", type=positive_float, default=None,
                         help="frame rate when the file names carry no time (default 1; videos: their own)")
     parser.add_argument("--json", action="store_true", help="one JSON line per event, then a summary")
     parser.add_argument("--out", metavar="DIR", help="also write every annotated frame here")
     add_settings_arguments(parser)
+    add_turning_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,18 +125,22 @@ def open_frames(source: str, fps: float | None,
 def _run(args: argparse.Namespace) -> int:
     count, frames = open_frames(args.source, args.fps, Path(args.out) if args.out else None)
     settings = load_settings(args)
-    return replay(settings, frames, count, json_output=args.json, out_dir=make_out_dir(args.out))
+    out_dir = make_out_dir(args.out)
+    return replay(settings, frames, count, json_output=args.json, out_dir=out_dir,
+                  turn=should_turn(args, settings))
 
 
 def replay(settings, frames: Iterator[_Frame], count: int, *, json_output: bool,
-           out_dir: Path | None) -> int:
+           out_dir: Path | None, turn: bool = False) -> int:
     """Run the engine over ``frames``; print events; return 0, or 1 when no frame was readable.
 
-    ``out_dir`` must exist (see :func:`make_out_dir`)."""
+    ``out_dir`` must exist (see :func:`make_out_dir`). ``turn``: the frames are the camera's
+    own pictures, to be turned as ``settings.camera`` says before each check, as the worker
+    turns them (off for pictures already upright, such as the demo's)."""
     from tqdm import tqdm
 
     from ..engine import DecisionEngine
-    from ..pipeline import FrameAnalyser
+    from ..pipeline import FrameAnalyser, turn_like_camera
 
     analyser = FrameAnalyser(settings, load_detector(settings))
     engine = DecisionEngine(settings.detection)
@@ -153,13 +160,14 @@ def replay(settings, frames: Iterator[_Frame], count: int, *, json_output: bool,
             emit({"time": frame.time, "frame": frame.name, "event": "unreadable", "error": frame.error})
             continue
         summary["frames"] += 1
-        analysis = analyser.analyse(frame.image)
+        image = turn_like_camera(frame.image, settings.camera) if turn else frame.image
+        analysis = analyser.analyse(image)
         verdict = engine.observe(analysis.assessment, frame.time)
         summary["max_severity"] = max(summary["max_severity"], verdict.severity)
         if out_dir:
             header = f"{frame.name}  t={frame.time:.1f}s"
             write_output(out_dir / frame.out_name,
-                         analyser.annotate(frame.image, analysis, header=header))
+                         analyser.annotate(image, analysis, header=header))
         if verdict.band != last_band and not verdict.warming_up:
             if verdict.band != "ok":
                 summary["warnings"] += verdict.band == "warning"
