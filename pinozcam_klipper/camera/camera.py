@@ -59,9 +59,11 @@ def _source_for(where: str, settings: CameraSettings) -> FrameSource:
         return kind(where, timeout=settings.camera_timeout, reconnect_max=settings.camera_reconnect_max,
                     verify_tls=settings.camera_verify_tls)
     if lowered.startswith(("rtsp://", "rtsps://")) or is_capture_device(where):
-        return VideoCaptureSource(where, timeout=settings.camera_timeout)
+        return VideoCaptureSource(where, timeout=settings.camera_timeout,
+                                  reconnect_max=settings.camera_reconnect_max)
     if where.isdigit():
-        return VideoCaptureSource(int(where), timeout=settings.camera_timeout)
+        return VideoCaptureSource(int(where), timeout=settings.camera_timeout,
+                                  reconnect_max=settings.camera_reconnect_max)
     return FileSource(where, fps=settings.camera_replay_fps)
 
 
