@@ -39,7 +39,7 @@ from .. import __version__
 from ..annotate import encode_jpeg, fit_within, mark_not_live
 from ..camera import CameraError, Frame, FrameSource, open_camera
 from ..camera.settings import CameraSettings
-from ..engine import DecisionEngine, EngineState, IncidentEvent, Verdict
+from ..engine import TICK_EVERY, DecisionEngine, EngineState, IncidentEvent, Verdict, failure_building
 from ..detect.errors import ModelError, blame_option
 from ..pipeline import FrameAnalyser
 from ..settings import Settings, SettingsError
@@ -65,7 +65,6 @@ logger = logging.getLogger(__name__)
 
 _ENDED = ("standby", "complete", "cancelled", "error")
 _STATUS_EVERY = 10.0
-_TICK_EVERY = 1.0
 #: Seconds: between prints, a fetched snapshot older than this is refreshed by one check.
 #: Cheap enough for a Pi that shows the tile all day; fresh enough to aim the camera by.
 IDLE_SNAPSHOT_REFRESH = 5.0
@@ -225,14 +224,9 @@ class Worker:
         settings = self.settings.worker
         state = self._print.state
         if state == "printing":
-            verdict = self._verdict
-            # Faster only while a failure frame can still count towards an incident: not
-            # during warm-up or a resume's grace, not muted, not for frames merely in the
-            # warning band (a printer part that scores there would triple the CPU all print).
-            rising = (verdict is not None and verdict.incident_id is None and not self._muted
-                      and verdict.state is EngineState.WATCHING
-                      and (verdict.band == "failure" or verdict.failures_in_window > 0))
-            return settings.fast_check_interval if rising else settings.check_interval
+            if failure_building(self._verdict, muted=self._muted):
+                return settings.fast_check_interval
+            return settings.check_interval
         if state == "paused" or self.live.stream_viewers:
             return settings.check_interval
         return None
@@ -272,7 +266,7 @@ class Worker:
     async def _tick_loop(self) -> None:
         last_status = time.monotonic()
         while True:
-            await asyncio.sleep(_TICK_EVERY)
+            await asyncio.sleep(TICK_EVERY)
             verdict = self._engine.tick(time.monotonic())
             if verdict is not None:
                 await self._handle_events(verdict.events, self._recent[-1] if self._recent else None, [])
