@@ -11,7 +11,9 @@
 //      mount path: two printers behind one reverse proxy keep their own);
 //   2. the Moonraker login of a front end on the same origin (Fluidd's, read from this
 //      origin's storage: the panel inside Fluidd's iframe, or a tab next to it), re-read at
-//      every (re)connect and after a 401 because the front end refreshes it;
+//      every (re)connect and after a 401 because the front end refreshes it; whether a token
+//      has expired is judged by Moonraker's clock (its answers' Date header), not this
+//      browser's, which may be hours off a printer without a real-time clock;
 //   3. nothing: a Moonraker trusted client (the usual LAN setup, and Mainsail's own proxy).
 // The websocket gets a oneshot token (GET /access/oneshot_token) when a credential is known.
 // Credentials are never logged nor shown.
@@ -50,6 +52,21 @@ export function storageKey(name, urls = endpoints()) {
 }
 
 /**
+ * Move what this browser kept under `name`, before entries were kept per Moonraker, to `key`
+ * (unless `key` holds something already), and remove it: the old entry belongs to one
+ * printer, and left in place would outlive the upgrade forever. (The API key is the
+ * exception: readCredentials keeps its old entry for the other printers' panels.)
+ */
+export function takeOverLegacyEntry(name, storage = browserStorage(), key = storageKey(name)) {
+  try {
+    const legacy = storage.getItem(name);
+    if (legacy === null) return;
+    if (storage.getItem(key) === null) storage.setItem(key, legacy);
+    storage.removeItem(name);
+  } catch { /* storage disabled (private mode, a blocked third-party iframe) */ }
+}
+
+/**
  * Storage keys under which front ends on this origin keep their Moonraker access token:
  * Fluidd `user-token-<md5 of its API URL>` (src/store/auth/helpers.ts); Mainsail has no
  * Moonraker login in its releases, its proposed one uses `mainsail_moonraker_access_token`.
@@ -71,7 +88,8 @@ export function jwtPayload(token) {
 
 /**
  * Unexpired Moonraker access tokens that front ends on this origin keep in `storages`
- * (localStorage, sessionStorage), freshest first. `now`: Unix seconds.
+ * (localStorage, sessionStorage), freshest first. `now`: Unix seconds by Moonraker's clock,
+ * which signed them (Moonraker.serverNow), not by this browser's: the two may be hours apart.
  */
 export function frontendTokens(storages = [browserStorage("localStorage"), browserStorage("sessionStorage")], now = Date.now() / 1000) {
   const found = [];
@@ -139,7 +157,11 @@ export function saveApiKey(value, storage = browserStorage(), key = storageKey(L
 export class Moonraker {
   constructor({ credentials = null, urls = endpoints() } = {}) {
     this.urls = urls;
-    this.reread = credentials ? () => credentials : () => readCredentials();
+    // Moonraker's clock - this browser's, ms, from its answers' Date header; 0 (this browser's
+    // own clock as the guess) until the first answer.
+    this.serverOffset = 0;
+    this.reread = credentials ? () => credentials
+      : () => readCredentials(undefined, undefined, () => frontendTokens(undefined, this.serverNow()));
     this.credentials = this.reread();
     this.refused = new Set();        // front-end tokens Moonraker refused
     this.handlers = new Map();      // notification method -> [callback]
@@ -180,16 +202,23 @@ export class Moonraker {
     return true;
   }
 
+  /** Moonraker's time now, Unix seconds (this browser's until Moonraker has answered once). */
+  serverNow() {
+    return (Date.now() + this.serverOffset) / 1000;
+  }
+
   async request(method, path, options = {}) {
     const used = this.credentials;
     try {
       return await this.requestOnce(method, path, options);
     } catch (exc) {
-      if (exc.status !== 401 || used.source !== "frontend") throw exc;
-      // Another request may have moved on already; else try the next token, and with none
-      // left, no credential at all (a trusted client needs none, and a token another
-      // Moonraker signed would only be refused).
-      if (this.credentials === used && !this.nextCredentials(used.token)) {
+      if (exc.status !== 401 || !["frontend", ""].includes(used.source)) throw exc;
+      // Another request may have moved on already. Else try the next token: without one, a
+      // front end's token that this browser's clock judged expired may be valid by
+      // Moonraker's, learned from this very answer. With none left, no credential at all (a
+      // trusted client needs none, and a token another Moonraker signed would only be refused).
+      if (this.credentials === used && !this.nextCredentials(used.token || null)) {
+        if (!used.token) throw exc;
         this.credentials = { token: "", apiKey: "", source: "", more: [] };
       }
       return this.request(method, path, options);
@@ -226,8 +255,11 @@ export class Moonraker {
    */
   noteServerTime(response) {
     const date = Date.parse(response.headers.get("Date") || "");
+    if (!Number.isFinite(date)) return;
     // The header is truncated to the second: its middle is the better guess.
-    if (Number.isFinite(date)) this.onServerTime(date + 500, Date.now());
+    const receivedAt = Date.now();
+    this.serverOffset = date + 500 - receivedAt;
+    this.onServerTime(date + 500, receivedAt);
   }
 
   /** GET a JSON endpoint; `path` relative to /server/pinozcam/ unless it starts with "/". */

@@ -1,6 +1,6 @@
 // The PiNozCam panel: wires Moonraker (api.js) to the views (frame, charts, incidents, settings).
 
-import { Moonraker, saveApiKey, storageKey } from "./api.js";
+import { Moonraker, saveApiKey, storageKey, takeOverLegacyEntry } from "./api.js";
 import { browserStorage } from "./dom.js";
 import { FrameView } from "./frame.js";
 import { DEFAULT_THRESHOLDS, drawGauge, drawTimeline, historyPoints, PrinterClock, TimelineStore } from "./charts.js";
@@ -22,6 +22,7 @@ class Panel {
     this.clock = new PrinterClock();
     this.frame = new FrameView($("#frame"));
     // Per Moonraker: two printers behind one address share this browser's storage.
+    takeOverLegacyEntry("pinozcam-panel-timeline");
     this.timeline = new TimelineStore(browserStorage(), storageKey("pinozcam-panel-timeline"));
     this.liveIncidents = [];
     // The worker's history of the print (GET history): null until asked; `available` false
@@ -30,6 +31,7 @@ class Panel {
     this.snapshot = { busy: false, last: 0 };
     this.incidents = new IncidentList($("#incidents"), this.api, {
       toast: (m, k) => this.toast(m, k), printState: () => this.printState || "standby",
+      now: () => this.clock.now(),
       unavailable: () => {
         const worker = (this.status || {}).worker || {};
         if (!this.reachable) return "no connection to Moonraker";

@@ -3,7 +3,10 @@
 
 import { h } from "./dom.js";
 
-/** "12:04:31" today, else "3 Mar 12:04". `seconds`: Unix time. */
+/**
+ * "12:04:31" today, else "3 Mar 12:04:31". `seconds`: Unix time; `now`: the printer's time now
+ * (a Date), which stamped `seconds` and may be hours off this browser's clock.
+ */
 export function when(seconds, now = new Date()) {
   if (typeof seconds !== "number") return "";
   const date = new Date(seconds * 1000);
@@ -13,8 +16,14 @@ export function when(seconds, now = new Date()) {
 }
 
 export class IncidentList {
-  constructor(root, api, { toast = () => {}, printState = () => "standby", unavailable = () => "" } = {}) {
+  /**
+   * `now`: the printer's time, ms (PrinterClock.now): the worker stamps incidents with the
+   * printer's clock, so "today" is the printer's today, not this browser's.
+   */
+  constructor(root, api, { toast = () => {}, printState = () => "standby", unavailable = () => "",
+                           now = () => Date.now() } = {}) {
     this.unavailable = unavailable;   // why the list cannot be asked for now ("" when it can)
+    this.now = now;
     this.root = root;
     this.api = api;
     this.toast = toast;
@@ -60,7 +69,7 @@ export class IncidentList {
     const info = h("div", { class: "info" },
       h("div", { class: "title" },
         h("span", { class: `badge ${incident.band || "failure"}`, text: open ? "OPEN" : (incident.band || "failure").toUpperCase() }),
-        h("span", { text: ` ${when(incident.opened_at)}` })),
+        h("span", { text: ` ${when(incident.opened_at, new Date(this.now()))}` })),
       h("div", { class: "meta", text: `severity ${severity} · ${action}` }),
       file ? h("div", { class: "meta file", text: file, title: file }) : null,
       incident.label ? h("div", { class: `label ${incident.label}`, text: incident.label === "false_alarm" ? "marked: false alarm" : "marked: real failure" }) : null);

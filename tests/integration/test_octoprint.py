@@ -11,7 +11,9 @@ shared headless Chromium (conftest.py's ``browser``).
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -438,6 +440,43 @@ def test_a_refused_command_is_explained_in_the_tab(browser: Any, api: OctoPrintA
             "Check now failed: detect_now needs OctoPrint's CONTROL permission, which this user does not have")
     finally:
         context.close()
+
+
+def test_the_tab_shows_no_data_while_the_detector_is_down(tab: Any, api: OctoPrintApi) -> None:
+    """Another program holds the worker's port, so the detector cannot start: the tab stops
+    showing the last severity it was told as if it were live (a grey "no data", the picture
+    greyed, and why), and shows it again once the detector is back. The same while OctoPrint
+    itself does not answer."""
+    expect = _expect()
+    severity = tab.locator("#tab_plugin_pinozcam .pinozcam-severity .label")
+    why = tab.locator("#tab_plugin_pinozcam .pinozcam-severity")
+    frame = tab.locator("#tab_plugin_pinozcam .pinozcam-frame")
+    live = re.compile(r"^ok \(\d+ %\)$")
+    expect(severity).to_have_text(live)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        try:
+            api.post("/api/settings", {"plugins": {"pinozcam": {"worker_port": taken.getsockname()[1]}}}, expect=200)
+            wait_until("the worker to be down", lambda: not api.plugin_status()["connected"], 30)
+            assert api.plugin_status()["status"]["band"] == "ok"   # the plugin still holds the last word
+            expect(severity).to_have_text("no data")
+            expect(severity).not_to_have_class(re.compile(r"label-success"))
+            expect(why).to_contain_text("not connected")
+            expect(frame).to_have_class(re.compile(r"\bstale\b"))
+        finally:
+            api.post("/api/settings", {"plugins": {"pinozcam": {"worker_port": 0}}}, expect=200)
+    wait_until("the worker back", lambda: api.plugin_status()["connected"], 60)
+    expect(severity).to_have_text(live)
+    expect(frame).not_to_have_class(re.compile(r"\bstale\b"))
+
+    tab.route("**/api/plugin/pinozcam", lambda route: route.abort())
+    try:
+        expect(severity).to_have_text("no data")
+        expect(why).to_contain_text("no answer from OctoPrint")
+    finally:
+        tab.unroute("**/api/plugin/pinozcam")
+    expect(severity).to_have_text(live)
 
 
 def test_the_worker_does_not_outlive_a_killed_octoprint(api: OctoPrintApi, octoprint: OctoPrintServer) -> None:

@@ -15,6 +15,8 @@ $(function () {
 
         self.status = ko.observable(null);
         self.connected = ko.observable(false);
+        // Why the severity and picture shown are not live ("" while they are).
+        self.notLive = ko.observable("waiting for OctoPrint's first answer");
         self.incidents = ko.observableArray([]);
         self.actions = ko.observableArray([]);
         self.problems = ko.observableArray([]);
@@ -25,8 +27,8 @@ $(function () {
         self.visible = false;
         self.timer = null;
 
-        self.severityText = ko.pureComputed(function () { return panel.severityText(self.status()); });
-        self.bandClass = ko.pureComputed(function () { return panel.bandClass(self.status()); });
+        self.severityText = ko.pureComputed(function () { return panel.severityText(self.status(), self.notLive()); });
+        self.bandClass = ko.pureComputed(function () { return panel.bandClass(self.status(), self.notLive()); });
         self.plugin = ko.pureComputed(function () {
             var all = self.settingsViewModel.settings;
             return all && all.plugins && all.plugins.pinozcam;
@@ -120,6 +122,7 @@ $(function () {
 
         self.refresh = function () {
             return OctoPrint.get(panel.BASE_API).done(function (data) {
+                self.notLive(panel.notLiveReason(data));
                 self.status(data.status);
                 self.connected(data.connected);
                 self.incidents(panel.incidentRows(data.incidents));
@@ -129,6 +132,10 @@ $(function () {
                 self.cameraText(data.camera.url ? data.camera.url + " (" + data.camera.source + ")"
                                                 : data.camera.problem);
                 if (data.connected) { self.snapshot(panel.snapshotUrl()); }
+            }).fail(function () {
+                // OctoPrint restarting, or the network gone: nothing shown is current.
+                self.notLive(panel.notLiveReason(null));
+                self.connected(false);
             });
         };
 

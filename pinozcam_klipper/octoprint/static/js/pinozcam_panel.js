@@ -9,14 +9,34 @@
     var BASE_API = "api/plugin/pinozcam";
     var SNAPSHOT = "plugin/pinozcam/snapshot.jpg";
 
-    function severityText(status) {
-        if (!status) { return "worker not connected"; }
+    /**
+     * Why what the plugin answered is not live ("" while it is). `data`: the answer to
+     * GET api/plugin/pinozcam, or null when OctoPrint did not answer. The plugin keeps the
+     * last status a worker sent: without this, a dead detector's last "ok" would look current.
+     */
+    function notLiveReason(data) {
+        if (!data) { return "no answer from OctoPrint"; }
+        if (!data.connected) { return "the detector is not connected: starting or not running"; }
+        var status = data.status, worker = data.worker || {};
+        if (!status) { return "waiting for the detector's first status"; }
+        // Connected to a restarted worker that has not reported yet: the status is the old one's.
+        if (status.pid && worker.pid && status.pid !== worker.pid) {
+            return "waiting for the restarted detector's status";
+        }
+        return "";
+    }
+
+    /** The severity as the tab shows it; "no data" unless it is live (`notLive` ""). */
+    function severityText(status, notLive) {
+        if (!status || notLive) { return "no data"; }
         var pct = Math.round((status.severity || 0) * 100);
         return (status.band || "ok") + " (" + pct + " %)";
     }
 
-    function bandClass(status) {
-        var band = (status && status.band) || "ok";
+    /** The label's colour for the band; none (grey) unless the severity is live. */
+    function bandClass(status, notLive) {
+        if (!status || notLive) { return ""; }
+        var band = status.band || "ok";
         return band === "failure" ? "label-important" : band === "warning" ? "label-warning" : "label-success";
     }
 
@@ -92,6 +112,7 @@
 
     global.PinozcamPanel = {
         BASE_API: BASE_API,
+        notLiveReason: notLiveReason,
         severityText: severityText,
         bandClass: bandClass,
         incidentRows: incidentRows,
