@@ -22,6 +22,16 @@ async def _open_incident(ws: ClientConnection, camera: CameraServer, *, file: st
     return incident
 
 
+async def _paused_by_an_incident(ws: ClientConnection, camera: CameraServer) -> tuple[dict, dict]:
+    """An incident opened, its pause carried out and the printer paused: (incident, request)."""
+    incident = await _open_incident(ws, camera)
+    request = await expect(ws, "action_request")
+    await ws.send(json.dumps({"type": "action_result", "incident_id": incident["incident_id"],
+                              "action": "pause", "result": "done", "request_id": request["request_id"]}))
+    await print_state(ws, "paused")
+    return incident, request
+
+
 def _answers(bot: BotServer) -> list[str]:
     return [r.json()["text"] for r in bot.requests if r.route.endswith("/answerCallbackQuery")]
 
@@ -73,11 +83,7 @@ async def test_pause_on_a_closed_incident_of_this_print_does_nothing(
 async def test_each_pause_press_is_a_new_request(worker: Worker, camera: CameraServer, bot: BotServer) -> None:
     async with await connect(worker) as ws:
         await expect(ws, "status")
-        incident = await _open_incident(ws, camera)
-        engine = await expect(ws, "action_request")
-        await ws.send(json.dumps({"type": "action_result", "incident_id": incident["incident_id"],
-                                  "action": "pause", "result": "done", "request_id": engine["request_id"]}))
-        await print_state(ws, "paused")
+        incident, engine = await _paused_by_an_incident(ws, camera)
         await print_state(ws, "printing")  # the user resumed by hand
         ids = {engine["request_id"]}
         for _ in range(2):
@@ -189,11 +195,7 @@ async def test_resume_on_an_alert_whose_pause_was_resumed_leaves_another_pause_a
     Once the incident pauses the printer again, its Resume works again."""
     async with await connect(worker) as ws:
         await expect(ws, "status")
-        incident = await _open_incident(ws, camera)
-        engine = await expect(ws, "action_request")
-        await ws.send(json.dumps({"type": "action_result", "incident_id": incident["incident_id"],
-                                  "action": "pause", "result": "done", "request_id": engine["request_id"]}))
-        await print_state(ws, "paused")
+        incident, _ = await _paused_by_an_incident(ws, camera)
         await print_state(ws, "printing")  # the user resumed the incident's pause
         await print_state(ws, "paused")  # a filament runout pauses the print again
         await expect(ws, "status", lambda m: m["print"]["state"] == "paused")
