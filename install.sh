@@ -449,8 +449,10 @@ do_uninstall() {
         rm -f "$tmp"
         say "removed [include pinozcam.cfg] from printer.cfg"
     fi
-    local sections=""
+    local sections="" made_venv=""
     [ ! -f "$MOONRAKER_CONF" ] || sections="$(our_sections "$MOONRAKER_CONF")"
+    # Read before the section goes: the virtualenv install.sh made, if it wrote one there.
+    [ -z "$sections" ] || made_venv="$(section_option "$MOONRAKER_CONF" "update_manager pinozcam" virtualenv)"
     if [ -n "$sections" ]; then
         backup "$MOONRAKER_CONF"
         remove_our_sections "$MOONRAKER_CONF"
@@ -459,7 +461,41 @@ do_uninstall() {
     say "webcams added through Mainsail's or Fluidd's webcam settings stay there: delete PiNozCam's" \
         "(pinozcam, pinozcam_panel: the ones showing /server/pinozcam/...) in those settings"
     restart_moonraker
-    say "uninstalled. Left in place: $VENV and $PRINTER_DATA/pinozcam (rm -rf them to remove all)"
+    say_left_in_place "$made_venv"
+}
+
+section_option() {  # section_option FILE SECTION OPTION: the option's value in [SECTION], if any
+    awk -v want="$2" -v option="$3" '
+        function section(s,   t) {
+            t = s; sub(/[ \t]+[#;].*$/, "", t); sub(/[ \t\r]+$/, "", t)
+            return (t ~ /^\[.+\]$/) ? substr(t, 2, length(t) - 2) : ""
+        }
+        section($0) != "" { inside = (section($0) == want); next }
+        inside && $0 ~ "^" option "[ \t]*[:=]" {
+            sub(/^[^:=]*[:=][ \t]*/, ""); sub(/[ \t\r]+$/, ""); print; exit
+        }
+    ' "$1"
+}
+
+say_left_in_place() {  # say_left_in_place [VENV_FROM_CONF]: what uninstall keeps, as it really is
+    local venvs=() kept=() folder
+    # The one named now (--venv, or the default), and the one install.sh wrote into
+    # [update_manager pinozcam]; a --worker-python install made none of them.
+    venvs=("$VENV")
+    [ -z "$1" ] || [ "$1" = "$VENV" ] || venvs+=("$1")
+    for folder in "${venvs[@]}"; do
+        [ ! -d "$folder" ] || kept+=("$folder (PiNozCam's virtualenv)")
+    done
+    [ ! -d "$PRINTER_DATA/pinozcam" ] || kept+=("$PRINTER_DATA/pinozcam (saved incidents)")
+    if [ "${#kept[@]}" -gt 0 ]; then
+        say "uninstalled. Left in place: $(printf '%s\n' "${kept[@]}" | comma_list) (rm -rf them to remove all)"
+    else
+        say "uninstalled."
+    fi
+    if [ "${#venvs[@]}" -eq 1 ] && [ ! -d "$VENV" ]; then
+        # Where the install used --venv DIR and its path is not known here.
+        say "a virtualenv made with --venv DIR is not removed either: rm -rf DIR removes it"
+    fi
 }
 
 if [ "$UNINSTALL" -eq 1 ]; then

@@ -230,10 +230,7 @@ def load_section(cls: type[T], data: Mapping[str, Any] | None, *, prefix: str = 
     if strict:
         for key in data:
             if key not in known:
-                close = difflib.get_close_matches(key, list(known), n=1)
-                hint = f"a known option (did you mean '{close[0]}'?)" if close else \
-                    "one of " + ", ".join(sorted(known))
-                raise unknown_option(prefix + key, hint)
+                raise unknown_option(prefix + key, _known_option_hint(key, known))
     values: dict[str, Any] = {}
     for name, fld in known.items():
         if name not in data:
@@ -247,6 +244,22 @@ def load_section(cls: type[T], data: Mapping[str, Any] | None, *, prefix: str = 
                 raise SettingsError(exc.option, REDACTED, exc.accepted) from None
             raise
     return cls(**values)
+
+
+#: Where every option is listed, for an unknown one with no close name.
+FULL_LIST = "the configuration reference in the README lists every option"
+
+
+def _known_option_hint(key: str, known: Mapping[str, Any]) -> str:
+    """What an unknown option should have been: the closest names, else where the full list is.
+
+    Not this section's names in full: a flat mapping (moonraker.conf, the panel) sends an
+    option with no close name to one section chosen by guess, so that list would leave out the
+    camera and notification options the user may have meant."""
+    close = difflib.get_close_matches(key, list(known), n=3)
+    if close:
+        return "a known option (did you mean " + " or ".join(f"'{name}'" for name in close) + "?)"
+    return f"a known option (no option has a name close to it; {FULL_LIST})"
 
 
 _EMPTY_META: Mapping[str, Any] = {

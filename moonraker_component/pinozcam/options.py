@@ -121,6 +121,35 @@ def webcam_url(cam: Any) -> str:
     return stream
 
 
+def camera_path_or_url(value: str) -> str:
+    """The ``camera`` option when it starts with ``/`` or ``~``: a local path or device as it
+    is (``~`` expanded, as the worker's YAML and the CLI do), or a URL of this machine's web
+    server (``/webcam/?action=snapshot``) read over loopback. ValueError for a path that does
+    not exist, naming it: read as a URL it would only fail later, as a 404 from nginx.
+
+    An existing path, and anything under ``/dev/`` (a camera that is unplugged now), is local.
+    A missing one is a URL when it has a query (crowsnest's ``?action=snapshot``) or when its
+    first folder does not exist here (``/webcam/snapshot``, ``/webcam2/...``: locations of the
+    web server, not folders); under a folder that exists (``/home/pi/frames``, ``~/frames``)
+    it is a path that is not there (yet).
+    """
+    home_relative = value.startswith("~")
+    if home_relative:
+        path = os.path.expanduser(value)
+        if path.startswith("~"):
+            user = value[1:].split("/", 1)[0]
+            raise ValueError(f"{value!r}: there is no user {user!r} on this machine")
+        value = path
+    if value.startswith("/dev/") or os.path.exists(value):
+        return value
+    first_folder = "/" + value.lstrip("/").split("/", 1)[0]
+    if not home_relative and ("?" in value or not os.path.isdir(first_folder)):
+        return "http://127.0.0.1" + value  # a URL relative to this machine's web server
+    hint = "" if home_relative else \
+        f" (for a URL of this machine's web server, write it whole: http://127.0.0.1{value})"
+    raise ValueError(f"no file or folder {value} on this machine{hint}")
+
+
 # Query parameters that carry a camera's password or token (Reolink's ``&password=``,
 # Foscam's ``&pwd=``, ...). The same list as pinozcam_klipper.redact, which this file cannot
 # import: it runs inside Moonraker's own Python.
@@ -235,7 +264,8 @@ class OptionsMixin:
 
     async def _resolve_camera(self, value: str) -> tuple[str, dict[str, Any]]:
         """A Moonraker [webcam] name (or empty: the first webcam) to its URL and orientation
-        (its flip and rotation as camera options); URLs pass as-is, with no orientation."""
+        (its flip and rotation as camera options); URLs pass as-is, with no orientation, paths
+        as :func:`camera_path_or_url` says. ValueError, saying why, when none fits."""
         webcams: dict[str, Any] = {}
         manager = self.server.lookup_component("webcam", None)
         if manager is not None:
@@ -259,9 +289,9 @@ class OptionsMixin:
                 # when the Pi gets a new address, and the URL is resolved only once.
                 return "http://127.0.0.1/" + url.lstrip("/"), orientation
             return url, orientation
-        if value.startswith("/") and not os.path.exists(value) and not value.startswith("/dev/"):
-            return "http://127.0.0.1" + value, {}  # a URL relative to this machine's web server
-        if re.match(r"^\w+://", value) or value.startswith("/") or value.isdigit():
+        if value.startswith(("/", "~")):
+            return camera_path_or_url(value), {}
+        if re.match(r"^\w+://", value) or value.isdigit():
             return value, {}
         known = ", ".join(sorted(webcams)) or "none configured"
         # Quoted without any "user:password@": a URL typed without its http:// lands here, and

@@ -18,6 +18,7 @@ import sys
 import urllib.parse
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 __all__ = ["add_arguments", "run", "Report", "Finding", "diagnose"]
@@ -235,9 +236,12 @@ async def _checks(rpc: _Rpc, report: Report, send_test: bool, detections: _Detec
                     "for 'Unable to load component: (pinozcam)'")
         return
     report.ok("the pinozcam component is loaded")
+    reply = await rpc("server.pinozcam.get_settings")
+    settings = reply.get("settings", {})
+    camera_fix = _camera_fix("camera" in reply.get("locked", []))
     for warning in info.get("warnings", []):
         if "pinozcam" in warning.lower():
-            report.warn(warning, "fix the option in moonraker.conf ([pinozcam]) and restart Moonraker")
+            report.warn(warning, _warning_fix(warning, camera_fix))
 
     status = await rpc("server.pinozcam.status")
     if (status.get("worker") or {}).get("connected"):
@@ -245,14 +249,45 @@ async def _checks(rpc: _Rpc, report: Report, send_test: bool, detections: _Detec
         await rpc("server.pinozcam.detect_now")
         await detections.wait_for_one(CAMERA_WAIT)
         status = await rpc("server.pinozcam.status", refresh=True)
-    _check_worker(status, report)
-    reply = await rpc("server.pinozcam.get_settings")
-    settings = reply.get("settings", {})
+    _check_worker(status, report, camera_fix)
     await _check_klipper(rpc, info, report, settings)
     await _check_notifications(rpc, report, send_test, status, reply)
 
 
-def _check_worker(status: dict[str, Any], report: Report) -> None:
+def _camera_fix(locked: bool) -> str:
+    """What to do when the component finds no camera to watch. The worker waits for one and
+    starts by itself when a webcam or the panel's Camera is saved: no restart, and no worker
+    log to read (it never ran). A camera set in moonraker.conf wins over the panel's."""
+    if locked:
+        return ("camera: in moonraker.conf's [pinozcam] names the camera: add the [webcam] it names "
+                "in Mainsail or Fluidd (the worker then starts by itself), or correct the option "
+                "(a [webcam] name, a URL, a camera device or a folder of pictures) and restart Moonraker")
+    return ("add a webcam in Mainsail's or Fluidd's webcam settings, or set Camera in the PiNozCam "
+            "panel's Settings: the worker starts by itself once either is saved, no restart needed "
+            "(camera: in moonraker.conf's [pinozcam] works too, after a Moonraker restart)")
+
+
+def _warning_fix(warning: str, camera_fix: str) -> str:
+    """What to do about one of the component's warnings in Moonraker's list."""
+    if "option 'camera'" in warning:
+        return camera_fix
+    if "saved setting rejected" in warning:
+        return "set it again in the PiNozCam panel's Settings (saved at once, no restart needed)"
+    if "option '" in warning:
+        return "fix the option in moonraker.conf ([pinozcam]) and restart Moonraker"
+    return "moonraker.log has the details"
+
+
+def _log_advice(log: Any) -> str:
+    """Where to read why the worker is not running: its log when it has written one (and doctor
+    runs on the printer, where that path is), else moonraker.log, which says why it did not
+    start."""
+    if log and Path(str(log)).is_file():
+        return f"read its log: {log}"
+    return "moonraker.log says why it did not start (the worker has no log file here)"
+
+
+def _check_worker(status: dict[str, Any], report: Report, camera_fix: str) -> None:
     worker = status.get("worker") or {}
     if not status.get("enabled"):
         if status.get("disabled_until") == "print_end":
@@ -261,9 +296,13 @@ def _check_worker(status: dict[str, Any], report: Report) -> None:
         else:
             report.warn("detection is disabled", "run PINOZCAM_ENABLE, or set enabled: True")
     if not worker.get("connected"):
-        problem = worker.get("problem") or worker.get("state")
-        report.fail(f"the detector worker is not running: {problem}",
-                    f"read its log: {worker.get('log', 'pinozcam-worker.log beside moonraker.log')}")
+        problem = str(worker.get("problem") or worker.get("state"))
+        if worker.get("state") == "stopped" and problem.startswith("camera:"):
+            # The component found no camera and waits for one; the worker was never started.
+            report.fail(f"the detector worker waits for a camera: {problem[len('camera:'):].strip()}",
+                        camera_fix)
+            return
+        report.fail(f"the detector worker is not running: {problem}", _log_advice(worker.get("log")))
         return
     report.ok(f"the detector worker runs (pid {worker.get('pid')}, {worker.get('restarts', 0)} restarts)")
     if worker.get("restarts"):

@@ -48,10 +48,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a folder of frames or a video file, as the camera recorded them: turned "
                              "here as the worker turns them (see --already-turned)")
     parser.add_argument("--fps", type=positive_float, default=None,
-                        help="frame rate when the file names carry no time (default 1); for a video, "
-                             "the rate to sample it at (default: every frame). Either way only the "
-                             "frames the worker would have checked are checked (check_interval, "
-                             "fast_check_interval)")
+                        help="for a folder: play every frame at this rate, ignoring the times in "
+                             "the file names (used only to order the frames when every name has "
+                             "one). Without it, frames are played at the times in their names "
+                             "(frame_0012_t034.5.jpg: 34.5 s), frames whose names carry no time are "
+                             "left out with a note, and with no time in any name the rate is 1 fps. "
+                             "For a video: the rate to sample it at (default: every frame). Either "
+                             "way only the frames the worker would have checked are checked "
+                             "(check_interval, fast_check_interval)")
     parser.add_argument("--json", action="store_true", help="one JSON line per event, then a summary")
     parser.add_argument("--out", metavar="DIR",
                         help="also write here the annotated copy of every frame checked (not of "
@@ -89,14 +93,26 @@ def _frames_from_folder(folder: Path, fps: float | None,
 
 def frames_from_paths(paths: list[Path], fps: float | None,
                       out_dir: Path | None = None) -> tuple[int, Iterator[_Frame]]:
-    """Frames from image files, in the order of the times in their names when every name
-    carries one (``shot_t5.jpg`` before ``shot_t15.jpg``), else in the order given; times
-    from the names, else ``fps`` (default 1). A :class:`CommandError` when annotated copies
-    written to ``out_dir`` would replace one of ``paths``."""
+    """Frames from image files and the time of each.
+
+    - ``fps`` given: every file, ``1 / fps`` s apart (the user's rate wins: numbered names
+      may count frames, not seconds), in the order of the times in their names when every
+      name carries one, else in the order given.
+    - Else, when some names carry a time: those files at their times, in time order
+      (``shot_t5.jpg`` before ``shot_t15.jpg``); the others are left out, with a note on
+      stderr (a folder may hold stills beside a recording, as the demo's does: played
+      anywhere, they would shift every time after them).
+    - Else: every file, 1 s apart, in the order given.
+
+    A :class:`CommandError` when annotated copies written to ``out_dir`` would replace one
+    of ``paths``."""
     times = [time_from_name(p) for p in paths]
-    if all(t is not None for t in times):
-        paths, times = map(list, zip(*sorted(zip(paths, times), key=lambda pair: pair[1])))
-    if fps is not None or any(t is None for t in times):
+    timed = [(path, when) for path, when in zip(paths, times) if when is not None]
+    if timed and (fps is None or len(timed) == len(paths)):
+        if fps is None and len(timed) < len(paths):
+            _note_untimed([path for path, when in zip(paths, times) if when is None])
+        paths, times = map(list, zip(*sorted(timed, key=lambda pair: pair[1])))
+    if fps is not None or not timed:
         step = 1.0 / (fps or 1.0)
         times = [i * step for i in range(len(paths))]
     names = annotated_names(paths)
@@ -104,6 +120,12 @@ def frames_from_paths(paths: list[Path], fps: float | None,
     frames = (_Frame(path.name, float(when), functools.partial(_read_file, path), out_name=name)
               for path, when, name in zip(paths, times, names))
     return len(paths), frames
+
+
+def _note_untimed(left_out: list[Path]) -> None:
+    shown = ", ".join(path.name for path in left_out[:3]) + (", ..." if len(left_out) > 3 else "")
+    print(f"pinozcam: left out {len(left_out)} frame(s) whose names carry no time ({shown}); "
+          "--fps plays every frame at a fixed rate instead", file=sys.stderr)
 
 
 def _read_file(path: Path) -> np.ndarray:

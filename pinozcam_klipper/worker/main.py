@@ -20,8 +20,8 @@ logger = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--listen", required=True, metavar="HOST:PORT|unix:PATH",
-                        help="where to listen, e.g. 127.0.0.1:7125 (port 0: any free port) or "
-                             "unix:/run/pinozcam.sock")
+                        help="where to listen, e.g. 127.0.0.1:7130 (not 7125: Moonraker's; port 0: "
+                             "any free port) or unix:/run/pinozcam.sock")
     parser.add_argument("--token-file", required=True, metavar="FILE",
                         help="file holding the token clients must present")
     parser.add_argument("--config", metavar="FILE", help="YAML settings file")

@@ -113,7 +113,8 @@ def test_doctor_does_not_call_notifications_missing_while_the_worker_is_down() -
         server.wait_for("the component to give up on the camera",
                         lambda: (s := server.status())["worker"]["problem"] and s)
         code, text = run_doctor(server.url)
-    assert "FAIL  the detector worker is not running" in text and code == 1
+    assert "FAIL  the detector worker waits for a camera: no camera" in text and code == 1
+    assert "no restart needed" in text and "pinozcam-worker.log" not in text, text  # it never ran
     assert "no notifications configured" not in text, text
     assert ("OK    notifications configured: Discord (set; not checked while the worker is not running)"
             in text), text

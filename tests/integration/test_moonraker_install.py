@@ -402,3 +402,50 @@ def test_with_two_printers_it_cannot_tell_apart_it_restarts_none_until_told(tmp_
                             timeout=60, env={**env, "HOME": str(home)})
     assert result.returncode == 0, result.stdout + result.stderr
     assert restarted.read_text() == "moonraker-2.service\n"
+
+
+def _uninstalled_says(home: Path, *extra: str) -> str:
+    """install.sh --uninstall's last lines: what it says it left in place."""
+    command = ["bash", str(ROOT / "install.sh"), "--home", str(home), "--no-restart", "--allow-root",
+               "--uninstall", *extra]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "HOME": str(home)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout[result.stdout.index("pinozcam: uninstalled."):]
+
+
+def test_uninstall_names_only_what_it_really_left_in_place(tmp_path: Path) -> None:
+    # An install with --worker-python made no virtualenv, and nothing was saved yet.
+    _checkout_home(tmp_path)
+    command = ["bash", str(ROOT / "install.sh"), "--home", str(tmp_path), "--worker-python", sys.executable,
+               "--no-restart", "--allow-root"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    said = _uninstalled_says(tmp_path)
+    assert "pinozcam-env" not in said and "Left in place" not in said
+    assert "a virtualenv made with --venv DIR is not removed either" in said  # one it cannot know
+
+    # Incidents were saved, and the default virtualenv is there.
+    (tmp_path / "printer_data" / "pinozcam" / "incidents").mkdir(parents=True)
+    (tmp_path / "pinozcam-env" / "bin").mkdir(parents=True)
+    assert _uninstalled_says(tmp_path).splitlines()[0] == (
+        f"pinozcam: uninstalled. Left in place: {tmp_path}/pinozcam-env (PiNozCam's virtualenv), "
+        f"{tmp_path}/printer_data/pinozcam (saved incidents) (rm -rf them to remove all)")
+
+
+def test_uninstall_finds_a_virtualenv_made_with_venv_in_moonraker_conf(tmp_path: Path) -> None:
+    # What install.sh --venv ~/envs/pz wrote (from a git clone: [update_manager pinozcam] too).
+    venv = tmp_path / "envs" / "pz"
+    (venv / "bin").mkdir(parents=True)
+    _checkout_home(tmp_path, "[server]\n\n# added by pinozcam install.sh\n[pinozcam]\n"
+                             f"worker_python: {venv}/bin/python\n\n# added by pinozcam install.sh\n"
+                             "[update_manager pinozcam]\ntype: git_repo\nchannel: dev\npath: /x\n"
+                             "origin: https://example.invalid/pz.git\nprimary_branch: main\n"
+                             f"virtualenv: {venv}\nrequirements: moonraker_component/requirements.txt\n"
+                             "managed_services: moonraker\n")
+
+    said = _uninstalled_says(tmp_path)
+    assert said.splitlines() == [f"pinozcam: uninstalled. Left in place: {venv} (PiNozCam's virtualenv) "
+                                 "(rm -rf them to remove all)"]
