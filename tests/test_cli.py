@@ -567,3 +567,35 @@ def test_export_feedback_without_any_incident_is_an_error(tmp_path, capsys):
     assert main(["export-feedback", str(tmp_path / "out"), "--data-dir", str(tmp_path / "data")]) == 2
 
     assert "no incidents in" in capsys.readouterr().err
+
+
+def test_export_feedback_leaves_out_damaged_records_and_says_so(tmp_path, capsys, caplog):
+    """A box that lost a key and a cut-short picture (a full SD card): those records are left
+    out with a warning, the others are exported, and the command succeeds."""
+    import json
+
+    from pinozcam_klipper.worker.incidents import IncidentStore
+    from tests.worker.test_incidents import _open
+
+    store = IncidentStore(tmp_path / "data" / "incidents", 10**9)
+    store.load()
+    records = [_open(store, 1000.0 + i, frame_id=10 * i + 1) for i in range(3)]
+    for record in records:
+        store.set_label(record["id"], "real_failure", 2000.0)
+    folder = tmp_path / "data" / "incidents"
+    path = folder / records[0]["id"] / "incident.json"
+    damaged = json.loads(path.read_text())
+    damaged["detections"][0]["boxes"][0]["y2 "] = damaged["detections"][0]["boxes"][0].pop("y2")
+    path.write_text(json.dumps(damaged))
+    onset = folder / records[1]["id"] / "onset.jpg"
+    onset.write_bytes(onset.read_bytes()[:100])
+    out = tmp_path / "dataset"
+
+    assert main(["export-feedback", str(out), "--data-dir", str(tmp_path / "data")]) == 0
+
+    printed = capsys.readouterr().out
+    assert "wrote 1 labelled image(s)" in printed and "left out 2 damaged record(s)" in printed
+    assert f"incident {records[0]['id']} skipped" in caplog.text
+    assert f"incident {records[1]['id']} skipped" in caplog.text and "not a whole JPEG" in caplog.text
+    assert [p.name for p in (out / "images").iterdir()] == [f"{records[2]['id']}.jpg"]
+    assert [p.name for p in (out / "labels").iterdir()] == [f"{records[2]['id']}.txt"]

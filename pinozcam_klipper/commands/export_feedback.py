@@ -20,10 +20,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..worker import export_feedback
+    from ..worker.incidents import export_feedback
 
     try:
-        written = export_feedback(args.data_dir, args.out, force=args.force)
+        summary = export_feedback(args.data_dir, args.out, force=args.force)
     except FileExistsError:
         raise CommandError(f"{args.out} is not empty: give a new or empty folder, or --force "
                            "to replace an earlier export there") from None
@@ -32,5 +32,8 @@ def _run(args: argparse.Namespace) -> int:
                            "(the one that holds incidents/)") from None
     except OSError as exc:
         raise CommandError(f"cannot export feedback: {exc}") from None
-    print(f"wrote {written} labelled image(s) to {args.out}")
+    print(f"wrote {summary.images} labelled image(s) to {args.out}")
+    if summary.skipped:
+        # Each one is named in a warning above: an empty or cut-short picture, a damaged box.
+        print(f"left out {summary.skipped} damaged record(s): see the warnings above")
     return 0

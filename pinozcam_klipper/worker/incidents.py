@@ -11,31 +11,53 @@ Each incident is one folder under the incident directory::
 
 A frame labelled through ``feedback`` with a frame id (no incident) is kept the
 same way, with ``kind: "frame"``. The folder is held under a size cap by
-dropping the oldest records; everything is reloaded on start. A record still
+dropping the oldest records (and first any incident folder left without a
+readable record); everything is reloaded on start, and a record damaged on the
+card is repaired as far as it can be (see :func:`.incident_disk.repaired`). A record still
 open on reload (the worker stopped while it was open) stays open until the
 worker learns the print state: :meth:`IncidentStore.settle_left_open` then
 closes it, or keeps the one the printer is still paused by.
 :func:`export_feedback` writes the labelled records as a YOLO dataset.
+
+The disk is best effort; the printer's safety is not. Records live in memory and
+every method here only changes memory and queues the writing, which a writer
+thread carries out in order (``write_in_background``): a full, read-only or
+stalled SD card never delays a pause or an alert. What could not be written is
+kept and written again later (see :meth:`IncidentStore.retry_unwritten`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
-import os
+import re
 import secrets
 import shutil
+import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["IncidentStore", "SavedFrame", "export_feedback", "ExportSummary"]
+from .incident_disk import Unwritten, Writer, done, folder_size, number, repaired, write_atomic
+
+if TYPE_CHECKING:
+    from .incident_export import ExportSummary
+
+__all__ = ["IncidentStore", "SavedFrame", "export_feedback"]
 
 logger = logging.getLogger(__name__)
 
 _RECORD = "incident.json"
+#: The folder names this store makes (see _new_id): only these are ever dropped by the cap.
+_INCIDENT_NAME = re.compile(r"\d{8}-\d{6}-[0-9a-f]{4}")
+#: Bytes of pictures held in memory while they cannot be written (a full or stalled card).
+#: Past this the oldest are given up: a long outage must not use up a Pi's memory.
+UNWRITTEN_MAX_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -77,97 +99,168 @@ def _order(record: Mapping[str, Any]) -> tuple[int, float, str]:
     """Oldest first, by the order the records were made in: a Pi's wall clock may be a day
     or decades behind until the network time arrives, and an incident recorded before that
     must not sort (and be dropped by the size cap) as the oldest. Records of older versions
-    have no sequence: they come first, in wall-clock order."""
-    return _sequence(record), float(record.get("opened_at") or 0), str(record.get("id"))
+    have no sequence: they come first, in wall-clock order. Never raises, whatever the record
+    holds: the panel's list and the size cap sort with it."""
+    return _sequence(record), float(number(record.get("opened_at")) or 0), str(record.get("id"))
 
 
 def _new_id(now: float) -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + "-" + secrets.token_hex(2)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write then rename: a killed process leaves the old file or the new one, never half of one.
-
-    No fsync: it would cost tens of milliseconds on an SD card, on the event loop,
-    right when an incident opens; only a power cut could lose the last write.
-    """
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 class IncidentStore:
-    """The incident folder. Not thread-safe: use it from the event loop only.
+    """The incident folder. Use it from one thread (the event loop); with
+    ``write_in_background`` the disk work runs on a writer thread of its own.
 
     Records are plain dicts (the JSON written to ``incident.json``); callers
     read them through :meth:`get` and :meth:`records` and change them only
-    through the methods here, which write them back at once.
+    through the methods here. The record in memory is the truth at once; the
+    disk follows. No method raises for a disk problem or a damaged record: the
+    pause and the alert of an incident must not depend on the card.
+    ``on_problem_change`` is called (from the writer thread) when :attr:`problem`
+    is set or cleared.
     """
 
-    def __init__(self, root: Path, max_bytes: int, *, context_frames: int = 3) -> None:
+    def __init__(self, root: Path, max_bytes: int, *, context_frames: int = 3,
+                 write_in_background: bool = False,
+                 unwritten_max_bytes: int = UNWRITTEN_MAX_BYTES) -> None:
         self.root = Path(root)
         self.max_bytes = int(max_bytes)
         self.context_frames = context_frames
+        self.unwritten_max_bytes = unwritten_max_bytes
+        self.on_problem_change: Callable[[], None] | None = None
         self._records: dict[str, dict[str, Any]] = {}
+        # Bytes on disk per record folder, for the cap: the pictures, and incident.json apart
+        # (it is rewritten, not added to). Counted when queued, so the cap needs no disk scan.
+        self._picture_bytes: dict[str, int] = {}
+        self._record_bytes: dict[str, int] = {}
+        #: Incident folders without a readable record (a power cut between the pictures and the
+        #: record, a record damaged beyond repair), name -> bytes: counted and dropped first.
+        self.orphans: dict[str, int] = {}
         #: Ids of records found open on load, oldest first (see settle_left_open).
         self.left_open: list[str] = []
-        #: Why the last write failed (disk full, folder unwritable), or None once writes work.
+        #: Why the last write failed (disk full, folder unwritable), or None once every record
+        #: is written again.
         self.problem: str | None = None
+        self._reason: str | None = None  # the cause in problem, without the record's id
         self._boot = boot_id()
+        # Shared with the writer thread: what is not on disk yet, and which records failed.
+        self._lock = threading.Lock()
+        self._unwritten: dict[str, Unwritten] = {}
+        self._failed: set[str] = set()
+        self._writer = Writer() if write_in_background else None
 
     def status(self) -> dict[str, str]:
         """``{"state": "ok"|"error", "message": ...}`` for the worker's status."""
-        return {"state": "error", "message": self.problem} if self.problem else {"state": "ok", "message": ""}
+        problem = self.problem
+        if not problem:
+            return {"state": "ok", "message": ""}
+        with self._lock:
+            unsaved = len(self._failed)
+        if unsaved:
+            problem += f"; {unsaved} record(s) kept in memory only until they can be written"
+        return {"state": "error", "message": problem}
 
-    def _failed(self, what: str, exc: OSError) -> None:
-        """A write failed: the record lives on in memory; say so once per new reason."""
-        problem = f"{what}: {exc.strerror or exc} ({self.root})"
-        if problem != self.problem:
-            logger.error("incident folder: %s; incidents are kept in memory only until this is fixed",
-                         problem)
-        self.problem = problem
+    def unsaved(self) -> list[str]:
+        """Ids of the records whose last write failed (kept in memory, written again later)."""
+        with self._lock:
+            return sorted(self._failed)
+
+    def _note_problem(self, what: str, exc: BaseException) -> None:
+        """A write failed: the record lives on in memory. Logged (and the worker told) once
+        per new reason, not once per record: the retries of a full card would flood the log."""
+        reason = f"{exc.strerror if isinstance(exc, OSError) and exc.strerror else exc} ({self.root})"
+        with self._lock:
+            new_reason, self._reason = reason != self._reason, reason
+            self.problem = f"{what}: {reason}"
+        if new_reason:
+            logger.error("incident folder: %s; incidents are kept in memory until it can be written",
+                         self.problem)
+            self._tell_problem_changed()
+
+    def _settle_problem(self) -> None:
+        """Clear :attr:`problem` once no record is left unwritten because of it."""
+        with self._lock:
+            if self._failed or self.problem is None:
+                return
+            self.problem = self._reason = None
+        logger.info("incident folder writable again; every record is saved (%s)", self.root)
+        self._tell_problem_changed()
+
+    def _tell_problem_changed(self) -> None:
+        if self.on_problem_change is not None:
+            try:
+                self.on_problem_change()
+            except Exception:  # the worker's callback: a failure there must not stop writing
+                logger.exception("incident folder: telling the worker about a storage change failed")
 
     # -- loading ---------------------------------------------------------
     def load(self) -> int:
         """Read every record under the root (creating it); returns how many loaded.
 
-        A folder with a missing or unreadable ``incident.json`` is skipped and logged; a root
-        that cannot be made or read is logged and left empty (the worker runs on without it).
+        A folder with a missing or unreadable ``incident.json`` is skipped and logged (and
+        counted against the cap when its name is an incident's); a damaged record is repaired
+        (:func:`.incident_disk.repaired`); a root that cannot be made or read is logged and left empty (the
+        worker runs on without it).
         """
+        if self._writer is not None:
+            self._writer.start()  # now, not at the first incident: its record lands sooner
         self._records.clear()
+        self._picture_bytes.clear()
+        self._record_bytes.clear()
+        self.orphans = {}
         self.left_open = []
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             folders = sorted(p for p in self.root.iterdir() if p.is_dir())
         except OSError as exc:
-            self._failed("cannot use the incident folder", exc)
+            self._note_problem("cannot use the incident folder", exc)
             return 0
         for folder in folders:
-            path = folder / _RECORD
-            try:
-                record = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                logger.warning("skipping incident folder %s: %s", folder.name, exc)
+            record = self._load_one(folder)
+            if record is None:
+                if _INCIDENT_NAME.fullmatch(folder.name):
+                    self.orphans[folder.name] = folder_size(folder)
                 continue
-            if not isinstance(record, dict) or record.get("id") != folder.name:
-                logger.warning("skipping incident folder %s: not an incident record", folder.name)
-                continue
-            self._records[record["id"]] = record
-            if record.get("state") == "open":
-                self.left_open.append(record["id"])
+            rid = record["id"]
+            self._records[rid] = record
+            with contextlib.suppress(OSError):
+                self._record_bytes[rid] = (folder / _RECORD).stat().st_size
+            self._picture_bytes[rid] = max(0, folder_size(folder) - self._record_bytes.get(rid, 0))
+            if record["state"] == "open":
+                self.left_open.append(rid)
         self.left_open.sort(key=lambda rid: _order(self._records[rid]))
         return len(self._records)
 
+    def _load_one(self, folder: Path) -> dict[str, Any] | None:
+        try:
+            raw = json.loads((folder / _RECORD).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            logger.warning("skipping incident folder %s: %s", folder.name, exc)
+            return None
+        record, fixes = repaired(raw, folder)
+        if record is None:
+            logger.warning("skipping incident folder %s: not an incident record", folder.name)
+        elif fixes:
+            logger.warning("incident %s: damaged record repaired on load (%s)", folder.name,
+                           ", ".join(fixes))
+        return record
+
     def settle_left_open(self, keep: str | None, now: float) -> None:
         """Close every record left open by the previous worker except ``keep`` (which the
-        worker took over: the printer is still paused by it), noting why in its trail."""
+        worker took over: the printer is still paused by it), noting why in its trail.
+        Each record on its own: one that cannot be settled must not keep the worker from
+        taking the print state (and with it, from watching the print)."""
         for incident_id in self.left_open:
-            if incident_id == keep:
-                self.add_event(incident_id, {"time": now, "event": "taken_over",
-                                             "reason": "worker restarted; the print is still paused"})
-            else:
-                self.add_event(incident_id, {"time": now, "event": "closed", "reason": "worker restarted"},
-                               state="closed", closed_at=now)
+            try:
+                if incident_id == keep:
+                    self.add_event(incident_id, {"time": now, "event": "taken_over",
+                                                 "reason": "worker restarted; the print is still paused"})
+                else:
+                    self.add_event(incident_id, {"time": now, "event": "closed",
+                                                 "reason": "worker restarted"}, state="closed", closed_at=now)
+            except Exception:
+                logger.exception("incident %s: could not settle the record left open", incident_id)
         self.left_open = []
 
     # -- reading ---------------------------------------------------------
@@ -182,8 +275,8 @@ class IncidentStore:
         """Seconds since ``record`` opened, by the monotonic clock of this boot; None when that
         cannot be known (a record from another boot, a system without a boot id, or an older
         version), so that no caller falls back on wall-clock time."""
-        opened = record.get("opened_monotonic")
-        if not self._boot or record.get("boot") != self._boot or not isinstance(opened, (int, float)):
+        opened = number(record.get("opened_monotonic"))
+        if not self._boot or record.get("boot") != self._boot or opened is None:
             return None
         return max(0.0, time.monotonic() - float(opened))
 
@@ -193,19 +286,19 @@ class IncidentStore:
                 "action_state", "label", "print")
         return {k: record.get(k) for k in keys}
 
-    # -- writing ---------------------------------------------------------
+    # -- changing --------------------------------------------------------
     def open(self, *, now: float, event: Mapping[str, Any], onset: SavedFrame,
              before: Sequence[SavedFrame], annotated_jpeg: bytes,
              print_info: Mapping[str, Any], classes: Sequence[str] = (),
              kind: str = "incident") -> dict[str, Any]:
         """Create a record for an incident that has just opened (or a labelled frame).
 
-        The record exists once this returns even when nothing could be written (disk full,
-        folder gone): the printer's safety must not hang on the disk. :attr:`problem` then
-        says why, and the error is logged.
+        The record exists once this returns, whatever the disk does (full, folder gone,
+        stalled): the printer's safety must not hang on it. :attr:`problem` says why a
+        write failed, and the error is logged.
         """
         incident_id = _new_id(now)
-        while incident_id in self._records:
+        while incident_id in self._records or incident_id in self.orphans:
             incident_id = _new_id(now)
         pictures = {"annotated.jpg": annotated_jpeg, "onset.jpg": onset.jpeg}
         detections = [onset.detection("onset.jpg")]
@@ -232,16 +325,11 @@ class IncidentStore:
             "trail": [{"time": now, "event": "opened" if kind == "incident" else "frame", **dict(event)}],
         }
         self._records[incident_id] = record
+        self._persist(record, pictures)
         try:
-            folder = self.root / incident_id
-            folder.mkdir(parents=True)
-            for name, data in pictures.items():
-                (folder / name).write_bytes(data)
-        except OSError as exc:
-            self._failed(f"cannot save incident {incident_id}", exc)
-            return record
-        self._save(record)
-        self.enforce_cap(keep=incident_id)
+            self.enforce_cap(keep=incident_id)
+        except Exception:  # best effort: the new record is kept whatever the cap does
+            logger.exception("incident folder: could not hold it under its size cap")
         return record
 
     def add_frame_after(self, incident_id: str, frame: SavedFrame) -> bool:
@@ -253,14 +341,9 @@ class IncidentStore:
         if len(after) >= self.context_frames:
             return False
         name = f"after-{len(after) + 1}.jpg"
-        try:
-            (self.root / incident_id / name).write_bytes(frame.jpeg)
-        except OSError as exc:
-            self._failed(f"cannot save incident {incident_id}", exc)
-            return False
         record["frames"].append(name)
         record["detections"].append(frame.detection(name))
-        self._save(record)
+        self._persist(record, {name: frame.jpeg})
         return True
 
     def add_event(self, incident_id: str, event: Mapping[str, Any], **changes: Any) -> dict[str, Any] | None:
@@ -270,7 +353,7 @@ class IncidentStore:
             return None
         record["trail"].append(dict(event))
         record.update(changes)
-        self._save(record)
+        self._persist(record)
         return record
 
     def set_label(self, incident_id: str, label: str, now: float) -> dict[str, Any] | None:
@@ -278,148 +361,183 @@ class IncidentStore:
                               label=label, labelled_at=now)
 
     def enforce_cap(self, keep: str | None = None) -> list[str]:
-        """Drop the oldest records until the folder fits under the cap; returns the ids dropped."""
-        sizes = {rid: _folder_size(self.root / rid) for rid in self._records}
-        total = sum(sizes.values())
-        dropped = []
+        """Drop folders until the incident folder fits under the cap, first those without a
+        readable record, then the oldest closed records; returns the ids dropped."""
+        total = sum(self.orphans.values()) + sum(self._size(rid) for rid in self._records)
+        dropped: list[str] = []
+        for name in sorted(self.orphans):
+            if total <= self.max_bytes:
+                break
+            total -= self.orphans.pop(name)
+            self._remove_folder(name)
+            dropped.append(name)
         for record in self.records():
             if total <= self.max_bytes:
                 break
             rid = record["id"]
             if rid == keep or record.get("state") == "open":
                 continue
-            shutil.rmtree(self.root / rid, ignore_errors=True)
-            total -= sizes[rid]
-            del self._records[rid]
+            total -= self._size(rid)
+            self._forget(rid)
             dropped.append(rid)
         if dropped:
-            logger.info("incident folder over its cap: dropped %d oldest record(s)", len(dropped))
+            logger.info("incident folder over its cap: dropped %d oldest folder(s)", len(dropped))
         return dropped
 
-    def _save(self, record: Mapping[str, Any]) -> None:
-        folder = self.root / record["id"]
+    def _size(self, rid: str) -> int:
+        return self._picture_bytes.get(rid, 0) + self._record_bytes.get(rid, 0)
+
+    def _forget(self, rid: str) -> None:
+        """Drop a record from memory and (queued) its folder from disk."""
+        del self._records[rid]
+        self._picture_bytes.pop(rid, None)
+        self._record_bytes.pop(rid, None)
+        with self._lock:
+            self._unwritten.pop(rid, None)
+            self._failed.discard(rid)
+        self._remove_folder(rid)
+        self._submit(self._settle_problem)  # it may have been the last one unwritten
+
+    def _remove_folder(self, name: str) -> None:
+        self._submit(lambda: shutil.rmtree(self.root / name, ignore_errors=True))
+
+    # -- writing ---------------------------------------------------------
+    def _persist(self, record: dict[str, Any], pictures: Mapping[str, bytes] | None = None) -> None:
+        """Queue ``record`` as it is now (and new ``pictures``) for writing. Never raises."""
+        rid = record["id"]
+        try:
+            snapshot = json.dumps(record, indent=1, default=str).encode("utf-8")
+            self._record_bytes[rid] = len(snapshot)
+            added = sum(len(data) for data in (pictures or {}).values())
+            self._picture_bytes[rid] = self._picture_bytes.get(rid, 0) + added
+            with self._lock:
+                entry = self._unwritten.setdefault(rid, Unwritten())
+                entry.record = snapshot
+                entry.pictures.update(pictures or {})
+            self._limit_unwritten()
+            self._submit(lambda: self._write_out(rid))
+        except Exception as exc:  # the store is best effort: a pause or alert must go on
+            logger.exception("incident %s: could not queue its record for writing", rid)
+            with self._lock:
+                self._failed.add(rid)
+            self._note_problem(f"cannot save incident {rid}", exc)
+
+    def _limit_unwritten(self) -> None:
+        """Give up pictures of the oldest records while more than :attr:`unwritten_max_bytes`
+        wait in memory; their records stop listing them, so none lists a picture it lacks."""
+        with self._lock:
+            total = sum(len(d) for e in self._unwritten.values() for d in e.pictures.values())
+            if total <= self.unwritten_max_bytes:
+                return
+            given_up: dict[str, list[str]] = {}
+            for rid in sorted(self._unwritten, key=lambda r: _order(self._records.get(r) or {})):
+                pictures = self._unwritten[rid].pictures
+                for name in reversed(list(pictures)):  # the onset and the alert's picture last
+                    if total <= self.unwritten_max_bytes:
+                        break
+                    size = len(pictures.pop(name))
+                    total -= size
+                    given_up.setdefault(rid, []).append(name)
+                    self._picture_bytes[rid] = max(0, self._picture_bytes.get(rid, 0) - size)
+        for rid, names in given_up.items():
+            logger.warning("incident %s: %d picture(s) given up, not written in time (%s)",
+                           rid, len(names), self.problem or "the incident folder is slow")
+            record = self._records.get(rid)
+            if record is None:
+                continue
+            record["frames"] = [n for n in record["frames"] if n not in names]
+            record["detections"] = [d for d in record["detections"] if d.get("frame") not in names]
+            if record.get("annotated") in names:
+                record["annotated"] = None
+            snapshot = json.dumps(record, indent=1, default=str).encode("utf-8")
+            with self._lock:
+                if rid in self._unwritten:
+                    self._unwritten[rid].record = snapshot
+
+    def _submit(self, job: Callable[[], None]) -> Future[None]:
+        if self._writer is not None:
+            return self._writer.submit(job)
+        job()
+        return done()
+
+    def _write_out(self, rid: str) -> None:
+        """Writer side: write what of ``rid`` is not on disk; once that works, what failed before."""
+        if self._write_record(rid):
+            for other in self.unsaved():
+                self._write_record(other)
+        self._settle_problem()
+
+    def _write_record(self, rid: str) -> bool:
+        """Writer side: write the record, then the pictures, of ``rid``; False if that failed
+        (what was not written stays in memory, to be written again)."""
+        with self._lock:
+            entry = self._unwritten.get(rid)
+            if entry is None:
+                return True
+            pictures, snapshot = list(entry.pictures.items()), entry.record
+        folder = self.root / rid
         try:
             # An incident opened while the disk was full has no folder yet: made here, so its
-            # record is kept (and the error clears) once there is room again.
+            # record is kept once there is room again (or once the folder is back).
             folder.mkdir(parents=True, exist_ok=True)
-            _write_atomic(folder / _RECORD, json.dumps(record, indent=1).encode("utf-8"))
+            # The record first: it is small, and what matters most if the process dies now. A
+            # picture it lists that is not written yet is dropped from it on reload.
+            if snapshot is not None:
+                write_atomic(folder / _RECORD, snapshot, sync=True)
+                with self._lock:
+                    if entry.record is snapshot:
+                        entry.record = None
+            for name, data in pictures:
+                write_atomic(folder / name, data)
+                with self._lock:
+                    if entry.pictures.get(name) is data:
+                        del entry.pictures[name]
         except OSError as exc:
-            self._failed(f"cannot save incident {record['id']}", exc)
-            return
-        if self.problem is not None:
-            logger.info("incident folder writable again (%s)", self.root)
-            self.problem = None
+            with self._lock:
+                self._failed.add(rid)
+            self._note_problem(f"cannot save incident {rid}", exc)
+            return False
+        with self._lock:
+            if not entry.pictures and entry.record is None and self._unwritten.get(rid) is entry:
+                del self._unwritten[rid]
+            self._failed.discard(rid)
+        return True
+
+    def retry_unwritten(self) -> None:
+        """Try again to write the records that could not be written (call it now and then
+        while :attr:`problem` is set: the card may have room again with nothing else to write)."""
+        def retry() -> None:
+            for rid in self.unsaved():
+                self._write_record(rid)
+            self._settle_problem()
+        self._submit(retry)
+
+    async def written(self, incident_id: str) -> str | None:
+        """Wait until what was queued for ``incident_id`` so far has been tried: None when it
+        is on disk, else why not (it stays in memory and is written later)."""
+        await asyncio.wrap_future(self._submit(lambda: None))
+        with self._lock:
+            failed = incident_id in self._failed
+        return (self.problem or "it could not be written") if failed else None
+
+    async def close(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the queued writes, then stop the writer thread.
+        What could not be written by then is lost with the process: logged, by id."""
+        if self._writer is not None:
+            try:
+                await asyncio.wait_for(asyncio.wrap_future(self._writer.submit(None)), timeout)
+            except asyncio.TimeoutError:
+                logger.warning("incident folder: still writing after %.1f s; stopping anyway", timeout)
+        with self._lock:
+            lost = sorted(self._unwritten)
+        if lost:
+            logger.error("incident folder: %d record(s) not written and lost: %s (%s)", len(lost),
+                         ", ".join(lost), self.problem or "the incident folder did not answer")
 
 
-def _folder_size(folder: Path) -> int:
-    total = 0
-    try:
-        for entry in os.scandir(folder):
-            if entry.is_file(follow_symlinks=False):
-                total += entry.stat(follow_symlinks=False).st_size
-    except OSError:
-        return 0
-    return total
+def export_feedback(incident_dir: str | Path, out_dir: str | Path, force: bool = False) -> ExportSummary:
+    """Write the labelled records under ``incident_dir`` as a YOLO dataset (see
+    :func:`.incident_export.export_feedback`, loaded on use: it needs OpenCV)."""
+    from .incident_export import export_feedback as export
 
-
-@dataclass(frozen=True)
-class ExportSummary:
-    images: int
-    real_failures: int
-    false_alarms: int
-    classes: tuple[str, ...]
-
-
-def _yolo_lines(detection: Mapping[str, Any], classes: Sequence[str]) -> list[str]:
-    width = float(detection.get("width") or 0)
-    height = float(detection.get("height") or 0)
-    if width <= 0 or height <= 0:
-        return []
-    lines = []
-    for box in detection.get("boxes", []):
-        label = box.get("label")
-        if label not in classes:
-            continue
-        x1, y1 = max(0.0, float(box["x1"])), max(0.0, float(box["y1"]))
-        x2, y2 = min(width, float(box["x2"])), min(height, float(box["y2"]))
-        if x2 <= x1 or y2 <= y1:
-            continue
-        cx, cy = (x1 + x2) / 2 / width, (y1 + y2) / 2 / height
-        w, h = (x2 - x1) / width, (y2 - y1) / height
-        lines.append(f"{classes.index(label)} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}")
-    return lines
-
-
-def _class_names(records: Iterable[Mapping[str, Any]]) -> list[str]:
-    names: list[str] = []
-    for record in records:
-        for name in record.get("classes") or []:
-            if name not in names:
-                names.append(name)
-    for record in records:
-        for detection in record.get("detections", []):
-            for box in detection.get("boxes", []):
-                if box.get("label") not in names:
-                    names.append(box.get("label"))
-    return [n for n in names if isinstance(n, str)]
-
-
-_EXPORTED = ("images", "labels", "classes.txt", "data.yaml")  # what export_feedback writes
-
-
-def export_feedback(incident_dir: Path, out_dir: Path, force: bool = False) -> ExportSummary:
-    """Write every labelled record under ``incident_dir`` as a YOLO dataset in ``out_dir``.
-
-    ``out_dir/images/ID.jpg`` is the raw onset frame; ``out_dir/labels/ID.txt``
-    holds one ``class cx cy w h`` line (normalised) per detected box for a
-    ``real_failure``, and is empty for a ``false_alarm`` (a background image).
-    ``classes.txt`` and ``data.yaml`` name the classes in index order.
-
-    Raises ``FileNotFoundError`` when ``incident_dir`` holds no incident record, and
-    ``FileExistsError`` when ``out_dir`` is not empty, unless ``force``: then what an
-    earlier export wrote there is removed first (other files are left alone).
-    """
-    store = IncidentStore(Path(incident_dir), max_bytes=1 << 62)
-    if not Path(incident_dir).is_dir():
-        raise FileNotFoundError(f"no incident folder at {incident_dir}")
-    store.load()
-    if not store.records():
-        raise FileNotFoundError(f"no incident records in {incident_dir}")
-    labelled = [r for r in store.records() if r.get("label") in ("real_failure", "false_alarm")]
-    classes = _class_names(labelled)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"{out} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise FileExistsError(f"{out} is not empty")
-        for name in _EXPORTED:
-            earlier = out / name
-            if earlier.is_dir() and not earlier.is_symlink():
-                shutil.rmtree(earlier)
-            elif earlier.exists() or earlier.is_symlink():
-                earlier.unlink()
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    (out / "labels").mkdir(parents=True, exist_ok=True)
-    real = false = 0
-    for record in labelled:
-        source = Path(incident_dir) / record["id"] / "onset.jpg"
-        if not source.is_file():
-            logger.warning("incident %s has no onset frame; skipped", record["id"])
-            continue
-        shutil.copyfile(source, out / "images" / f"{record['id']}.jpg")
-        lines: list[str] = []
-        if record["label"] == "real_failure":
-            onset = next((d for d in record.get("detections", []) if d.get("frame") == "onset.jpg"), {})
-            lines = _yolo_lines(onset, classes)
-            real += 1
-        else:
-            false += 1
-        (out / "labels" / f"{record['id']}.txt").write_text(
-            "".join(line + "\n" for line in lines), encoding="utf-8")
-    (out / "classes.txt").write_text("".join(c + "\n" for c in classes), encoding="utf-8")
-    names = "\n".join(f"  {i}: {json.dumps(c)}" for i, c in enumerate(classes))
-    (out / "data.yaml").write_text(
-        f"path: {json.dumps(str(out.resolve()))}\ntrain: images\nval: images\nnames:\n{names}\n",
-        encoding="utf-8")
-    return ExportSummary(real + false, real, false, tuple(classes))
+    return export(incident_dir, out_dir, force)

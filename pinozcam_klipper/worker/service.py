@@ -99,8 +99,11 @@ class Worker:
         # "~" and relative paths as the Moonraker component reads them (it serves the pictures).
         incident_dir = config.data_dir / Path(settings.worker.incident_dir).expanduser() \
             if settings.worker.incident_dir else config.data_dir / "incidents"
+        # Written in the background: a full or stalled SD card must not delay a pause or an alert.
         self.store = IncidentStore(incident_dir, int(settings.worker.incident_dir_max_mb * 1024 * 1024),
-                                   context_frames=settings.worker.incident_context_frames)
+                                   context_frames=settings.worker.incident_context_frames,
+                                   write_in_background=True)
+        self._feedback_replies: set[asyncio.Task[None]] = set()
         self.live = LiveView()
         #: Between prints, a fetched picture older than this is refreshed (one check).
         self.idle_snapshot_refresh = IDLE_SNAPSHOT_REFRESH
@@ -127,6 +130,10 @@ class Worker:
         loaded = self.store.load()
         if loaded:
             logger.info("reloaded %d incident record(s)", loaded)
+        loop = asyncio.get_running_loop()
+        # From the writer thread: the panel's "Incident folder" row changes as soon as a write
+        # fails or everything is saved again, not at the next periodic status.
+        self.store.on_problem_change = lambda: _call_soon(loop, self._broadcast_status)
         guard_library_loggers()
         if self._detector is None:
             from ..detect import Detector
@@ -187,7 +194,8 @@ class Worker:
         """Close camera, alerts (flushed briefly), clients and the server; about a second at most."""
         logger.info("worker stopping")
         self._actions.cancel_all()
-        tasks = [*self._tasks, *([self._marking] if self._marking is not None else [])]
+        tasks = [*self._tasks, *([self._marking] if self._marking is not None else []),
+                 *self._feedback_replies]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -197,7 +205,8 @@ class Worker:
             task.cancel()
         await asyncio.gather(*self._http_tasks, return_exceptions=True)
         # The slow parts run side by side, each with its own bound, so stopping stays near 1 s.
-        await asyncio.gather(self._close_server(), self._close_alerts(), self._close_camera())
+        await asyncio.gather(self._close_server(), self._close_alerts(), self._close_camera(),
+                             self.store.close(timeout=1.0))
         if self.config.listen.is_unix and self.config.listen.path:
             with contextlib.suppress(OSError):
                 os.unlink(self.config.listen.path)
@@ -276,6 +285,9 @@ class Worker:
             if time.monotonic() - last_status >= _STATUS_EVERY:
                 last_status = time.monotonic()
                 self._hub.broadcast(self._status())
+                if self.store.problem:
+                    # The card may have room again with nothing new to write: try what was not saved.
+                    self.store.retry_unwritten()
 
     def _watch_camera(self, now: float) -> None:
         """Alert when the camera has not been ok for ``camera_alert_after`` s of printing, and
@@ -351,6 +363,8 @@ class Worker:
         if check is None:
             return  # the engine opens incidents only on frames; nothing to record without one
         assessment = check.analysis.assessment
+        # Memory only (the pictures and the record are written later, off the event loop, and
+        # it never raises): the pause request and the alert below never wait for the SD card.
         record = self.store.open(
             now=check.wall_time, onset=_saved(check), before=[_saved(c) for c in before],
             annotated_jpeg=check.annotated, print_info=self._print_info(), classes=self._model_classes(),
@@ -579,6 +593,9 @@ class Worker:
         self._muted = muted
         self._hub.broadcast(self._status())
 
+    def _broadcast_status(self) -> None:
+        self._hub.broadcast(self._status())
+
     def _on_feedback(self, client: Client, message: Feedback) -> None:
         now = time.time()
         if message.incident_id is not None:
@@ -600,7 +617,22 @@ class Worker:
                                             "severity": round(check.analysis.assessment.severity, 4)},
                                      kind="frame")
             record = self.store.set_label(record["id"], message.label, now) or record
-        client.send({"type": "feedback_saved", "incident_id": record["id"], "label": message.label,
+        # Answered once the label is on disk, without holding up this client's next messages
+        # (an adapter's action_result must not wait for a slow card).
+        reply = asyncio.create_task(self._reply_feedback(client, record["id"], message))
+        self._feedback_replies.add(reply)
+        reply.add_done_callback(self._feedback_replies.discard)
+
+    async def _reply_feedback(self, client: Client, incident_id: str, message: Feedback) -> None:
+        """``feedback_saved`` once the label is written; an ``error`` the panel shows when it
+        could not be (the label is kept in memory and written once the folder has room)."""
+        problem = await self.store.written(incident_id)
+        if problem is not None:
+            client.send(error_message("not_saved", f"the label of {incident_id} is kept but could not be "
+                                      f"saved: {problem}; it is saved once the incident folder can be "
+                                      "written again", request="feedback"))
+            return
+        client.send({"type": "feedback_saved", "incident_id": incident_id, "label": message.label,
                      "frame_id": message.frame_id})
 
     def _on_action_result(self, client: Client, message: ActionResult) -> None:
@@ -761,6 +793,12 @@ def _open_camera(settings: CameraSettings, *, refuse_unusable: bool = False) -> 
             raise
         logger.warning("camera not opened: %s", exc)
         return _NoCamera(str(exc))
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Any) -> None:
+    """``callback`` on ``loop`` from another thread; nothing once the loop is closed (stopping)."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(callback)
 
 
 def _saved(check: Check) -> SavedFrame:

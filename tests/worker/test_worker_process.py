@@ -91,6 +91,11 @@ async def test_kill_9_then_restart_reloads_incidents(files: tuple[Path, Path, Pa
             await print_state(ws, "printing")
             camera.set_frames([FAILING])
             opened = await expect(ws, "incident", lambda m: m["event"] == "opened")
+            # Records are written in the background (a slow card must not delay the pause):
+            # feedback_saved says this one, with its label, is on the card.
+            await ws.send(json.dumps({"type": "feedback", "incident_id": opened["incident_id"],
+                                      "label": "real_failure"}))
+            await expect(ws, "feedback_saved")
             os.kill(worker.proc.pid, signal.SIGKILL)
             worker.proc.wait(30)
     finally:
@@ -106,6 +111,7 @@ async def test_kill_9_then_restart_reloads_incidents(files: tuple[Path, Path, Pa
             assert opened["incident_id"] in ids
             record = next(i for i in listed["incidents"] if i["id"] == opened["incident_id"])
             assert record["state"] == "closed"
+            assert record["label"] == "real_failure"
             await ws.send(json.dumps({"type": "feedback", "incident_id": opened["incident_id"],
                                       "label": "false_alarm"}))
             assert (await expect(ws, "feedback_saved"))["incident_id"] == opened["incident_id"]
