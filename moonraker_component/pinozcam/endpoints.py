@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import tornado.httpclient
 
 from .options import OWN_OPTIONS, REDACTED, SECRET_OPTIONS, hide_url_password, parse_own_option, redact_saved
+from .printer import NOTHING_TO_MUTE
 from .worker_process import run_notify_test
 
 if TYPE_CHECKING:
@@ -220,7 +221,11 @@ class EndpointsMixin:
 
     async def _ep_mute(self, web_request: WebRequest) -> dict[str, Any]:
         muted = web_request.get_boolean("muted", True)
-        if not self._set_muted(muted) and not self.muted_this_print:
+        done = await self._set_muted(muted)
+        if done is None:
+            # 409: the request is fine, the printer's state (idle) is what refuses it.
+            raise self._fail(NOTHING_TO_MUTE, 409)
+        if not done and not self.muted_this_print:
             raise self._fail(f"the detector worker is not connected ({self._problem_text()})", 503)
         return {"muted": muted}
 

@@ -46,6 +46,10 @@ SUBSCRIPTION: dict[str, Optional[list[str]]] = {
     "webhooks": ["state", "state_message"],
     "exclude_object": ["objects", "excluded_objects", "current_object"],
 }
+#: The answer to a mute asked for while no print runs (macros and the mute endpoint).
+#: (No ";" or "'": Klipper's RESPOND would lose them.)
+NOTHING_TO_MUTE = ("no print is running: nothing to mute (use PINOZCAM_MUTE during the print, or in "
+                   "the slicer start gcode)")
 #: The database key (the component's namespace) of this print's switches: {"file", "started",
 #: "muted", "disabled"}, or {} between prints.
 PRINT_SWITCHES_KEY = "this_print"
@@ -297,7 +301,8 @@ class PrinterMixin:
         if not self.watching():
             return "failed", f"detection is disabled ({self._disabled_text()})"
         if action == "mute":
-            self._set_muted(True)
+            if await self._set_muted(True) is None:
+                return "failed", NOTHING_TO_MUTE
             return "done", "muted until the print ends"
         allowed = {"pause": ("printing",), "cancel": ("printing", "paused"), "resume": ("paused",)}
         if action not in allowed:
@@ -419,21 +424,39 @@ class PrinterMixin:
             return "until this print ends (or PINOZCAM_ENABLE)"
         return "until PINOZCAM_ENABLE"
 
-    def _set_muted(self, muted: bool) -> bool:
+    async def _set_muted(self, muted: bool) -> Optional[bool]:
         """Mute (or unmute) the running print; remembered for a restarted worker or Moonraker.
-        False if the worker is not connected now (the mute still applies once it is)."""
-        self.muted_this_print = muted and self.print_state() in RUNNING_STATES
-        self._save_print_switches()
-        return self._send({"type": "mute", "muted": muted})
+
+        Klipper is asked whether a print runs: from a slicer's start gcode the last update may
+        still say standby. None when none runs and ``muted``: nothing is muted (a mute is of one
+        print, and the worker forgets it when the next one starts, so it is refused rather than
+        dropped unseen). Else whether the worker has it (False: not connected now; the mute
+        still applies once it is)."""
+        if not muted:
+            self.muted_this_print = False
+            self._save_print_switches()
+            return self._send({"type": "mute", "muted": False})
+        stats = await self._fresh_print_stats(self.server.lookup_component("klippy_apis"))
+        if stats["state"] not in RUNNING_STATES:
+            return None
+        self.muted_this_print = True
+        self._save_print_switches(self._print_identity(stats))
+        if self._last_print_state.get("state") not in RUNNING_STATES:
+            # The worker has not been told that this print runs (the update saying so is still
+            # to come, or detection is off): it would take that news for a new print and drop
+            # the mute. The mute goes right after the print state (see _send_print_state).
+            return self.ws is not None
+        return self._send({"type": "mute", "muted": True})
 
     async def _rm_mute(self) -> None:
-        if self._set_muted(True):
+        done = await self._set_muted(True)
+        if done is None:
+            await self._respond(NOTHING_TO_MUTE)
+        elif done:
             await self._respond("alerts and actions muted until this print ends")
-        elif self.muted_this_print:
+        else:
             await self._respond("muted until this print ends, from when the worker is back "
                                 f"({self._problem_text()})")
-        else:
-            await self._respond(f"cannot mute: the worker is not connected ({self._problem_text()})")
 
     async def _rm_status(self) -> None:
         await self._respond(self.status_line())
@@ -442,8 +465,11 @@ class PrinterMixin:
         incident = (self.open_incident or {}).get("id")
         labelled = bool(incident) and self._send(
             {"type": "feedback", "label": "false_alarm", "incident_id": incident})
-        if self._set_muted(True):
-            await self._respond(("marked as a false alarm; " if labelled else "")
+        done = await self._set_muted(True)
+        if done is None:
+            await self._respond(("marked as a false alarm, " if labelled else "") + NOTHING_TO_MUTE)
+        elif done:
+            await self._respond(("marked as a false alarm, " if labelled else "")
                                 + "muted until this print ends")
         else:
             # The mute is kept for the worker's return; the label has nowhere to go.

@@ -23,7 +23,8 @@ Rules
 - The incident *closes* at the first call where the window is empty, the
   printer is not paused (a paused print keeps its incident, so it can escalate)
   and no resume grace is running (a resumed incident stays open through its
-  grace, so the alert's buttons still work if the user changes their mind).
+  grace, so the alert's buttons still work if the user changes their mind),
+  or when an unmute lets a new incident replace it (see mute, below).
 - ``escalate_after`` > 0: an incident that requested ``pause``, with the printer
   still paused and not resumed ``escalate_after`` seconds after the incident
   opened, *escalates* once to ``cancel`` (not when muted).
@@ -35,7 +36,11 @@ Rules
   open and close (for the record) but request no action and never escalate.
   :meth:`DecisionEngine.unmute` takes that back: the next incident requests
   ``action`` again, and an incident that paused before the mute may escalate
-  again (one opened while muted requested nothing and stays so).
+  again. An incident opened while muted requested nothing; if the failure goes
+  on after the unmute, the first counted failure frame with the window still
+  full *replaces* it: it closes and a new incident opens that requests
+  ``action`` (so the user gets the alert and the pause they turned back on, and
+  each incident still acts at most once).
 - :meth:`DecisionEngine.take_over` keeps an incident open that an earlier
   engine opened (a restarted worker finding the printer still paused by it): it
   closes after a resume's grace like any other, and may still escalate, counted
@@ -136,6 +141,7 @@ class _Incident:
     action: str | None
     escalated: bool = False
     resumed: bool = False  # resumed since it opened: never escalates
+    muted: bool = False  # opened while muted (requested nothing): replaced if a failure outlasts the mute
 
 
 class DecisionEngine:
@@ -222,7 +228,9 @@ class DecisionEngine:
         self._muted = True
 
     def unmute(self, now: float) -> None:
-        """Take a mute back: incidents opened from now on request ``action`` again."""
+        """Take a mute back: incidents opened from now on request ``action`` again, and one
+        left open from the mute is replaced by one that acts at the next counted failure frame
+        (see the module's rules)."""
         self._now(now)
         if self._muted:
             logger.info("unmuted: incidents act again")
@@ -256,8 +264,13 @@ class DecisionEngine:
         events: list[IncidentEvent] = []
         if is_failure and state is EngineState.WATCHING:
             self._window.append(now)
-            if self._incident is None and len(self._window) >= self._settings.max_failure_count:
-                events.append(self._open(now, assessment.severity))
+            if len(self._window) >= self._settings.max_failure_count:
+                if self._incident is not None and self._incident.muted and not self._muted:
+                    # Unmuted while the failure goes on: the open incident asked for nothing,
+                    # and would stay open (asking for nothing) as long as failures keep coming.
+                    events.append(self._close(now, "replaced: unmuted while the failure goes on"))
+                if self._incident is None:
+                    events.append(self._open(now, assessment.severity))
         events.extend(self._close_or_escalate(now))
         return self._verdict(is_failure, tuple(events), state)
 
@@ -328,7 +341,7 @@ class DecisionEngine:
 
     def _open(self, now: float, severity: float) -> IncidentEvent:
         action = None if self._muted else self._settings.action
-        incident = _Incident(self._next_id, now, action)
+        incident = _Incident(self._next_id, now, action, muted=self._muted)
         self._next_id += 1
         self._incident = incident
         logger.info("incident %d opened after %d failure frames: %s", incident.incident_id,
@@ -340,9 +353,7 @@ class DecisionEngine:
         if incident is None:
             return []
         if not self._window and not self._printer_paused and not self._in_grace(now):
-            self._incident = None
-            logger.info("incident %d closed", incident.incident_id)
-            return [self._event("closed", incident, None, now, self._last_severity)]
+            return [self._close(now, "")]
         delay = self._settings.escalate_after
         if (delay > 0 and incident.action == "pause" and self._settings.action != "notify"
                 and not incident.escalated and not incident.resumed and not self._muted
@@ -353,14 +364,18 @@ class DecisionEngine:
             return [self._event("escalated", incident, "cancel", now, self._last_severity)]
         return []
 
-    def _close_leftover(self, now: float) -> tuple[IncidentEvent, ...]:
+    def _close(self, now: float, why: str) -> IncidentEvent:
+        """Close the open incident (there must be one); ``why`` goes to the log."""
         incident = self._incident
-        if incident is None:
-            return ()
-        now = self._now(now)
+        assert incident is not None
         self._incident = None
-        logger.info("incident %d closed: the print ended", incident.incident_id)
-        return (self._event("closed", incident, None, now, self._last_severity),)
+        logger.info("incident %d closed%s", incident.incident_id, f": {why}" if why else "")
+        return self._event("closed", incident, None, now, self._last_severity)
+
+    def _close_leftover(self, now: float) -> tuple[IncidentEvent, ...]:
+        if self._incident is None:
+            return ()
+        return (self._close(self._now(now), "the print ended"),)
 
     def _event(self, kind: EventKind, incident: _Incident, action: str | None,
                now: float, severity: float) -> IncidentEvent:

@@ -315,6 +315,9 @@ class PinozcamPlugin(octoprint.plugin.StartupPlugin,
         elif command == "mute":
             message = {"type": "mute", "muted": bool(data.get("muted", True))}
             with self._tracker_lock:
+                if message["muted"] and not self._tracker.running:
+                    return flask.make_response(flask.jsonify(
+                        error="no print is running: nothing to mute (a mute belongs to one print)"), 409)
                 self._tracker.note_muted(message["muted"])
         else:
             message = {"type": "feedback", "incident_id": str(data.get("incident_id")),

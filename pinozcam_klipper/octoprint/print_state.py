@@ -55,6 +55,11 @@ class PrintTracker:
         # after every connect (see :meth:`on_connect_messages`).
         self.muted = False
 
+    @property
+    def running(self) -> bool:
+        """A print is running (printing or paused): there is something to mute."""
+        return self.state in _RUNNING
+
     def note_muted(self, muted: bool) -> None:
         """A mute (or unmute) of the running print; ignored when no print runs."""
         self.muted = muted and self.state in _RUNNING

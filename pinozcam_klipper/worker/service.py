@@ -442,7 +442,13 @@ class Worker:
             assert self._watcher is not None
             self._watcher.check_now("detect_now")
         elif isinstance(message, Mute):
-            self._set_muted(message.muted)
+            if message.muted and self._print.state not in ("printing", "paused"):
+                # A mute belongs to one print: taken now, it would say "muted" until the next
+                # print starts, and then be dropped without a word.
+                client.send(error_message("no_print", "no print is running: nothing to mute",
+                                          request="mute"))
+            else:
+                self._set_muted(message.muted)
         elif isinstance(message, Feedback):
             self._on_feedback(client, message)
         elif isinstance(message, ActionResult):

@@ -262,6 +262,41 @@ def test_after_an_unmute_the_next_incident_requests_its_action():
     assert not eng.observe(OK, 300).muted
 
 
+def test_unmuting_while_the_failure_goes_on_pauses_at_the_next_failure_frame():
+    """Muted, a failure opens an incident that asks for nothing; the user unmutes while it goes
+    on: the next failure frame must pause (and alert), through a new incident, once."""
+    eng = engine(escalate_after=5)
+    eng.mute(0.5)
+    muted = feed(eng, [FAIL] * 3, 1)
+    assert [(e.kind, e.action) for e in muted] == [("opened", None)]
+    eng.unmute(4)
+    verdict = eng.observe(FAIL, 5)
+    assert [(e.kind, e.incident_id, e.action) for e in verdict.events] == \
+        [("closed", muted[0].incident_id, None), ("opened", muted[0].incident_id + 1, "pause")]
+    assert verdict.incident_id == muted[0].incident_id + 1 and not verdict.muted
+    assert feed(eng, [FAIL] * 5, 6) == []  # still failing: the new incident acted, once
+    eng.paused(11)
+    assert [(e.kind, e.action) for e in eng.tick(20).events] == [("escalated", "cancel")]
+
+
+def test_an_unmute_replaces_no_incident_that_already_acted_or_whose_failure_stopped():
+    eng = engine()
+    acted = feed(eng, [FAIL] * 3, 1)
+    eng.mute(4)
+    eng.unmute(5)
+    assert feed(eng, [FAIL] * 3, 6) == []  # it paused before the mute: nothing to do again
+    assert [e.kind for e in eng.tick(100).events] == ["closed"]
+    eng.mute(101)
+    assert [(e.kind, e.action) for e in feed(eng, [FAIL] * 3, 102)] == [("opened", None)]
+    eng.mute(105)
+    eng.unmute(106)
+    eng.mute(107)  # muted again before the failure went on: the incident stays as it is
+    assert feed(eng, [FAIL] * 2, 108) == []
+    eng.unmute(200)  # the failure stopped meanwhile: the muted incident just closes
+    assert [(e.kind, e.action) for e in feed(eng, [OK, FAIL], 201)] == [("closed", None)]
+    assert acted[0].action == "pause"
+
+
 def test_a_taken_over_incident_escalates_from_when_it_first_opened_and_closes_after_a_resume():
     eng = engine(escalate_after=60, resume_grace=10)
     eng.print_started(1000)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings as hsettings, strategies as st
 
 from pinozcam_klipper.engine import (Box, DecisionEngine, DetectionSettings, EngineState,
-                                     FrameAssessment, IncidentEvent, assess_frame, band_for)
+                                     FrameAssessment, IncidentEvent, Verdict, assess_frame, band_for)
 
 W, H = 40, 30
 
@@ -71,6 +71,7 @@ class Record:
     starts: list[tuple[int, float]] = field(default_factory=list)  # (step, time)
     resumes: list[tuple[int, float]] = field(default_factory=list)
     muted_at_step: list[bool] = field(default_factory=list)  # muted when the step was taken
+    frames: list[Verdict] = field(default_factory=list)  # the verdict of each frame, in order
 
 
 def run(options: dict, script, frame_for=frame_of) -> Record:
@@ -85,6 +86,7 @@ def run(options: dict, script, frame_for=frame_of) -> Record:
         verdict = None
         if kind == "frame":
             verdict = eng.observe(frame_for(value), now)
+            record.frames.append(verdict)
         elif kind == "tick":
             verdict = eng.tick(now)
         elif kind == "pause":
@@ -153,6 +155,23 @@ def test_an_incident_acts_unless_the_print_is_muted_when_it_opens(options, scrip
 
 @hsettings(max_examples=150)
 @given(detection_options(), scripts)
+def test_an_unmuted_print_never_goes_on_failing_under_an_incident_that_asked_for_nothing(options, script):
+    """After each counted failure frame with the window full and the print not muted, the
+    incident open asked for the configured action (an unmute re-arms a muted one)."""
+    record = run(options, script)
+    action_of: dict[int, str | None] = {}
+    for verdict in record.frames:
+        for event in verdict.events:
+            if event.kind == "opened":
+                action_of[event.incident_id] = event.action
+        if (verdict.is_failure_frame and verdict.state is EngineState.WATCHING and not verdict.muted
+                and verdict.failures_in_window >= options["max_failure_count"]):
+            assert verdict.incident_id is not None
+            assert action_of[verdict.incident_id] == options["action"]
+
+
+@hsettings(max_examples=150)
+@given(detection_options(), scripts)
 def test_nothing_opens_during_warmup_or_grace(options, script):
     record = run(options, script)
     for step, state, event in record.events:
@@ -175,7 +194,14 @@ def first_action(record: Record) -> float | None:
 
 
 def count_incidents(record: Record) -> int:
-    return sum(1 for _, _, e in record.events if e.kind == "opened")
+    """Incidents opened, less those that replaced a muted one after an unmute (the only way an
+    incident closes and another opens at the same step): one per stretch of failures."""
+    closing_steps = {step for step, _, e in record.events if e.kind == "closed"}
+    return sum(1 for step, _, e in record.events if e.kind == "opened" and step not in closing_steps)
+
+
+def count_actions(record: Record) -> int:
+    return sum(1 for _, _, e in record.events if e.kind == "opened" and e.action is not None)
 
 
 def assert_at_least_as_eager(eager: Record, calm: Record) -> None:
@@ -193,6 +219,7 @@ def test_a_lower_failure_count_never_gives_fewer_incidents_or_later_action(optio
     eager_options = dict(options, max_failure_count=min(lower, options["max_failure_count"]))
     calm, eager = run(calm_options, script), run(eager_options, script)
     assert count_incidents(eager) >= count_incidents(calm)
+    assert count_actions(eager) >= count_actions(calm)
     assert_at_least_as_eager(eager, calm)
 
 

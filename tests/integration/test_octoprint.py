@@ -247,7 +247,11 @@ def test_a_failure_during_a_print_pauses_it_once_through_octoprint(
 
 
 def test_a_mute_survives_a_worker_restart(printer: OctoPrintApi) -> None:
-    """The worker forgets everything when it dies; the plugin mutes the new one again."""
+    """The worker forgets everything when it dies; the plugin mutes the new one again. Between
+    prints a mute is refused: it belongs to one print, and would be dropped at the next one."""
+    idle = printer.http.post("/api/plugin/pinozcam", json={"command": "mute"})
+    assert idle.status_code == 409 and "no print is running" in idle.json()["error"]
+    assert printer.plugin_status()["status"]["muted"] is False
     printer.upload_and_print("pinozcam_test.gcode", GCODE)
     try:
         wait_until("the worker to know the print runs",

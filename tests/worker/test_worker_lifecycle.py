@@ -45,6 +45,18 @@ async def test_muted_print_asks_for_nothing(worker: Worker, camera: CameraServer
     assert not bot.alerts()
 
 
+async def test_a_mute_between_prints_is_refused_not_kept_then_dropped(worker: Worker) -> None:
+    """A mute belongs to one print: between prints it is refused, instead of a status saying
+    "muted" until the next print starts and quietly drops it."""
+    async with await connect(worker) as ws:
+        await expect(ws, "status")
+        await ws.send(json.dumps({"type": "mute"}))
+        refused = await expect(ws, "error")
+        assert refused["code"] == "no_print" and "no print is running" in refused["message"]
+        await ws.send(json.dumps({"type": "status"}))
+        assert (await expect(ws, "status"))["muted"] is False
+
+
 async def test_an_unmuted_print_is_guarded_again(worker: Worker, camera: CameraServer) -> None:
     async with await connect(worker) as ws:
         await print_state(ws, "printing")
