@@ -467,6 +467,13 @@ class IncidentStore:
                 self._write_record(other)
         self._settle_problem()
 
+    def _write_picture(self, entry: Unwritten, folder: Path, name: str, data: bytes) -> None:
+        """Writer side: one picture to the card; no longer kept in memory once written."""
+        write_atomic(folder / name, data)
+        with self._lock:
+            if entry.pictures.get(name) is data:
+                del entry.pictures[name]
+
     def _write_record(self, rid: str) -> bool:
         """Writer side: write the record, then the pictures, of ``rid``; False if that failed
         (what was not written stays in memory, to be written again)."""
@@ -480,18 +487,21 @@ class IncidentStore:
             # An incident opened while the disk was full has no folder yet: made here, so its
             # record is kept once there is room again (or once the folder is back).
             folder.mkdir(parents=True, exist_ok=True)
-            # The record first: it is small, and what matters most if the process dies now. A
-            # picture it lists that is not written yet is dropped from it on reload.
+            # The alert's picture first: the panel asks for it as soon as it hears of the
+            # incident, and the record's fsync below can take seconds on a busy SD card.
+            # Then the record: small, and what matters most if the process dies now (a
+            # picture it lists that is not written yet is dropped from it on reload).
+            first = [item for item in pictures if item[0] == "annotated.jpg"]
+            for name, data in first:
+                self._write_picture(entry, folder, name, data)
             if snapshot is not None:
                 write_atomic(folder / _RECORD, snapshot, sync=True)
                 with self._lock:
                     if entry.record is snapshot:
                         entry.record = None
             for name, data in pictures:
-                write_atomic(folder / name, data)
-                with self._lock:
-                    if entry.pictures.get(name) is data:
-                        del entry.pictures[name]
+                if (name, data) not in first:
+                    self._write_picture(entry, folder, name, data)
         except OSError as exc:
             with self._lock:
                 self._failed.add(rid)

@@ -3,6 +3,7 @@ stalled card or a full one never costs the pause or the alert, and nothing is lo
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -146,3 +147,27 @@ async def test_a_label_that_could_not_be_saved_is_answered_with_an_error(
     assert saved["label"] == "false_alarm"
     assert [e["label"] for e in saved["trail"] if e["event"] == "feedback"] == ["real_failure", "false_alarm"]
     assert (root / incident_id / "onset.jpg").read_bytes()[:2] == b"\xff\xd8"
+
+
+async def test_the_alert_s_picture_is_on_the_card_before_the_slow_record_sync(
+        worker: Worker, camera: CameraServer, monkeypatch: Any) -> None:
+    """The panel asks for an incident's picture as soon as it hears of it, while the record's
+    fsync can take seconds on a busy SD card: the picture is written before that sync."""
+    entered, release = threading.Event(), threading.Event()
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        entered.set()
+        release.wait(timeout=10)  # a hang guard only: the test lets it go
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    try:
+        async with await connect(worker) as ws:
+            await expect(ws, "status")
+            opened, _ = await _failure(ws, camera)
+            await asyncio.to_thread(entered.wait, 10)
+            picture = worker.store.root / opened["incident_id"] / "annotated.jpg"
+            assert picture.read_bytes()[:2] == b"\xff\xd8"
+    finally:
+        release.set()
