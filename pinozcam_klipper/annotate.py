@@ -86,9 +86,7 @@ def annotate(frame_bgr: np.ndarray, boxes: Iterable[Box], assessment: Any = None
     if warning_score is None:
         warning_score = (display_threshold + failure_score) / 2
     image = np.ascontiguousarray(frame_bgr).copy()
-    height, width = image.shape[:2]
-    thick = max(1, round(min(height, width) / 240))
-    scale = max(0.35, min(height, width) / 720)
+    scale, thick = _text_style(image)
 
     # The header first, so labels of boxes near the top stay readable below it.
     severity, band = _verdict(assessment)
@@ -122,11 +120,14 @@ def mark_not_live(frame_bgr: np.ndarray, text: str) -> np.ndarray:
     else:
         grey = cv2.cvtColor(np.ascontiguousarray(frame_bgr), cv2.COLOR_BGR2GRAY)
     image = cv2.cvtColor((grey.astype(np.uint16) * 3 // 5).astype(np.uint8), cv2.COLOR_GRAY2BGR)
-    height, width = image.shape[:2]
-    thick = max(1, round(min(height, width) / 240))
-    scale = max(0.35, min(height, width) / 720)
-    _header(image, text, RED, scale, thick)
+    _header(image, text, RED, *_text_style(image))
     return image
+
+
+def _text_style(image: np.ndarray) -> tuple[float, int]:
+    """Font scale and line thickness for ``image``: text readable at any picture size."""
+    short_side = min(image.shape[:2])
+    return max(0.35, short_side / 720), max(1, round(short_side / 240))
 
 
 def _label(image: np.ndarray, text: str, corner: tuple[int, int], colour: tuple[int, int, int],

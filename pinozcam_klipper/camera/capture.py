@@ -51,8 +51,7 @@ from typing import Any, Protocol
 import cv2
 
 from ..redact import redact_url_credentials
-from .frame import CameraError, Frame, FrameSource, unexpected_camera_error
-from .http import Backoff
+from .frame import Backoff, CameraError, Frame, FrameSource, unexpected_camera_error
 
 __all__ = ["Capture", "GrabPlan", "Grabbed", "VideoCaptureSource", "device_holders", "device_problem",
            "grab_newest", "plan_grabs", "why_device_failed", "why_stream_failed"]

@@ -11,10 +11,28 @@ import numpy as np
 from ..jpeg_size import header_segments, segment_length, too_large
 from ..redact import redact_url_credentials
 
-__all__ = ["Frame", "FrameSource", "CameraError", "BrokenFrameError", "is_jpeg", "jpeg_problem",
+__all__ = ["Backoff", "Frame", "FrameSource", "CameraError", "BrokenFrameError", "is_jpeg", "jpeg_problem",
            "unexpected_camera_error"]
 
 logger = logging.getLogger(__name__)
+
+
+class Backoff:
+    """Waits between tries at a broken camera, for every kind of source: ``initial``,
+    doubled after each failure, capped at ``maximum``."""
+
+    def __init__(self, initial: float = 0.25, maximum: float = 30.0) -> None:
+        self.initial = min(initial, maximum)
+        self.maximum = maximum
+        self._next = self.initial
+
+    def next_delay(self) -> float:
+        delay = self._next
+        self._next = min(self._next * 2, self.maximum)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.initial
 
 
 class CameraError(Exception):

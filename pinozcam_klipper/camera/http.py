@@ -19,10 +19,10 @@ import httpx
 
 from ..redact import redact_url_credentials
 from .auth import CameraLogin
-from .frame import CameraError, Frame, FrameSource, jpeg_problem, unexpected_camera_error
+from .frame import Backoff, CameraError, Frame, FrameSource, jpeg_problem, unexpected_camera_error
 from .mjpeg import MjpegParser, boundary_from_content_type
 
-__all__ = ["SnapshotSource", "MjpegSource", "Backoff", "snapshot_url_for", "is_stream_url"]
+__all__ = ["SnapshotSource", "MjpegSource", "snapshot_url_for", "is_stream_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,23 +30,6 @@ _MAX_SNAPSHOT_BYTES = 32 * 1024 * 1024
 #: Least seconds an MJPEG stream is kept open with no read (see MjpegSource.idle_after): more
 #: than the worker's idle refresh of a watched webcam tile (5 s), so a watched tile keeps it.
 MJPEG_IDLE_AFTER = 30.0
-
-
-class Backoff:
-    """Exponential delays: ``initial``, doubled after each failure, capped at ``maximum``."""
-
-    def __init__(self, initial: float = 0.25, maximum: float = 30.0) -> None:
-        self.initial = min(initial, maximum)
-        self.maximum = maximum
-        self._next = self.initial
-
-    def next_delay(self) -> float:
-        delay = self._next
-        self._next = min(self._next * 2, self.maximum)
-        return delay
-
-    def reset(self) -> None:
-        self._next = self.initial
 
 
 def snapshot_url_for(url: str) -> str:

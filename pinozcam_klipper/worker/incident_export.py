@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
-
+from ..detect.errors import FrameError
+from ..detect.jpeg import decode_jpeg
 from .incident_disk import LABELS, number
 from .incidents import IncidentStore
 
@@ -71,12 +70,10 @@ def _whole_jpeg(path: Path) -> bytes:
         data = path.read_bytes()
     except OSError as exc:
         raise _DamagedRecord(f"no readable onset frame ({exc.strerror or exc})") from None
-    # A decoder shows a JPEG cut short as a grey lower half without complaint: the end
-    # marker tells a whole file.
-    if not data.startswith(b"\xff\xd8") or not data.rstrip(b"\0").endswith(b"\xff\xd9"):
-        raise _DamagedRecord(f"its onset frame is {'empty' if not data else 'not a whole JPEG'}")
-    if cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) is None:
-        raise _DamagedRecord("its onset frame does not decode")
+    try:
+        decode_jpeg(data)  # also refuses a JPEG cut short, which a decoder shows half grey
+    except FrameError as exc:
+        raise _DamagedRecord(f"its onset frame is not a whole JPEG ({exc})") from None
     return data
 
 

@@ -31,8 +31,6 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 from websockets.asyncio.server import Server, serve
 
 from .. import __version__
@@ -41,6 +39,7 @@ from ..camera import CameraError, Frame, FrameSource, open_camera
 from ..camera.settings import CameraSettings
 from ..engine import TICK_EVERY, DecisionEngine, EngineState, IncidentEvent, Verdict, failure_building
 from ..detect.errors import ModelError, blame_option
+from ..detect.jpeg import decode_jpeg
 from ..pipeline import FrameAnalyser
 from ..settings import Settings, SettingsError
 from .actions import ActionRequests
@@ -279,8 +278,8 @@ class Worker:
             verdict = self._engine.tick(time.monotonic())
             if verdict is not None:
                 await self._handle_events(verdict.events, self._recent[-1] if self._recent else None, [])
-            self._watch_camera(time.monotonic())
-            if self._marking is None or self._marking.done():
+            health = self._watch_camera(time.monotonic())
+            if self._passes_for_live(health) and (self._marking is None or self._marking.done()):
                 self._marking = asyncio.create_task(self._mark_picture_not_live())
             if time.monotonic() - last_status >= _STATUS_EVERY:
                 last_status = time.monotonic()
@@ -289,9 +288,9 @@ class Worker:
                     # The card may have room again with nothing new to write: try what was not saved.
                     self.store.retry_unwritten()
 
-    def _watch_camera(self, now: float) -> None:
+    def _watch_camera(self, now: float) -> dict[str, Any]:
         """Alert when the camera has not been ok for ``camera_alert_after`` s of printing, and
-        when it is back (see :class:`.outage.OutageWatch`)."""
+        when it is back (see :class:`.outage.OutageWatch`); the camera's health."""
         health = self._camera_health()
         change = self._outage.update(camera_ok=health.get("state") == "ok",
                                      printing=self._print.state == "printing",
@@ -304,16 +303,19 @@ class Worker:
         elif change == "back":
             logger.info("camera back: the print is watched again")
             self._info_alert("Camera back", "camera back: the print is watched again")
+        return health
+
+    def _passes_for_live(self, health: dict[str, Any]) -> bool:
+        """The picture served is an offline camera's last one, not marked as such yet."""
+        live = self.live
+        return (live.latest is not None and not live.not_live and health.get("state") == "offline"
+                and health.get("message") != "no frame yet")  # a camera just set up, not failing
 
     async def _mark_picture_not_live(self) -> None:
         """While the camera gives nothing, ``/snapshot.jpg`` and ``/stream.mjpg`` keep serving
         the last picture: grey it under a "camera offline" header once, so a webcam tile
         showing it is not taken for a live view of the print. The next check replaces it."""
         live = self.live
-        health = self._camera_health()
-        if (live.latest is None or live.not_live or health.get("state") != "offline"
-                or health.get("message") == "no frame yet"):  # a camera just set up, not failing
-            return
         version, picture = live.version, live.latest_raw or live.latest
         taken = time.time() - (time.monotonic() - live.published_at)
         text = f"CAMERA OFFLINE  last picture {time.strftime('%H:%M:%S', time.localtime(taken))}"
@@ -764,10 +766,7 @@ class Worker:
 def _marked_not_live(jpeg: bytes, text: str) -> bytes:
     """``jpeg`` greyed under a red ``text`` header (see :func:`annotate.mark_not_live`),
     no larger than an alert's picture; ``ValueError`` if it cannot be decoded."""
-    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError("the last picture is not a readable JPEG")
-    return encode_jpeg(mark_not_live(fit_within(image, ANNOTATED_MAX_SIDE), text))
+    return encode_jpeg(mark_not_live(fit_within(decode_jpeg(jpeg), ANNOTATED_MAX_SIDE), text))
 
 
 class _NoCamera(FrameSource):
