@@ -32,7 +32,7 @@ export const GROUPS = [
     { name: "notify_interval", label: "Least seconds between alerts", kind: "number" },
   ] },
   { id: "performance", title: "Camera and CPU", fields: [
-    { name: "camera", label: "Camera", kind: "text", help: "a Moonraker [webcam] name or a URL; empty: the first webcam" },
+    { name: "camera", label: "Camera", kind: "text", help: "a Moonraker [webcam] name, a snapshot or MJPEG URL, a camera device (/dev/video0) or a folder of pictures; empty: the first webcam" },
     { name: "cpu_share", label: "CPU share", kind: "number", help: "0..1 of the cores for the model; changing it restarts the detector" },
     { name: "check_interval", label: "Seconds between checks", kind: "number" },
   ] },

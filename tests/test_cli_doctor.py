@@ -12,7 +12,8 @@ from pathlib import Path
 from pinozcam_klipper.commands.doctor import Report, _checks, _Detections
 from tests.test_cli import DEFAULTS, SHIPPED, _FakeMoonraker
 
-NO_CAMERA = "no camera: set 'camera' to a [webcam] name or a URL"
+NO_CAMERA = ("no camera: Moonraker has no enabled [webcam]; set 'camera' to a [webcam] name, a URL, "
+             "a camera device (/dev/video0) or a folder of pictures")
 
 
 def _moonraker(worker: dict, *, warnings: list[str] = (), locked: list[str] = ()) -> _FakeMoonraker:
@@ -49,7 +50,8 @@ async def test_no_camera_sends_to_the_webcam_settings_and_the_panel_not_to_a_log
 async def test_no_camera_set_in_moonraker_conf_sends_to_moonraker_conf() -> None:
     said = await _about_the_worker(_moonraker(
         {"connected": False, "state": "stopped", "problem": "camera: no [webcam] named 'cam2' (known: "
-                                                            "none configured) and not a URL"},
+                                                            "none configured); not a URL, a camera "
+                                                            "device (/dev/video0) or a folder either"},
         locked=["camera"]))
 
     assert said[0].startswith("FAIL  the detector worker waits for a camera: no [webcam] named 'cam2'")

@@ -275,7 +275,9 @@ class OptionsMixin:
                 cam for cam in webcams.values()
                 if cam.enabled and "/server/pinozcam" not in (cam.snapshot_url + cam.stream_url)]
             if not candidates:
-                raise ValueError("no camera: set 'camera' to a [webcam] name or a URL")
+                raise ValueError("no camera: Moonraker has no enabled [webcam]; set 'camera' to a "
+                                 "[webcam] name, a URL, a camera device (/dev/video0) or a "
+                                 "folder of pictures")
             cam = candidates[0]
             orientation = {"camera_flip_horizontal": bool(getattr(cam, "flip_horizontal", False)),
                            "camera_flip_vertical": bool(getattr(cam, "flip_vertical", False)),
@@ -296,7 +298,8 @@ class OptionsMixin:
         known = ", ".join(sorted(webcams)) or "none configured"
         # Quoted without any "user:password@": a URL typed without its http:// lands here, and
         # this text reaches Moonraker's warnings and moonraker.log.
-        raise ValueError(f"no [webcam] named {redact_url(value)!r} (known: {known}) and not a URL")
+        raise ValueError(f"no [webcam] named {redact_url(value)!r} (known: {known}); not a URL, a "
+                         "camera device (/dev/video0) or a folder either")
 
     def _drop_bad_option(self, option: str, message: str) -> bool:
         """Forget a rejected option (UI value first, then moonraker.conf); False if not ours."""

@@ -68,13 +68,21 @@ class WorkerProcess:
 
         Raises WorkerStartError (naming the option when the worker rejected one).
         """
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         self.token = secrets.token_urlsafe(32)
         token_file = self.data_dir / "worker.token"
         config_file = self.data_dir / "worker-config.json"
-        self._write_private(token_file, self.token + "\n")
-        # JSON is YAML: the worker reads it with --config. It may hold secrets: 0600.
-        self._write_private(config_file, json.dumps(settings, indent=1))
+        writing = f"create the folder {self.data_dir}"
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            writing = f"write {token_file}"
+            self._write_private(token_file, self.token + "\n")
+            # JSON is YAML: the worker reads it with --config. It may hold secrets: 0600.
+            writing = f"write {config_file}"
+            self._write_private(config_file, json.dumps(settings, indent=1))
+        except OSError as exc:
+            # A full SD card or a folder owned by root (an install run with sudo): name the
+            # path, since Errno 28 alone does not say which disk to clean up.
+            raise WorkerStartError(f"cannot {writing}: {exc.strerror or exc}") from None
         self._rotate_log()
         self._tail.clear()
         command = [self.python, "-m", "pinozcam_klipper.worker.main", "--listen", "127.0.0.1:0",

@@ -10,7 +10,10 @@ import struct
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".mjpg", ".mjpeg")
 
@@ -37,7 +40,7 @@ def add_turning_argument(parser: argparse.ArgumentParser) -> None:
         "turns every frame, so masks fall where they were drawn"))
 
 
-def should_turn(args: argparse.Namespace, settings) -> bool:
+def should_turn(args: argparse.Namespace, settings: "Settings") -> bool:
     """Whether to turn each picture as the camera does; says so on stderr, once, when it
     does, because turning a picture that was turned already puts every mask in the wrong place."""
     from ..pipeline import turns_pictures

@@ -316,7 +316,7 @@ def _check_worker(status: dict[str, Any], report: Report, camera_fix: str) -> No
         report.ok(f"the camera gives pictures ({url})")
     else:
         report.fail(f"the camera is {state}: {camera.get('message') or 'no picture yet'} ({url})",
-                    "check the camera option ([webcam] name or URL) and that the URL shows a "
+                    "check the camera option ([webcam] name, URL, device or folder) and that a URL shows a "
                     "picture in a browser; GET /server/pinozcam/snapshot shows what PiNozCam sees")
     model = status.get("model") or detector.get("model")
     if model:

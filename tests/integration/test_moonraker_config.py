@@ -150,8 +150,11 @@ def test_an_unwritable_data_folder_is_reported_and_retried() -> None:
             _moonraker(pinozcam_section(camera.snapshot_url, None), before_start=block) as server:
         status = server.wait_for("the failure in the status",
                                  lambda: (s := server.status())["worker"]["state"] == "error" and s)
-        assert "pinozcam" in status["worker"]["problem"]
-        assert any("could not run" in w for w in server.get("/server/info")["warnings"])
+        # The full path: "No space left on device" alone does not say which disk to clean up.
+        folder = server.data_path / "pinozcam"
+        assert status["worker"]["problem"] == f"cannot create the folder {folder}: File exists"
+        assert any(f"did not start: cannot create the folder {folder}" in w
+                   for w in server.get("/server/info")["warnings"])
 
         (server.data_path / "pinozcam").unlink()
         server.wait_worker_connected()
