@@ -71,3 +71,111 @@ async def test_a_worker_that_did_not_start_points_at_its_log_only_when_there_is_
     log.write_text("Traceback ...\n")
     said = await _about_the_worker(_moonraker(worker))
     assert said[1] == f"      -> read its log: {log}"
+
+
+# --- notifications that are set but do not get through -------------------------------------
+
+from pinozcam_klipper.commands.doctor import _check_notifications  # noqa: E402
+
+REDACTED_SETTINGS = {"settings": {"discord_webhook_url": "<redacted>", "telegram_bot_token": "<redacted>",
+                                  "telegram_chat_id": "123"}}
+
+
+def _last(channel: str, ok: bool | None, error: str = "", status: str = "failed") -> dict:
+    """One channel's entry in the worker's status ``notifications``."""
+    return {"channel": channel, "ok": ok, "status": status if ok is not None else "none",
+            "kind": "incident", "time": 1767225600.0 if ok is not None else None, "error": error,
+            "attempts": 1}
+
+
+async def _about_notifications(detector: dict, *, tested: list[dict] | None = None) -> tuple[list[str], bool]:
+    """What doctor says about the notifications of a running worker whose status has ``detector``;
+    with ``tested``, the results of the test message doctor --send-test asks for."""
+    async def rpc(method: str, **params) -> dict:
+        assert method == "server.pinozcam.test_notification" and tested is not None, method
+        return {"results": tested, "ok": all(item["ok"] for item in tested)}
+
+    report = Report()
+    status = {"worker": {"connected": True, "state": "connected"}, "detector": detector}
+    await _check_notifications(rpc, report, tested is not None, status, REDACTED_SETTINGS)
+    return report.render().splitlines(), report.failed
+
+
+async def test_doctor_fails_when_the_last_alerts_were_refused() -> None:
+    said, failed = await _about_notifications({"notifications": {
+        "discord": _last("discord", False, "discord answered http 404: Unknown Webhook"),
+        "telegram": _last("telegram", False, "telegram answered http 403: Forbidden: bot was blocked by the user"),
+    }})
+
+    assert failed
+    assert not any(line.startswith("OK") for line in said), said
+    assert said[0].startswith("FAIL  the last alert to Discord (incident, ")
+    assert said[0].endswith("was not delivered: discord answered http 404: Unknown Webhook")
+    assert "discord_webhook_url" in said[1] and "doctor --send-test" in said[1]
+    assert said[2].startswith("FAIL  the last alert to Telegram (incident, ")
+    assert said[2].endswith("was not delivered: telegram answered http 403: Forbidden: bot was blocked by the user")
+    assert "unblock it" in said[3]
+
+
+async def test_a_timeout_is_a_warning_and_the_working_channel_stays_ok() -> None:
+    said, failed = await _about_notifications({"notifications": {
+        "discord": _last("discord", False, "discord did not answer within the timeout (after 4 attempts in 67 s)"),
+        "telegram": _last("telegram", True, status="sent"),
+    }})
+
+    assert not failed
+    assert said[0] == "OK    notifications configured: Telegram"
+    assert said[1].startswith("WARN  the last alert to Discord (incident, ")
+    assert said[1].endswith("was not delivered: discord did not answer within the timeout (after 4 attempts "
+                            "in 67 s)")
+    assert "internet connection" in said[2]
+
+
+async def test_nothing_sent_yet_is_no_problem() -> None:
+    said, failed = await _about_notifications({"notifications": {
+        "discord": _last("discord", None), "telegram": _last("telegram", None)},
+        "telegram_buttons": {"state": "ok", "message": ""}})
+
+    assert not failed
+    assert said == ["OK    notifications configured: Discord, Telegram"]
+
+
+async def test_doctor_fails_when_the_telegram_buttons_cannot_read_presses() -> None:
+    refused = ("Telegram refused getUpdates (409: Conflict: terminated by other getUpdates request); the alert "
+               "buttons cannot work while this bot has a webhook or another program reads its updates "
+               "(remove the webhook with deleteWebhook, or give pinozcam its own bot)")
+    said, failed = await _about_notifications({"notifications": {}, "telegram_buttons": {"state": "error",
+                                                                                        "message": refused}})
+
+    assert failed
+    assert said[1] == f"FAIL  the Telegram alert buttons do not work: {refused}"
+    assert "alert_buttons: False" in said[2]
+
+    said, failed = await _about_notifications({"telegram_buttons": {"state": "error",
+                                                                   "message": "getUpdates failed (ConnectError)"}})
+    assert not failed
+    assert said[1] == "WARN  the Telegram alert buttons do not work: getUpdates failed (ConnectError)"
+
+
+async def test_a_test_that_gets_through_outdoes_an_older_failure() -> None:
+    """The user fixed the webhook since the last alert: doctor --send-test shows it works now."""
+    said, failed = await _about_notifications(
+        {"notifications": {"discord": _last("discord", False, "discord answered http 404: Unknown Webhook")}},
+        tested=[{"channel": "discord", "ok": True, "detail": "sent", "warning": ""},
+                {"channel": "telegram", "ok": False, "detail": "timed out (no answer within 60 s)", "warning": ""}])
+
+    assert said[0] == "OK    notifications configured: Discord, Telegram"
+    assert "OK    test message sent to discord" in said
+    assert "FAIL  the test message to telegram failed: timed out (no answer within 60 s)" in said
+    assert failed
+
+
+async def test_doctor_never_prints_a_secret_an_older_worker_let_through() -> None:
+    token, webhook = "123456789:AAHsecretsecretsecretsecret", "https://discord.com/api/webhooks/42/hookSECRETtoken"
+    said, _ = await _about_notifications({"notifications": {
+        "discord": _last("discord", False, f"cannot reach discord: ConnectError: {webhook}"),
+        "telegram": _last("telegram", False, f"telegram answered http 401: Unauthorized for bot{token}")}})
+
+    text = "\n".join(said)
+    assert "hookSECRETtoken" not in text and "AAHsecret" not in text, text
+    assert "/api/webhooks/42/<redacted>" in text

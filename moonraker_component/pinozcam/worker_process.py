@@ -171,43 +171,78 @@ class WorkerProcess:
             await proc.wait()
 
 
+#: How ``pinozcam notify-test`` starts its first line, before the channels it tries: TESTING in
+#: pinozcam_klipper/commands/notify_test.py (not imported: the component runs without it).
+_NOTIFY_TESTING = "sending a test message to "
+
+
 async def run_notify_test(python: str, data_dir: Path, settings: dict[str, Any],
                           timeout: float = 60.0) -> tuple[list[dict[str, Any]], str]:
-    """Run ``python -m pinozcam_klipper.cli notify-test``; (results per channel, problem or "")."""
+    """Run ``python -m pinozcam_klipper.cli notify-test``; (results per channel, problem or "").
+
+    notify-test prints each channel's result as soon as that channel is done, so when it is
+    still at it after ``timeout`` seconds (a channel that hangs), the channels that answered
+    are reported as they answered and the others as "timed out"; a problem is returned only
+    when there is no result to show.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     config = data_dir / f"notify-test-{secrets.token_hex(4)}.json"
     fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # it holds the secrets
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(json.dumps(settings))
+    proc: Optional[asyncio.subprocess.Process] = None
     try:
         proc = await asyncio.create_subprocess_exec(
             python, "-m", "pinozcam_klipper.cli", "notify-test", "--config", str(config),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, cwd=str(data_dir))
-        try:
-            out, err = await asyncio.wait_for(proc.communicate(), timeout)
-        except asyncio.TimeoutError:
-            proc.kill()
-            await proc.wait()
-            return [], f"no answer from Discord / Telegram within {timeout:.0f} s"
+        # Not wait_for(communicate()): cancelling it would lose what was already read.
+        talking = asyncio.ensure_future(proc.communicate())
+        done, _ = await asyncio.wait({talking}, timeout=timeout)
+        if not done:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+        out, err = await talking  # the rest of the output, up to the kill
     except OSError as exc:
         return [], f"cannot run {python}: {exc.strerror or exc}"
     finally:
+        if proc is not None and proc.returncode is None:  # cancelled: leave no sender behind
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
         with contextlib.suppress(OSError):
             config.unlink()
-    results = []
-    for line in out.decode("utf-8", "replace").splitlines():
-        channel, _, detail = line.partition(": ")
-        if channel and detail:
-            # "sent (...)": delivered, with something still to fix (a Telegram topic that is gone).
-            sent_with = detail[len("sent ("):-1] if detail.startswith("sent (") and detail.endswith(")") else ""
-            results.append({"channel": channel, "ok": detail == "sent" or bool(sent_with),
-                            "detail": detail, "warning": sent_with})
-    if proc.returncode not in (0, 1) or not results:
+    unanswered = "" if done else f"timed out (no answer within {timeout:.0f} s)"
+    tried, results = _notify_test_results(out.decode("utf-8", "replace"), unanswered)
+    if not done and not tried:
+        return [], f"no answer from Discord / Telegram within {timeout:.0f} s"
+    if done and (proc.returncode not in (0, 1) or not results):
         lines = err.decode("utf-8", "replace").strip().splitlines()
         return results, (lines[-1] if lines else f"notify-test exited {proc.returncode}").replace(
             "pinozcam: error: ", "")
     return results, ""
+
+
+def _notify_test_results(out: str, unanswered: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """notify-test's output: the channels it tried, and a result for each, in the order they
+    are configured (it prints them as they finish); a channel that printed none gets
+    ``unanswered`` as its detail (none when "")."""
+    tried: list[str] = []
+    results: dict[str, dict[str, Any]] = {}
+    for line in out.splitlines():
+        if line.startswith(_NOTIFY_TESTING):
+            tried = [c.strip() for c in line[len(_NOTIFY_TESTING):].split(",") if c.strip()]
+            continue
+        channel, _, detail = line.partition(": ")
+        if channel and detail and (not tried or channel in tried):
+            # "sent (...)": delivered, with something still to fix (a Telegram topic that is gone).
+            sent_with = detail[len("sent ("):-1] if detail.startswith("sent (") and detail.endswith(")") else ""
+            results[channel] = {"channel": channel, "ok": detail == "sent" or bool(sent_with),
+                                "detail": detail, "warning": sent_with}
+    if unanswered:
+        for channel in tried:
+            results.setdefault(channel, {"channel": channel, "ok": False, "detail": unanswered, "warning": ""})
+    order = {channel: n for n, channel in enumerate(tried)}
+    return tried, sorted(results.values(), key=lambda r: order.get(r["channel"], len(order)))
 
 
 def _die_with_parent() -> None:

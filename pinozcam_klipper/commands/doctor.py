@@ -5,8 +5,10 @@ Talks to Moonraker the way any client does (its websocket JSON-RPC API, through 
 loaded, the worker runs and is connected, the camera gives healthy pictures, the model loaded,
 Klipper has the macros the component will run (the configured ``pause_macro`` and
 ``cancel_macro``, the dialog's when ``prompt`` is on, and pinozcam.cfg's own), notifications are
-configured (``--send-test`` sends a test message). Every problem is printed with what to do about it. Exit status: 0 when nothing
-failed (warnings allowed), 1 when a check failed, 2 when doctor itself could not run.
+configured and their last alert got through (each channel's last delivery in the worker's status,
+and the Telegram alert buttons; ``--send-test`` sends a test message). Every problem is printed
+with what to do about it. Exit status: 0 when nothing failed (warnings allowed), 1 when a check
+failed, 2 when doctor itself could not run.
 """
 
 from __future__ import annotations
@@ -14,12 +16,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+import re
 import sys
+import time
 import urllib.parse
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .notify_test import transient
 
 __all__ = ["add_arguments", "run", "Report", "Finding", "diagnose"]
 
@@ -403,9 +409,9 @@ async def _check_notifications(rpc: _Rpc, report: Report, send_test: bool, statu
         return
     channels = []
     if settings.get("discord_webhook_url"):
-        channels.append("Discord")
+        channels.append("discord")
     if settings.get("telegram_bot_token") and settings.get("telegram_chat_id"):
-        channels.append("Telegram")
+        channels.append("telegram")
     elif settings.get("telegram_bot_token") or settings.get("telegram_chat_id"):
         report.warn("Telegram is half configured", "set both telegram_bot_token and telegram_chat_id")
     if not channels:
@@ -413,25 +419,117 @@ async def _check_notifications(rpc: _Rpc, report: Report, send_test: bool, statu
                     "set discord_webhook_url or telegram_bot_token + telegram_chat_id "
                     "(keep them in moonraker.secrets)")
         return
-    unchecked = "" if connected else " (set; not checked while the worker is not running)"
-    report.ok(f"notifications configured: {', '.join(channels)}{unchecked}")
-    if not send_test:
-        return
+    tested, not_sent = await _send_test(rpc, connected) if send_test else ([], None)
+    # A test that got through now outdoes an older failure (the settings were fixed since).
+    passed = {str(item.get("channel")) for item in tested if item.get("ok")}
+    detector = (status.get("detector") or {}) if connected else {}
+    deliveries = detector.get("notifications") or {}
+    problems = {name: _delivery_problem(name, deliveries.get(name) or {})
+                for name in channels if name not in passed}
+    fine = [name for name in channels if problems.get(name) is None]
+    if fine:
+        unchecked = "" if connected else " (set; not checked while the worker is not running)"
+        report.ok(f"notifications configured: {', '.join(_NAMES[name] for name in fine)}{unchecked}")
+    report.findings += [finding for finding in problems.values() if finding is not None]
+    _check_buttons(report, detector.get("telegram_buttons") or {})
+    if not_sent is not None:
+        report.findings.append(not_sent)
+    _report_test(report, tested)
+
+
+#: How doctor names a channel.
+_NAMES = {"discord": "Discord", "telegram": "Telegram"}
+#: Secrets in an error from a worker that did not redact them (one older than its redactor):
+#: a Discord webhook's token, a Telegram bot token.
+_SECRETS = re.compile(r"(?<=/api/webhooks/)(\d+/)[\w-]+|(?<!\d)\d{5,}:[\w-]{20,}")
+
+
+def _unsecret(text: str) -> str:
+    return _SECRETS.sub(lambda m: (m.group(1) or "") + "<redacted>", text)
+
+
+async def _send_test(rpc: _Rpc, connected: bool) -> tuple[list[dict[str, Any]], Finding | None]:
+    """The results of a test message (one per channel), or why none was sent."""
     if not connected:
-        report.fail("no test message sent: the worker is not running")
-        return
+        return [], Finding("fail", "no test message sent: the worker is not running")
     try:
         result = await rpc("server.pinozcam.test_notification")
     except RpcError as exc:
-        report.fail(f"the test message failed: {exc}", "check the webhook URL / bot token and chat id")
-        return
-    for item in result.get("results", []):
+        return [], Finding("fail", f"the test message failed: {exc}", "check the webhook URL / bot token and chat id")
+    return list(result.get("results", [])), None
+
+
+def _report_test(report: Report, tested: list[dict[str, Any]]) -> None:
+    for item in tested:
+        name = channel = str(item.get("channel"))  # as the component words it: "discord"
         if item.get("ok") and item.get("warning"):
             # Delivered, but not where asked (a Telegram topic that is gone).
-            report.warn(f"test message sent to {item.get('channel')}, but {item['warning']}",
+            report.warn(f"test message sent to {name}, but {_unsecret(str(item['warning']))}",
                         "fix the option it names")
         elif item.get("ok"):
-            report.ok(f"test message sent to {item.get('channel')}")
+            report.ok(f"test message sent to {name}")
         else:
-            report.fail(f"the test message to {item.get('channel')} failed: {item.get('detail')}",
-                        "check the webhook URL / bot token and chat id")
+            detail = _unsecret(str(item.get("detail")))
+            report.fail(f"the test message to {name} failed: {detail}", _delivery_fix(channel, detail))
+
+
+def _delivery_problem(channel: str, last: dict[str, Any]) -> Finding | None:
+    """What ``channel``'s last delivery (the worker's ``notifications`` entry) says is wrong,
+    or None when nothing is (sent, or nothing sent yet)."""
+    error = _unsecret(str(last.get("error") or ""))
+    name = _NAMES.get(channel, channel)
+    which = ", ".join(part for part in (str(last.get("kind") or ""), _when(last.get("time"))) if part)
+    alert = f"the last alert to {name}" + (f" ({which})" if which else "")
+    if last.get("ok") is None:
+        return None
+    if last.get("ok"):
+        # Delivered; maybe not where asked (a Telegram topic that is gone).
+        return Finding("warn", f"{alert} was sent, but {error}", "fix the option it names") if error else None
+    if last.get("status") == "dropped":
+        # Not tried to the end: the queue was full, or the worker stopped or got new settings.
+        return Finding("warn", f"{alert} was dropped: {error or 'not sent'}",
+                       f"run doctor --send-test to check {name}; the worker log says more")
+    what = f"{alert} was not delivered: {error or last.get('status') or 'failed'}"
+    # The entry stays until the next alert: a test says whether the settings work now.
+    fix = _delivery_fix(channel, error) + "; then run doctor --send-test to check the settings as they are now"
+    # A timeout or a busy service may pass by itself; a refusal will not.
+    return Finding("warn" if transient(error) else "fail", what, fix)
+
+
+def _delivery_fix(channel: str, error: str) -> str:
+    """What to do about a delivery that failed with ``error`` (the notifier's words)."""
+    if transient(error):
+        return (f"{_NAMES.get(channel, channel)} did not answer or was busy: check the printer's "
+                "internet connection (the next alert is tried again)")
+    if "use telegram_chat_id" in error:  # the group became a supergroup: Telegram gave the new id
+        return "set telegram_chat_id to the id Telegram gave"
+    if channel == "discord":
+        return ("copy the webhook URL again (Discord: Server Settings > Integrations > Webhooks > "
+                "Copy Webhook URL) into discord_webhook_url")
+    if "http 401" in error or "http 404" in error:
+        return "check telegram_bot_token: it must be the token @BotFather gave for this bot"
+    if "http 403" in error:
+        return ("the bot may not write to that chat: unblock it and press Start in its chat, or add it "
+                "back to the group (and allow it to post in a channel)")
+    return ("check telegram_chat_id (a number such as -100123456789, or @channelname) and that the bot "
+            "is in that chat")
+
+
+def _check_buttons(report: Report, buttons: dict[str, Any]) -> None:
+    """The Telegram alert buttons: an error means presses of Pause / Resume / Cancel do nothing."""
+    if buttons.get("state") != "error":
+        return
+    message = _unsecret(str(buttons.get("message") or "no reason given"))
+    what = f"the Telegram alert buttons do not work: {message}"
+    if message.startswith("Telegram refused"):
+        # Its words say what to do (another reader of the bot, a wrong token).
+        report.fail(what, "until this is fixed, pressing them does nothing; or set alert_buttons: False")
+    else:
+        report.warn(what, "the worker keeps trying; check the printer's internet connection")
+
+
+def _when(seconds: Any) -> str:
+    """A delivery's Unix time as local date and time, or "" when it has none."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds))
