@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import urllib.parse
 from collections.abc import Iterable
 
 __all__ = ["Redactor", "RedactingFilter", "redact_url_credentials", "REDACTED"]
@@ -35,11 +36,24 @@ def redact_url_credentials(text: str) -> str:
     return _SECRET_QUERY.sub(lambda m: m.group("key") + REDACTED, text)
 
 
+#: Every printable ASCII character but "%": quoting with these kept safe encodes only what an
+#: HTTP client must (spaces, controls, anything non-ASCII such as a pasted zero-width space).
+_PRINTABLE = "".join(chr(code) for code in range(33, 127) if chr(code) != "%")
+
+
+def _url_spellings(secret: str) -> set[str]:
+    """``secret`` as written and as it reaches a log line inside a URL: "abc" followed by a
+    zero-width space (U+200B) is sent, and logged by httpx, as "abc%E2%80%8B", which the raw
+    form would not match; a query parameter or form field encodes every reserved character too."""
+    return {secret, urllib.parse.quote(secret, safe=_PRINTABLE), urllib.parse.quote(secret, safe="")}
+
+
 class Redactor:
     """Replaces known secret strings (and their telling parts) in text.
 
     For a URL secret, its last path segment (a Discord webhook token) is also
-    treated as secret, so a fragment of the URL cannot leak on its own.
+    treated as secret, so a fragment of the URL cannot leak on its own. Each part is
+    also hidden percent-encoded, as it appears in a request URL that httpx logs.
     """
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
@@ -61,8 +75,9 @@ class Redactor:
             key = secret.split(":", 1)[1]
             if len(key) >= 8:
                 parts.add(key)
+        spellings = {spelling for part in parts for spelling in _url_spellings(part)}
         # Longest first, so a whole URL is replaced before its token fragment.
-        self._secrets = sorted(set(self._secrets) | parts, key=len, reverse=True)
+        self._secrets = sorted(set(self._secrets) | spellings, key=len, reverse=True)
 
     def __call__(self, text: object) -> str:
         out = str(text)

@@ -9,6 +9,7 @@ read nested (YAML: ``detection: {score_threshold: 0.9}``) or flat (a Moonraker
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,11 @@ class Settings:
         try:
             data = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
-            raise SettingsError("config", str(path), f"valid YAML ({exc})") from None
+            raise SettingsError("config", str(path), f"valid YAML ({_yaml_problem(exc, text)})") from None
+        except ValueError as exc:
+            # A date-like value that is no date (2024-13-45): PyYAML's timestamp reader raises
+            # datetime's own error, whose text names no value from the file.
+            raise SettingsError("config", str(path), f"valid YAML (a date that is not one: {exc})") from None
         if not isinstance(data, Mapping):
             raise SettingsError("config", str(path), "a YAML mapping of options")
         return cls.from_mapping(data)
@@ -113,6 +118,42 @@ class Settings:
         """JSON-ready; secrets are redacted unless ``reveal_secrets``."""
         return {name: section_to_dict(getattr(self, name), reveal_secrets=reveal_secrets)
                 for name in _SECTIONS}
+
+
+#: A piece of the file quoted inside PyYAML's problem text ("found undefined alias 'x'").
+_QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
+#: Quoted pieces kept: PyYAML's own token names ('<stream end>'), and a character or two
+#: ('\t', ':'), which say what to fix and are too short to give a secret away.
+_HARMLESS = re.compile(r"<[a-z ]+>|.{1,4}")
+
+
+def _hide_quoted(text: str) -> str:
+    return _QUOTED.sub(lambda m: m.group(0) if _HARMLESS.fullmatch(m.group(1) or m.group(2) or "")
+                       else "'…'", text)
+
+
+def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
+    """What is wrong with the YAML and where (line and column), never the text around it:
+    PyYAML's own message quotes the offending line, which may be the one holding the bot
+    token or the webhook URL, and this message ends up on the terminal and in logs."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        at = _where(exc.problem_mark.line, exc.problem_mark.column)
+        problem = f"{_hide_quoted(exc.problem or 'not valid')} at {at}"
+        mark = exc.context_mark
+        since = _where(mark.line, mark.column) if exc.context and mark is not None else at
+        if since != at:
+            # "while scanning a quoted scalar" points at the opening quote: where to look.
+            return f"{_hide_quoted(exc.context or '')} from {since}: {problem}"
+        return problem
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, exc.position)
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1)
+        return f"{exc.reason} at {_where(line, column)}"
+    return f"{type(exc).__name__}, with no position given"
+
+
+def _where(line: int, column: int) -> str:
+    return f"line {line + 1}, column {column + 1}"  # PyYAML counts from 0
 
 
 def _closest_section(key: str, owner: Mapping[str, str]) -> str:

@@ -16,11 +16,11 @@ from .notifier import Notifier
 from .pacing import RATE_LIMITED_KINDS, Pacer
 from .settings import NotifySettings
 from .telegram import TelegramBot, TelegramSent
-from .transport import INFO_RETRY, URGENT_RETRY, NotifyError, RetryPolicy, retry_after_seconds
+from .transport import INFO_RETRY, URGENT_RETRY, NotifyError, RequestCount, RetryPolicy, retry_after_seconds
 
 __all__ = [
     "Alert", "AlertKind", "DeliveryResult", "DiscordWebhook", "INFO_RETRY", "Notifier", "NotifyError",
-    "NotifySettings", "Pacer", "RATE_LIMITED_KINDS", "RetryPolicy", "TelegramBot", "TelegramSent",
+    "NotifySettings", "Pacer", "RATE_LIMITED_KINDS", "RequestCount", "RetryPolicy", "TelegramBot", "TelegramSent",
     "URGENT_KINDS",
     "URGENT_RETRY", "alert_fields", "alert_text", "alert_title", "discord_payload", "is_urgent",
     "retry_after_seconds", "welcome_alert",

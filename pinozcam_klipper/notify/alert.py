@@ -1,12 +1,14 @@
-"""What an alert says, and how it reads as text. Pure: no I/O."""
+"""What an alert says, and how it reads as text. No I/O: the only clock read is the
+default of :attr:`Alert.raised_at`; the time of sending is passed in."""
 
 from __future__ import annotations
 
 import enum
+import time
 from dataclasses import dataclass, field, replace
 
 __all__ = ["Alert", "AlertKind", "DeliveryResult", "without_picture", "STOPPING_ACTIONS", "URGENT_KINDS", "alert_title",
-           "alert_fields", "alert_text", "cut_text", "is_urgent", "welcome_alert"]
+           "alert_fields", "alert_text", "cut_text", "is_urgent", "late_note", "welcome_alert", "LATE_AFTER"]
 
 
 class AlertKind(str, enum.Enum):
@@ -23,6 +25,10 @@ URGENT_KINDS = frozenset({AlertKind.INCIDENT, AlertKind.ESCALATED, AlertKind.COU
 
 #: Incident actions that stop the print; an alert about one is never rate limited.
 STOPPING_ACTIONS = frozenset({"pause", "cancel"})
+
+#: Seconds after which an alert going out says when it was raised: one held up by an outage
+#: or queued behind retries must not read as news about the print right now.
+LATE_AFTER = 60.0
 
 
 _DEFAULT_TITLES = {
@@ -43,6 +49,9 @@ class Alert:
     JPEG bytes (the annotated picture) or None for a text-only message.
     ``action`` is the incident's action (``notify``, ``pause``, ``cancel``): shown in
     the message, and an incident alert whose action stops the print is never paced.
+    ``raised_at`` is when the alert was raised (Unix seconds; by default when the Alert is
+    made): Discord shows it as the message's time, and an alert sent more than
+    :data:`LATE_AFTER` seconds later says how late it is (:func:`late_note`).
     """
 
     kind: AlertKind = AlertKind.INCIDENT
@@ -58,6 +67,8 @@ class Alert:
     action: str = ""
     message: str = ""
     image: bytes | None = field(default=None, repr=False)
+    # Not compared: two alerts saying the same thing are the same alert, whenever made.
+    raised_at: float = field(default_factory=time.time, compare=False)
 
 
 @dataclass(frozen=True)
@@ -69,7 +80,8 @@ class DeliveryResult:
     or "no_channel" (nothing configured).
     ``error`` says why, with secrets redacted; on a "sent" result it is a problem the user
     should still fix ("" when none), e.g. a Telegram topic that does not exist, so the
-    alert went to the chat itself.
+    alert went to the chat itself. ``attempts`` is the number of requests made for it on
+    this channel, retries and fallbacks included (0: none was made).
     """
 
     alert: Alert
@@ -125,9 +137,28 @@ def alert_fields(alert: Alert, *, printer_name: str = "") -> list[tuple[str, str
     return fields
 
 
-def alert_text(alert: Alert, *, printer_name: str = "", limit: int = 1024) -> str:
-    """Plain text: the title, the message, then one "Name: value" line per field; cut to ``limit``."""
+def late_note(alert: Alert, sent_at: float | None) -> str:
+    """"Raised 14:02:31, sent 6 min late" when ``sent_at`` (Unix seconds) is more than
+    :data:`LATE_AFTER` seconds after the alert was raised; "" otherwise or when None.
+
+    The time is the machine's local time, with the date when it was another day."""
+    if sent_at is None or sent_at - alert.raised_at <= LATE_AFTER:
+        return ""
+    raised = time.localtime(alert.raised_at)
+    same_day = raised[:3] == time.localtime(sent_at)[:3]
+    when = time.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M:%S", raised)
+    minutes = max(1, round((sent_at - alert.raised_at) / 60))
+    late = f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+    return f"Raised {when}, sent {late} late"
+
+
+def alert_text(alert: Alert, *, printer_name: str = "", limit: int = 1024, sent_at: float | None = None) -> str:
+    """Plain text: the title, the :func:`late_note` for ``sent_at`` (when late), the message,
+    then one "Name: value" line per field; cut to ``limit``."""
     lines = [alert_title(alert)]
+    note = late_note(alert, sent_at)
+    if note:
+        lines.append(note)
     if alert.message:
         lines.append(alert.message)
     lines += [f"{name}: {value}" for name, value in alert_fields(alert, printer_name=printer_name)]

@@ -47,7 +47,7 @@ from .discord import DiscordWebhook
 from .pacing import Pacer
 from .settings import NotifySettings
 from .telegram import TelegramBot
-from .transport import INFO_RETRY, URGENT_RETRY, NotifyError, RetryPolicy, first_cause
+from .transport import INFO_RETRY, URGENT_RETRY, NotifyError, RequestCount, RetryPolicy, first_cause
 
 __all__ = ["Notifier"]
 
@@ -79,7 +79,9 @@ class _Lane:
     """One channel's own queue and sending task."""
 
     name: str
-    send: Callable[[Alert, Mapping[str, Any] | None, RetryPolicy], Awaitable[str]]  # returns a warning or ""
+    # send(alert, reply_markup, policy, count) returns a warning or ""; it adds each request it
+    # makes to ``count``.
+    send: Callable[[Alert, Mapping[str, Any] | None, RetryPolicy, RequestCount], Awaitable[str]]
     queue: asyncio.Queue[_Delivery]
     task: asyncio.Task[None] | None = None
     current: _Delivery | None = None  # the alert being sent now
@@ -239,50 +241,53 @@ class Notifier:
         if delivery.skip_reason:
             return DeliveryResult(alert, lane.name, "rate_limited", delivery.skip_reason)
         policy = self._urgent_retry if is_urgent(alert) else self._retry
-        result = await self._one(lane.name, lane.send(alert, delivery.reply_markup, policy), alert)
+        count = RequestCount()
+        result = await self._one(lane.name, lane.send(alert, delivery.reply_markup, policy, count), alert, count)
         if result.ok and not any(r.ok for r in delivery.results.values()):
             self._pacer.sent(alert, self._clock())  # its first channel delivered it
         return result
 
     async def _send_discord(self, alert: Alert, reply_markup: Mapping[str, Any] | None,
-                            policy: RetryPolicy) -> str:
+                            policy: RetryPolicy, count: RequestCount) -> str:
         assert self.discord is not None
         discord = self.discord
 
         async def send(this: Alert) -> str:
             # No buttons on Discord.
-            await discord.send(this, printer_name=self.settings.printer_name, policy=policy)
+            await discord.send(this, printer_name=self.settings.printer_name, policy=policy, count=count)
             return ""
 
         return await _picture_or_text(alert, send)
 
     async def _send_telegram(self, alert: Alert, reply_markup: Mapping[str, Any] | None,
-                             policy: RetryPolicy) -> str:
+                             policy: RetryPolicy, count: RequestCount) -> str:
         assert self.telegram is not None
         telegram = self.telegram
 
         async def send(this: Alert) -> str:
             sent = await telegram.send(this, printer_name=self.settings.printer_name,
-                                       reply_markup=reply_markup, policy=policy)
+                                       reply_markup=reply_markup, policy=policy, count=count)
             return sent.warning
 
         return await _picture_or_text(alert, send)
 
-    async def _one(self, channel: str, sending: Awaitable[str], alert: Alert) -> DeliveryResult:
-        """Await ``sending`` (which returns a warning, or "") and say what became of the alert."""
+    async def _one(self, channel: str, sending: Awaitable[str], alert: Alert,
+                   count: RequestCount) -> DeliveryResult:
+        """Await ``sending`` (which returns a warning, or "") and say what became of the alert;
+        ``count`` holds the requests ``sending`` made, reported as the result's ``attempts``."""
         try:
             warning = await sending
         except NotifyError as exc:
             message = self.redactor(exc)
             logger.warning("%s alert not sent: %s", channel, message)
             self.failed += 1
-            return DeliveryResult(alert, channel, "failed", message, exc.attempts)
+            return DeliveryResult(alert, channel, "failed", message, count.requests)
         except Exception as exc:  # noqa: BLE001 - httpx's own, or what it lets through (OverflowError
             # for port 99999, an ExceptionGroup from its TaskGroup): a failed send, never a dead notifier.
             message = f"cannot send to {channel}: {_describe(exc, self.redactor)}"
             logger.warning("%s alert not sent: %s", channel, message)
             self.failed += 1
-            return DeliveryResult(alert, channel, "failed", message, 1)
+            return DeliveryResult(alert, channel, "failed", message, count.requests)
         self.sent += 1
         if warning:
             # Delivered, but not where the user asked (a Telegram topic that is gone): the
@@ -290,7 +295,7 @@ class Notifier:
             warning = self.redactor(warning)
             logger.warning("%s alert sent, but %s", channel, warning)
         logger.debug("%s alert sent (%s)", channel, AlertKind(alert.kind).value)
-        return DeliveryResult(alert, channel, "sent", warning, attempts=1)
+        return DeliveryResult(alert, channel, "sent", warning, attempts=count.requests)
 
     def _record(self, delivery: _Delivery, result: DeliveryResult) -> None:
         """Note one channel's result; once every channel has one, report them all."""

@@ -16,18 +16,33 @@ def _webhook_url(value: object) -> str:
     if text and not text.lower().startswith(("https://", "http://")):
         raise SettingsError("discord_webhook_url", REDACTED,
                             "a webhook URL starting with https:// (Server settings > Integrations > Webhooks)")
+    if not text.isascii():
+        # Discord's webhook URLs are plain ASCII: anything else is a paste accident (a zero-width
+        # space after the token), and would be sent percent-encoded, a form of the secret that
+        # the log redaction of the URL as written would not find.
+        raise SettingsError("discord_webhook_url", REDACTED,
+                            "a webhook URL of plain ASCII text (no invisible, no-break or full-width "
+                            "characters pasted in with it)")
     problem = url_problem(text) if text else None
     if problem:
         raise SettingsError("discord_webhook_url", REDACTED, problem)
     return text
 
 
+#: What @BotFather hands out: the bot's id, a colon, then letters, digits, "_" and "-".
+_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
+
+
 def _token(value: object) -> str:
     if not isinstance(value, str):
         raise SettingsError("telegram_bot_token", REDACTED, "text: the token @BotFather gave you")
     text = value.strip()
-    if text and (":" not in text or any(c.isspace() for c in text)):
-        raise SettingsError("telegram_bot_token", REDACTED, "a token like 123456:ABC-DEF... from @BotFather")
+    if text and not _TOKEN.fullmatch(text):
+        # Never the value, nor the offending character's position: the token is a secret.
+        accepted = "a token like 123456:ABC-DEF... from @BotFather (digits, a colon, then letters, digits, _ or -)"
+        if any(c.isspace() or not (c.isascii() and c.isprintable()) for c in text):
+            accepted += "; it holds a space, or an invisible or non-Latin character pasted in with it"
+        raise SettingsError("telegram_bot_token", REDACTED, accepted)
     return text
 
 
@@ -62,7 +77,8 @@ class NotifySettings:
     discord_webhook_url: str = option("", secret=True, parse=_webhook_url, accepted="a Discord webhook URL",
                                       doc="Discord webhook URL; alerts are posted there with the picture.")
     telegram_bot_token: str = option("", secret=True, parse=_token, accepted="a Telegram bot token",
-                                     doc="Telegram bot token from @BotFather.")
+                                     doc="Telegram bot token from @BotFather (`123456:ABC-DEF...`: digits, a colon, then "
+                                         "letters, digits, `_` or `-`).")
     telegram_chat_id: str = option("", parse=_chat_id, accepted="a chat id (a number, or @channelname)",
                                    doc="Telegram chat to send alerts to.")
     telegram_topic_id: int = option(0, minval=0,

@@ -10,6 +10,7 @@ alert about a failing print is worth more in the wrong place than lost, and the 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ import httpx
 
 from ..redact import Redactor
 from .alert import Alert, alert_text, cut_text
-from .transport import NotifyError, RetryPolicy, post_with_retries
+from .transport import NotifyError, RequestCount, RetryPolicy, post_with_retries
 
 __all__ = ["TelegramBot", "TelegramSent"]
 
@@ -63,36 +64,28 @@ class TelegramBot:
 
     async def send(self, alert: Alert, *, printer_name: str = "",
                    reply_markup: Mapping[str, Any] | None = None,
-                   policy: RetryPolicy | None = None) -> TelegramSent:
+                   policy: RetryPolicy | None = None, count: RequestCount | None = None) -> TelegramSent:
         """The alert as a photo with caption, or as a message when it has no image.
 
-        ``policy`` overrides the bot's retry policy for this alert."""
+        ``policy`` overrides the bot's retry policy for this alert; ``count`` counts the
+        requests made. The text is written again at each try, so an alert that goes out
+        late says how late (:func:`~.alert.late_note`)."""
+        def text(limit: int) -> Callable[[], str]:
+            return lambda: alert_text(alert, printer_name=printer_name, limit=limit, sent_at=time.time())
+
         if alert.image:
-            caption = alert_text(alert, printer_name=printer_name, limit=CAPTION_LIMIT)
-            return await self.send_photo(alert.image, caption, reply_markup=reply_markup, policy=policy)
-        text = alert_text(alert, printer_name=printer_name, limit=MESSAGE_LIMIT)
-        return await self.send_message(text, reply_markup=reply_markup, policy=policy)
+            return await self._send("sendPhoto", _photo(alert.image, text(CAPTION_LIMIT), reply_markup),
+                                    policy, count)
+        return await self._send("sendMessage", _message(text(MESSAGE_LIMIT), reply_markup), policy, count)
 
     async def send_photo(self, jpeg: bytes, caption: str = "", *,
                          reply_markup: Mapping[str, Any] | None = None,
                          policy: RetryPolicy | None = None) -> TelegramSent:
-        fields = {"caption": cut_text(caption, CAPTION_LIMIT)}
-        if reply_markup is not None:
-            fields["reply_markup"] = json.dumps(reply_markup)
-
-        def request(target: dict[str, Any]) -> dict[str, Any]:
-            # Form fields are text: the topic id goes as its digits.
-            data = {name: str(value) for name, value in target.items()} | fields
-            return {"data": data, "files": {"photo": ("snapshot.jpg", jpeg, "image/jpeg")}}
-
-        return await self._send("sendPhoto", request, policy)
+        return await self._send("sendPhoto", _photo(jpeg, lambda: caption, reply_markup), policy)
 
     async def send_message(self, text: str, *, reply_markup: Mapping[str, Any] | None = None,
                            policy: RetryPolicy | None = None) -> TelegramSent:
-        body: dict[str, Any] = {"text": cut_text(text, MESSAGE_LIMIT)}
-        if reply_markup is not None:
-            body["reply_markup"] = dict(reply_markup)
-        return await self._send("sendMessage", lambda target: {"json": target | body}, policy)
+        return await self._send("sendMessage", _message(lambda: text, reply_markup), policy)
 
     def _target(self, *, in_topic: bool) -> dict[str, Any]:
         """Where a message goes: the chat, and its topic when one is set and ``in_topic``."""
@@ -102,13 +95,14 @@ class TelegramBot:
         return target
 
     async def _send(self, method: str, request: Callable[[dict[str, Any]], dict[str, Any]],
-                    policy: RetryPolicy | None) -> TelegramSent:
+                    policy: RetryPolicy | None, count: RequestCount | None = None) -> TelegramSent:
         """``method`` to the topic; to the chat itself when Telegram says there is no such topic.
 
         ``request(target)`` returns the keyword arguments of one POST, ``target`` holding
         ``chat_id`` (and ``message_thread_id``)."""
         try:
-            return TelegramSent(await self._call(method, lambda: request(self._target(in_topic=True)), policy))
+            return TelegramSent(await self._call(method, lambda: request(self._target(in_topic=True)), policy,
+                                                 count))
         except NotifyError as exc:
             if not (self.topic_id and exc.status == 400 and _NO_SUCH_TOPIC in exc.says.lower()):
                 raise
@@ -116,17 +110,17 @@ class TelegramBot:
         problem = (f"telegram_topic_id {self.topic_id} is wrong: Telegram found no such topic in the chat "
                    "(deleted, or a wrong id)")
         try:
-            result = await self._call(method, lambda: request(self._target(in_topic=False)), policy)
+            result = await self._call(method, lambda: request(self._target(in_topic=False)), policy, count)
         except NotifyError as exc:
             raise NotifyError(f"{problem}; sending to the chat itself failed too: {exc}",
                               attempts=tried + exc.attempts, status=exc.status, says=exc.says) from None
         return TelegramSent(result, f"{problem}; the alert went to the chat itself")
 
     async def _call(self, method: str, request: Callable[[], dict[str, Any]],
-                    policy: RetryPolicy | None) -> dict[str, Any]:
+                    policy: RetryPolicy | None, count: RequestCount | None) -> dict[str, Any]:
         response = await post_with_retries(self._client, f"{self._base}/{method}", service=self.service,
                                            redactor=self._redactor, policy=policy or self.policy,
-                                           request=request)
+                                           request=request, count=count)
         try:
             body = response.json()
         except ValueError:
@@ -136,3 +130,29 @@ class TelegramBot:
             raise NotifyError(f"telegram refused {method}: {says or 'no reason given'}")
         result = body.get("result")
         return result if isinstance(result, dict) else {}
+
+
+def _photo(jpeg: bytes, caption: Callable[[], str],
+           reply_markup: Mapping[str, Any] | None) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The ``request(target)`` of a ``sendPhoto``; ``caption()`` is asked at each try."""
+    def request(target: dict[str, Any]) -> dict[str, Any]:
+        # Form fields are text: the topic id goes as its digits.
+        data = {name: str(value) for name, value in target.items()}
+        data["caption"] = cut_text(caption(), CAPTION_LIMIT)
+        if reply_markup is not None:
+            data["reply_markup"] = json.dumps(reply_markup)
+        return {"data": data, "files": {"photo": ("snapshot.jpg", jpeg, "image/jpeg")}}
+
+    return request
+
+
+def _message(text: Callable[[], str],
+             reply_markup: Mapping[str, Any] | None) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The ``request(target)`` of a ``sendMessage``; ``text()`` is asked at each try."""
+    def request(target: dict[str, Any]) -> dict[str, Any]:
+        body: dict[str, Any] = target | {"text": cut_text(text(), MESSAGE_LIMIT)}
+        if reply_markup is not None:
+            body["reply_markup"] = dict(reply_markup)
+        return {"json": body}
+
+    return request

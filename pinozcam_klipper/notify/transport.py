@@ -1,11 +1,12 @@
 """POSTing to a chat service with bounded retries that honour Retry-After.
 
 Retried: timeouts, connection errors, HTTP 429 and 5xx. The wait before a
-retry is the longer of the exponential backoff and what the service asked
-for (``Retry-After`` header, Discord's ``retry_after`` or Telegram's
-``parameters.retry_after`` in the JSON body). A service asking for more than
-``max_retry_after`` seconds ends the attempts at once. Error messages carry
-no secrets: every text that may contain the URL passes the redactor.
+retry is what the service asked for (``Retry-After`` header, Discord's
+``retry_after`` or Telegram's ``parameters.retry_after`` in the JSON body), or
+else the exponential backoff. A policy with ``give_up_after`` honours any wait
+that ends within it; one without honours at most ``max_retry_after`` seconds. A
+longer wait ends the attempts at once, and the error says so. Error messages
+carry no secrets: every text that may contain the URL passes the redactor.
 
 Two policies exist because losing a message costs differently: :data:`INFO_RETRY`
 (a few tries over seconds) for notices and tests, :data:`URGENT_RETRY` (backoff
@@ -27,8 +28,8 @@ import httpx
 
 from ..redact import Redactor
 
-__all__ = ["INFO_RETRY", "URGENT_RETRY", "RetryPolicy", "NotifyError", "first_cause", "post_with_retries",
-           "retry_after_seconds"]
+__all__ = ["INFO_RETRY", "URGENT_RETRY", "RequestCount", "RetryPolicy", "NotifyError", "first_cause",
+           "post_with_retries", "retry_after_seconds"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +41,17 @@ class RetryPolicy:
     ``attempts`` bounds the number of tries and ``give_up_after`` the seconds from the
     first try to the start of the last one; None leaves that bound out (one must be set).
     The wait between tries doubles from ``base_delay`` up to ``max_delay``.
+
+    A service may ask for a longer wait (HTTP 429 with ``retry_after``). A policy with
+    ``give_up_after`` honours any wait that ends within it: an incident alert waits out
+    Telegram's 121 s flood limit instead of being lost. A policy without it honours at most
+    ``max_retry_after`` seconds.
     """
 
     attempts: int | None = 4
     base_delay: float = 1.0
     max_delay: float = 30.0
-    max_retry_after: float = 120.0
+    max_retry_after: float = 120.0  # only for a policy without give_up_after (see above)
     give_up_after: float | None = None
 
     def __post_init__(self) -> None:
@@ -53,6 +59,28 @@ class RetryPolicy:
             raise ValueError("a retry policy needs attempts or give_up_after: it would never give up")
         if self.attempts is not None and self.attempts < 1:
             raise ValueError("attempts must be at least 1")
+
+    def wait_refused(self, wait: float, elapsed: float) -> str:
+        """Why a wait of ``wait`` s that the service asked for, ``elapsed`` s after the first
+        try, is too long to honour ("" when it is not), in words for the error message."""
+        if self.give_up_after is None:
+            if wait <= self.max_retry_after:
+                return ""
+            return f"asked to wait {wait:.0f} s, more than the {self.max_retry_after:g} s allowed"
+        if elapsed + wait <= self.give_up_after:
+            return ""
+        left = max(0.0, self.give_up_after - elapsed)
+        return (f"asked to wait {wait:.0f} s, past the {self.give_up_after:g} s allowed for retries "
+                f"({left:.0f} s left)")
+
+
+@dataclass
+class RequestCount:
+    """The requests one alert took on one channel, retries and fallbacks (the chat itself
+    instead of a topic, text instead of a refused picture) included. Filled in by
+    :func:`post_with_retries`; the notifier reports it as ``DeliveryResult.attempts``."""
+
+    requests: int = 0
 
 
 #: Notices and test messages: a few tries, a few seconds.
@@ -127,11 +155,13 @@ def _service_says(response: httpx.Response) -> str:
 
 
 async def post_with_retries(client: httpx.AsyncClient, url: str, *, service: str, redactor: Redactor,
-                            policy: RetryPolicy, request: Callable[[], dict[str, Any]]) -> httpx.Response:
+                            policy: RetryPolicy, request: Callable[[], dict[str, Any]],
+                            count: RequestCount | None = None) -> httpx.Response:
     """POST to ``url`` until it succeeds (2xx) or the policy is spent; raises :class:`NotifyError`.
 
     ``request()`` returns the keyword arguments of each attempt (``data``,
     ``files``, ``json``...): it is called again per attempt so streams are fresh.
+    ``count``, when given, is increased by one per request made.
     """
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -142,6 +172,8 @@ async def post_with_retries(client: httpx.AsyncClient, url: str, *, service: str
     while True:
         attempt += 1
         wait: float | None = None
+        if count is not None:
+            count.requests += 1  # before the call: a request that raises was still made
         try:
             response = await client.post(url, **request())
         except httpx.TimeoutException:
@@ -157,17 +189,24 @@ async def post_with_retries(client: httpx.AsyncClient, url: str, *, service: str
             if status != 429 and status < 500:
                 raise NotifyError(error, attempts=attempt, status=status, says=says)
             wait = retry_after_seconds(response)
-            if wait is not None and wait > policy.max_retry_after:
-                raise NotifyError(f"{error} (asked to wait {wait:.0f} s; giving up)",
+            refused = policy.wait_refused(wait, loop.time() - started) if wait is not None else ""
+            if refused:
+                raise NotifyError(f"{error} ({refused}; giving up after {_tries(attempt)})",
                                   attempts=attempt, status=status)
         if policy.attempts is not None and attempt >= policy.attempts:
             break
-        # The service's own wait wins when it gave one; otherwise exponential backoff.
+        # The service's own wait wins when it gave one (and fits, checked above); otherwise
+        # exponential backoff.
         pause = wait if wait is not None else delay
-        if policy.give_up_after is not None and loop.time() - started + pause > policy.give_up_after:
+        if (wait is None and policy.give_up_after is not None
+                and loop.time() - started + pause > policy.give_up_after):
             break
         logger.debug("%s: attempt %d failed (%s); retrying in %.2f s", service, attempt, error, pause)
         await asyncio.sleep(pause)
         delay = min(delay * 2, policy.max_delay)
-    raise NotifyError(f"{error} (after {attempt} attempts in {loop.time() - started:.0f} s)",
+    raise NotifyError(f"{error} (after {_tries(attempt)} in {loop.time() - started:.0f} s)",
                       attempts=attempt, status=status)
+
+
+def _tries(count: int) -> str:
+    return "1 attempt" if count == 1 else f"{count} attempts"

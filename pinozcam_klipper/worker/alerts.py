@@ -32,10 +32,13 @@ RETIRE_DRAIN = URGENT_RETRY.give_up_after or 600.0
 #: Delivery results that say something about a channel (rate limited alerts were not tried).
 _TRIED = frozenset({"sent", "failed", "dropped"})
 
+#: Per incident event: the alert's kind, its title, and the action it is about when the
+#: caller names none ("": the incident's own). An escalation is always to cancel, as its
+#: title says (see the engine's ``escalate_after``).
 _KINDS = {
-    "opened": (AlertKind.INCIDENT, "Possible print failure"),
-    "escalated": (AlertKind.ESCALATED, "Print still failing: cancelling it"),
-    "unconfirmed": (AlertKind.COULD_NOT_PAUSE, "Could not {action} the printer"),
+    "opened": (AlertKind.INCIDENT, "Possible print failure", ""),
+    "escalated": (AlertKind.ESCALATED, "Print still failing: cancelling it", "cancel"),
+    "unconfirmed": (AlertKind.COULD_NOT_PAUSE, "Could not {action} the printer", ""),
 }
 
 
@@ -154,19 +157,22 @@ class Alerts:
 
         The failure area is the onset frame's (``record["failure_area"]``); the
         failure count is the engine's latest for the incident (``record["failures"]``).
-        ``action``: the action an ``unconfirmed`` alert is about (default: the incident's).
+        ``action``: the action an ``escalated`` or ``unconfirmed`` alert is about, the one
+        taken or attempted (default: ``cancel`` for ``escalated``, else the incident's). It
+        is the alert's "Action", so the message never says "pause" under the title "Could
+        not cancel the printer".
         """
-        action = action or record.get("action") or "pause"
-        kind_value, title = _KINDS[kind]
+        kind_value, title, usual_action = _KINDS[kind]
+        action = action or usual_action or record.get("action") or ""
         printed = record.get("print") or {}
         message = f"Incident {record['id']}"
         if reason:
             message = f"{reason[:300]}. {message}"
-        alert = Alert(kind=kind_value, title=title.format(action=action), file=printed.get("file") or "",
+        alert = Alert(kind=kind_value, title=title.format(action=action or "pause"), file=printed.get("file") or "",
                       progress=printed.get("progress"), layer=printed.get("layer"),
                       total_layers=printed.get("total_layers"), severity=record.get("severity"),
                       failure_area=record.get("failure_area"), failure_count=record.get("failures"),
-                      action=record.get("action") or "", message=message, image=picture)
+                      action=action, message=message, image=picture)
         markup = alert_keyboard(record["id"]) if self._buttons else None
         self._unfinished.add(id(alert))
         self._all_finished.clear()

@@ -166,6 +166,21 @@ async def test_failing_webhook_and_bot_leak_nothing(server: NotifyServer, caplog
     assert "HTTP Request: POST http://127.0.0.1" in caplog.text  # httpx's own line was there, redacted
 
 
+async def test_secrets_with_an_invisible_character_leak_into_no_log_line(
+        server: NotifyServer, caplog: pytest.LogCaptureFixture) -> None:
+    """Settings built without validation (as a caller might) with a zero-width space pasted
+    after each secret: httpx sends and logs them percent-encoded, and that form is redacted too."""
+    caplog.set_level(logging.DEBUG)
+    settings = NotifySettings(discord_webhook_url=server.discord_webhook_url(token=WEBHOOK_TOKEN + "\u200b"),
+                              telegram_bot_token=BOT_TOKEN + "\u200b", telegram_chat_id="42",
+                              telegram_api_base=server.telegram_api_base)
+    async with Notifier(settings, retry=FAST, urgent_retry=FAST) as notifier:
+        await notifier.send_test()
+    assert all("%E2%80%8B" in r.path for r in server.requests)  # the encoded form was on the wire
+    assert caplog.text.count("HTTP Request: POST") == 2  # httpx's own lines were there, redacted
+    _assert_no_secret(caplog.text)
+
+
 async def test_unreachable_service_is_a_clear_failure(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     settings = load_section(NotifySettings, {

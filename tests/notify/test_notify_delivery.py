@@ -242,3 +242,62 @@ async def test_a_picture_too_large_for_discord_leaves_the_alert_as_text(server: 
     embed = as_text.json()["embeds"][0]
     assert "picture could not be sent" in embed["description"] and "image" not in embed
     assert WEBHOOK_TOKEN not in result.error
+
+
+# -- a service asking for a long wait (HTTP 429) ---------------------------------------------------
+
+def test_the_urgent_policy_waits_out_any_rate_limit_that_ends_within_its_ten_minutes() -> None:
+    """Telegram's flood limit often asks for 121 s or more: more than the 120 s a notice may wait."""
+    assert URGENT_RETRY.wait_refused(121, elapsed=0) == ""
+    assert URGENT_RETRY.wait_refused(100, elapsed=500) == ""
+    assert "600 s allowed for retries" in URGENT_RETRY.wait_refused(101, elapsed=500)
+
+
+async def test_an_incident_alert_waits_out_a_rate_limit_longer_than_a_notice_would(server: NotifyServer) -> None:
+    """Scaled down: a notice may wait 0.1 s (the real 120 s), the incident alert may retry for
+    60 s; the service asks for 0.3 s. The alert waits and goes out instead of being dropped."""
+    server.reply(429, json_body={"message": "You are being rate limited.", "retry_after": 0.3, "global": False})
+    patient = RetryPolicy(attempts=None, base_delay=0.01, max_delay=0.02, max_retry_after=0.1, give_up_after=60)
+    async with Notifier(_discord(server), retry=SHORT, urgent_retry=patient) as notifier:
+        [result] = await notifier.send_now(Alert(kind=AlertKind.INCIDENT, action="pause"))
+    assert result.status == "sent"
+    assert len(server.requests) == 2
+
+
+async def test_a_rate_limit_past_the_retry_time_fails_at_once_and_says_why(server: NotifyServer) -> None:
+    server.reply(429, json_body={"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 3600",
+                                 "parameters": {"retry_after": 3600}})
+    settings = load_section(NotifySettings, {"telegram_bot_token": BOT_TOKEN, "telegram_chat_id": "42",
+                                             "telegram_api_base": server.telegram_api_base})
+    async with Notifier(settings, retry=SHORT, urgent_retry=LONG) as notifier:
+        [result] = await notifier.send_now(Alert(kind=AlertKind.INCIDENT, action="pause"))
+    assert result.status == "failed" and len(server.requests) == 1
+    assert "asked to wait 3600 s, past the 60 s allowed for retries" in result.error
+    assert "giving up after 1 attempt" in result.error
+
+
+# -- attempts: the requests an alert really took ---------------------------------------------------
+
+async def test_a_retried_alert_reports_every_request_it_took(server: NotifyServer) -> None:
+    server.reply(503, json_body={"message": "upstream"}, times=3)
+    async with Notifier(_discord(server), retry=SHORT, urgent_retry=LONG) as notifier:
+        [result] = await notifier.send_now(Alert(kind=AlertKind.INCIDENT, action="pause"))
+    assert (result.status, result.attempts) == ("sent", 4)
+    assert len(server.requests) == 4
+
+
+async def test_an_alert_sent_to_the_chat_after_a_missing_topic_counts_both_requests(server: NotifyServer) -> None:
+    _no_such_topic(server)
+    async with Notifier(_telegram_topic(server), retry=SHORT, urgent_retry=LONG) as notifier:
+        [result] = await notifier.send_now(Alert(kind=AlertKind.INCIDENT, action="pause"))
+    assert (result.status, result.attempts) == ("sent", 2)
+    assert len(server.requests) == 2
+
+
+async def test_an_alert_sent_as_text_after_its_picture_counts_both_requests(server: NotifyServer) -> None:
+    server.reply(413, json_body={"message": "Request entity too large", "code": 40005})
+    server.reply(503, json_body={"message": "upstream"})
+    async with Notifier(_discord(server), retry=SHORT, urgent_retry=LONG) as notifier:
+        [result] = await notifier.send_now(Alert(kind=AlertKind.INCIDENT, action="pause", image=b"\xff\xd8jpeg"))
+    assert (result.status, result.attempts) == ("sent", 3)  # the picture, then the text twice
+    assert len(server.requests) == 3

@@ -120,3 +120,32 @@ async def test_a_migrated_group_shows_the_new_chat_id_in_the_status() -> None:
     assert status["status"] == "failed"
     assert "supergroup chat (use telegram_chat_id -1001234567890)" in status["error"]
     assert not any(secret in json.dumps(status) for secret in SECRETS)
+
+
+async def test_escalation_and_could_not_cancel_alerts_name_the_action_taken(
+        alerts: Alerts, bot: BotServer, telegram: BotServer) -> None:
+    """The incident paused the print; escalate_after then cancels it, and the cancel fails. Each
+    alert's "Action" is the one its title is about, never the incident's first action."""
+    record = _record(1, action="pause")
+    alerts.incident_alert("escalated", record, None, action="cancel")
+    alerts.incident_alert("escalated", record, None)  # an escalation is to cancel, named or not
+    alerts.incident_alert("unconfirmed", record, None, reason="Klipper did not answer", action="cancel")
+    await alerts.close(10)
+    embeds = [r.json()["embeds"][0] for r in bot.discord_requests()]
+    assert [(e["title"], {f["name"]: f["value"] for f in e["fields"]}["Action"]) for e in embeds] == [
+        ("Print still failing: cancelling it", "cancel"), ("Print still failing: cancelling it", "cancel"),
+        ("Could not cancel the printer", "cancel")]
+    texts = [r.json()["text"] for r in telegram.alerts()]
+    assert len(texts) == 3
+    assert all("Action: cancel" in text and "pause" not in text for text in texts)
+
+
+async def test_a_could_not_pause_alert_for_a_notify_only_incident_says_pause(
+        alerts: Alerts, bot: BotServer) -> None:
+    """The user pressed Pause on a notify-only incident and the printer refused."""
+    alerts.incident_alert("unconfirmed", _record(1, action="notify"), None, reason="the printer refused",
+                          action="pause")
+    await alerts.close(10)
+    [embed] = [r.json()["embeds"][0] for r in bot.discord_requests()]
+    assert embed["title"] == "Could not pause the printer"
+    assert {f["name"]: f["value"] for f in embed["fields"]}["Action"] == "pause"
