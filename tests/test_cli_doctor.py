@@ -179,3 +179,19 @@ async def test_doctor_never_prints_a_secret_an_older_worker_let_through() -> Non
     text = "\n".join(said)
     assert "hookSECRETtoken" not in text and "AAHsecret" not in text, text
     assert "/api/webhooks/42/<redacted>" in text
+
+
+def test_an_unreachable_moonraker_is_one_finding_without_a_raw_log_line() -> None:
+    """moonraker-api logs its connection error at ERROR: printed above the report, it read
+    like a crash of doctor itself."""
+    import subprocess
+    import sys
+
+    from tests.integration.moonraker_stack import free_port
+
+    done = subprocess.run([sys.executable, "-m", "pinozcam_klipper.cli", "doctor", "--moonraker",
+                           f"http://127.0.0.1:{free_port()}", "--timeout", "5"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stdout.startswith("FAIL  cannot reach Moonraker at http://127.0.0.1:")
+    assert "moonraker_api" not in done.stdout + done.stderr and "ERROR" not in done.stderr

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+import logging
 import re
 import sys
 import time
@@ -132,6 +133,10 @@ def run(args: argparse.Namespace) -> int:
         print("pinozcam: error: doctor needs the moonraker-api package: pip install moonraker-api",
               file=sys.stderr)
         return 2
+    if not getattr(args, "verbose", 0):
+        # moonraker-api logs its own connection errors at ERROR; the report already says what
+        # failed and what to do, and a raw log line above it reads like a crash (-v shows it).
+        logging.getLogger("moonraker_api").setLevel(logging.CRITICAL)
     report = asyncio.run(diagnose(target, api_key=args.api_key, send_test=args.send_test,
                                   timeout=args.timeout))
     print(report.render())
