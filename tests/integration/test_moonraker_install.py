@@ -414,9 +414,16 @@ def _uninstalled_says(home: Path, *extra: str) -> str:
     return result.stdout[result.stdout.index("pinozcam: uninstalled."):]
 
 
+def _backups_named(config: Path) -> str:
+    """How the "Left in place" line names the backups install.sh made in ``config`` (no sub-folders here)."""
+    count = len(list(config.glob("*.pinozcam-backup-*")))
+    return f"{config}/*.pinozcam-backup-* ({count} backup{'s' if count > 1 else ''} install.sh made)"
+
+
 def test_uninstall_names_only_what_it_really_left_in_place(tmp_path: Path) -> None:
     # An install with --worker-python made no virtualenv, and nothing was saved yet.
     _checkout_home(tmp_path)
+    config = tmp_path / "printer_data" / "config"
     command = ["bash", str(ROOT / "install.sh"), "--home", str(tmp_path), "--worker-python", sys.executable,
                "--no-restart", "--allow-root"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60,
@@ -424,15 +431,20 @@ def test_uninstall_names_only_what_it_really_left_in_place(tmp_path: Path) -> No
     assert result.returncode == 0, result.stdout + result.stderr
 
     said = _uninstalled_says(tmp_path)
-    assert "pinozcam-env" not in said and "Left in place" not in said
+    assert said.splitlines()[0] == (f"pinozcam: uninstalled. Left in place: {_backups_named(config)} "
+                                    "(rm -rf them to remove all)")  # the copy of moonraker.conf, no virtualenv
     assert "a virtualenv made with --venv DIR is not removed either" in said  # one it cannot know
 
-    # Incidents were saved, and the default virtualenv is there.
+    # Incidents were saved, the worker wrote its log, and the default virtualenv is there.
     (tmp_path / "printer_data" / "pinozcam" / "incidents").mkdir(parents=True)
+    (tmp_path / "printer_data" / "logs").mkdir()
+    (tmp_path / "printer_data" / "logs" / "pinozcam-worker.log").write_text("worker started\n")
     (tmp_path / "pinozcam-env" / "bin").mkdir(parents=True)
     assert _uninstalled_says(tmp_path).splitlines()[0] == (
         f"pinozcam: uninstalled. Left in place: {tmp_path}/pinozcam-env (PiNozCam's virtualenv), "
-        f"{tmp_path}/printer_data/pinozcam (saved incidents) (rm -rf them to remove all)")
+        f"{tmp_path}/printer_data/pinozcam (saved incidents), "
+        f"{tmp_path}/printer_data/logs/pinozcam-worker.log (the worker's log), {_backups_named(config)} "
+        "(rm -rf them to remove all)")
 
 
 def test_uninstall_finds_a_virtualenv_made_with_venv_in_moonraker_conf(tmp_path: Path) -> None:
@@ -447,5 +459,6 @@ def test_uninstall_finds_a_virtualenv_made_with_venv_in_moonraker_conf(tmp_path:
                              "managed_services: moonraker\n")
 
     said = _uninstalled_says(tmp_path)
-    assert said.splitlines() == [f"pinozcam: uninstalled. Left in place: {venv} (PiNozCam's virtualenv) "
-                                 "(rm -rf them to remove all)"]
+    config = tmp_path / "printer_data" / "config"
+    assert said.splitlines() == [f"pinozcam: uninstalled. Left in place: {venv} (PiNozCam's virtualenv), "
+                                 f"{_backups_named(config)} (rm -rf them to remove all)"]
