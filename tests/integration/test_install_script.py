@@ -259,6 +259,7 @@ def _checkout(folder: Path) -> Path:
     """A stand-in for a clone of this repository at ``folder``."""
     folder.mkdir(parents=True)
     shutil.copy(ROOT / "install.sh", folder / "install.sh")
+    shutil.copytree(ROOT / "installer", folder / "installer")
     shutil.copytree(ROOT / "moonraker_component", folder / "moonraker_component",
                     ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "pinozcam_klipper").mkdir()
