@@ -23,7 +23,7 @@ import tornado.websocket
 
 from .endpoints import EndpointsMixin
 from .options import OWN_OPTIONS, OptionsMixin, http_safe, parse_own_option, redact_url
-from .printer import PrinterMixin
+from .printer import IDLE_DISABLE_KEY, PrinterMixin
 from .worker_link import Pending, WorkerLinkMixin
 from .worker_process import WorkerProcess
 
@@ -46,6 +46,7 @@ class Pinozcam(OptionsMixin, WorkerLinkMixin, PrinterMixin, EndpointsMixin):
         self.file_options, self.own = self._read_config(config)
         self.locked = set(self.file_options) | {k for k in OWN_OPTIONS if config.has_option(k)}
         self.ui_options: dict[str, Any] = {}
+        # False also after PINOZCAM_DISABLE while idle (until PINOZCAM_ENABLE; kept in the database).
         self.enabled = self.own.enabled
         # PINOZCAM_DISABLE during a print: off until that print ends (then back to ``enabled``).
         self.off_for_this_print = False
@@ -146,6 +147,8 @@ class Pinozcam(OptionsMixin, WorkerLinkMixin, PrinterMixin, EndpointsMixin):
                 except ValueError:
                     del self.ui_options[name]
         self.enabled = self._own_value("enabled")
+        if await namespace.get(IDLE_DISABLE_KEY, False) is True:
+            self.enabled = False  # PINOZCAM_DISABLE while idle: off until PINOZCAM_ENABLE
         self._supervisor = asyncio.ensure_future(self._supervise())
 
     async def close(self) -> None:

@@ -125,7 +125,8 @@ class EndpointsMixin:
             # Nothing to check them with: save them; the worker checks them when it starts
             # (a rejected one is dropped with a warning). This is how a camera gets fixed.
             await self.db.insert("settings", self._saveable_ui())
-            self._set_enabled_option()
+            if "enabled" in changes:
+                self._set_enabled_option()
             self._wake.set()
             self._notify_status()
             return

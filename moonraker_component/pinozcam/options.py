@@ -331,8 +331,10 @@ class OptionsMixin:
         return flat
 
     def _set_enabled_option(self) -> None:
-        """The ``enabled`` option was saved: it wins over the macros' switches."""
+        """The ``enabled`` option was saved: it wins over the macros' switches (call only when
+        it is among the options saved: any other option leaves a PINOZCAM_DISABLE in force)."""
         self.enabled = self._own_value("enabled")
+        self._save_idle_disable(False)
         if self.enabled:
             self.off_for_this_print = False
             self._save_print_switches()

@@ -53,6 +53,9 @@ NOTHING_TO_MUTE = ("no print is running: nothing to mute (use PINOZCAM_MUTE duri
 #: The database key (the component's namespace) of this print's switches: {"file", "started",
 #: "muted", "disabled"}, or {} between prints.
 PRINT_SWITCHES_KEY = "this_print"
+#: The database key of PINOZCAM_DISABLE run while no print runs: true until PINOZCAM_ENABLE (or the
+#: ``enabled`` option saved from the UI), so that a restarted Moonraker keeps detection off.
+IDLE_DISABLE_KEY = "disabled_until_enable"
 #: Seconds two reckonings of a print's start (now - Klipper's total_duration) may differ and
 #: still be the same print: status updates are 0.25 s apart, while a new print of the same file
 #: starts at least that print's length later.
@@ -223,7 +226,7 @@ class PrinterMixin:
         def whole(value: Any) -> Optional[int]:
             return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
-        return {
+        message = {
             "type": "print_state",
             # Detection off: the worker is told nothing prints, so it does not check at all.
             "state": self.print_state() if self.watching() else "standby",
@@ -233,15 +236,31 @@ class PrinterMixin:
             "total_layers": whole(info.get("total_layer")),
             "objects": objects,
         }
+        duration = stats.get("total_duration")
+        if (message["state"] in RUNNING_STATES and isinstance(duration, (int, float))
+                and not isinstance(duration, bool) and duration >= 0):
+            # How long the print has run (pauses included): a worker that starts watching it
+            # part-way (restarted, or Moonraker was) warms up only for what is left.
+            message["elapsed"] = round(float(duration), 1)
+        return message
 
     def _send_print_state(self, force: bool = False) -> None:
         """Tell the worker the print state (when it changed, or ``force``). A worker put into a
         print it was not watching (a new connection, detection back on, Klipper back) takes it
-        for a new print and unmutes: a mute of this print goes with it again."""
+        for a new print and unmutes: a mute of this print goes with it again.
+
+        Nothing is sent before Klipper's state is first known (Moonraker just started, Klippy not
+        ready yet): a made-up "standby" would tell a restarted worker that the print paused by
+        its incident has ended, and it would close the incident. ``_on_klippy_ready`` sends it."""
+        if not self.printer:
+            return
         message = self._print_state_message()
         last = self._last_print_state
-        same = {k: v for k, v in message.items() if k != "progress"} == \
-            {k: v for k, v in last.items() if k != "progress"}
+
+        def steady(fields: dict[str, Any]) -> dict[str, Any]:  # without what moves all the time
+            return {k: v for k, v in fields.items() if k not in ("progress", "elapsed")}
+
+        same = steady(message) == steady(last)
         small_step = abs((message["progress"] or 0.0) - (last.get("progress") or 0.0)) < 0.01
         if not force and same and small_step:
             return
@@ -375,6 +394,15 @@ class PrinterMixin:
         else:
             await self._close_prompt()
 
+    def _note_incident_still_open(self, incident: dict[str, Any]) -> None:
+        """The worker says an incident is open (``incident`` event ``open``: a worker that took
+        it over, or a new connection): while the print is paused by its pause, the dialog raised
+        for it is up, though this component may not have raised it (Moonraker restarted), so it
+        is closed once the print is no longer paused, as usual."""
+        if (self.print_state() == "paused" and self._own_value("prompt")
+                and incident.get("action") == "pause" and incident.get("action_state") == "done"):
+            self.prompt_open = True
+
     async def _close_prompt(self) -> None:
         kapis = self.server.lookup_component("klippy_apis")
         with contextlib.suppress(self.server.error):
@@ -390,6 +418,7 @@ class PrinterMixin:
         self.enabled = True
         self.off_for_this_print = False
         self._save_print_switches()
+        self._save_idle_disable(False)
         self._send_print_state(force=True)
         self._notify_status()
         await self._respond("detection enabled")
@@ -405,9 +434,16 @@ class PrinterMixin:
             self._save_print_switches(self._print_identity(stats))
         else:
             self.enabled = False
+            self._save_idle_disable(True)
         self._send_print_state(force=True)
         self._notify_status()
         await self._respond(f"detection disabled {self._disabled_text()}")
+
+    def _save_idle_disable(self, disabled: bool) -> None:
+        """Keep PINOZCAM_DISABLE run while idle in Moonraker's database, so that a restarted
+        Moonraker keeps detection off (see ``component_init``); ``False`` forgets it
+        (PINOZCAM_ENABLE, the ``enabled`` option saved)."""
+        asyncio.ensure_future(self.db.insert(IDLE_DISABLE_KEY, disabled))
 
     def watching(self) -> bool:
         """Whether detection is on now (the option and the macros together)."""

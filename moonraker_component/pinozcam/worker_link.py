@@ -217,6 +217,7 @@ class WorkerLinkMixin:
         self._send(self._configure_message())
         # A new worker (or connection) has no print yet: the print state, and a mute of this
         # print, go to it as to a worker that was not watching (a restarted worker forgot both).
+        # Only once Klipper's state is known: until then nothing goes (_on_klippy_ready sends it).
         self._last_print_state = {}
         self._send_print_state(force=True)
         try:
@@ -294,6 +295,8 @@ class WorkerLinkMixin:
                 self.open_incident = None
             else:
                 self.open_incident = message.get("incident")
+                if message.get("event") == "open" and isinstance(self.open_incident, dict):
+                    self._note_incident_still_open(self.open_incident)
             self.server.send_event("pinozcam:incident", {k: v for k, v in message.items() if k != "type"})
         elif kind == "action_request":
             asyncio.ensure_future(self._on_action_request(message))

@@ -179,14 +179,18 @@ class DecisionEngine:
 
     # -- printer events ---------------------------------------------------------------
 
-    def print_started(self, now: float, *, file: str | None = None) -> tuple[IncidentEvent, ...]:
+    def print_started(self, now: float, *, file: str | None = None,
+                      elapsed: float = 0.0) -> tuple[IncidentEvent, ...]:
         """A print started: forget everything and begin warm-up.
 
-        Returns a ``closed`` event for an incident left open by a print whose
-        end was missed.
+        ``elapsed``: how long the print has already run (a worker that starts watching it
+        part-way, after a restart): warm-up counts from its real start, so only what is left
+        of ``warmup_seconds`` remains. Returns a ``closed`` event for an incident left open by
+        a print whose end was missed.
         """
         events = self._close_leftover(now)
         self._reset(printing=True, now=now, file=file)
+        self._started_at = now - max(0.0, elapsed)
         logger.info("print started%s: warming up", f" ({file})" if file else "")
         return events
 

@@ -77,12 +77,18 @@ class PrintObject:
 
 @dataclass(frozen=True)
 class PrintState:
+    """``elapsed``: seconds the print has run, pauses included (Klipper's
+    ``print_stats.total_duration``), when the adapter knows it; None (an older adapter): a print
+    the worker starts watching is taken to start now. Not part of :meth:`to_dict`: it is read
+    when the worker starts watching a print, and stale after that."""
+
     state: str
     file: str = ""
     progress: float | None = None
     layer: int | None = None
     total_layers: int | None = None
     objects: tuple[PrintObject, ...] = field(default_factory=tuple)
+    elapsed: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -242,6 +248,7 @@ def _parse_fields(kind: str, f: _Fields) -> ClientMessage:
             layer=f.integer("layer"),
             total_layers=f.integer("total_layers"),
             objects=_objects(f.data.get("objects")),
+            elapsed=f.number("elapsed", lo=0.0, hi=1e9),
         )
     if kind == "detect_now":
         return DetectNow()

@@ -351,7 +351,7 @@ class Worker:
                     self._hub.broadcast(self._incident_message("escalated", record, event.action))
                     if event.action:
                         self._request_action(record["id"], event.action, "engine")
-                    await self._alert("escalated", record, check)
+                    await self._alert("escalated", record, check, action=event.action or "")
             elif event.kind == "closed" and self._open_id is not None:
                 incident_id, self._open_id = self._open_id, None
                 record = self.store.add_event(incident_id, {"time": time.time(), "event": "closed"},
@@ -531,7 +531,10 @@ class Worker:
         if message.state in ("printing", "paused"):
             new_print = not was_running or bool(message.file and message.file != old.file)
             if new_print:
-                events = self._engine.print_started(now, file=message.file or None)
+                # A print already running when the worker starts watching it (the worker or
+                # Moonraker restarted mid-print) started ``elapsed`` seconds ago.
+                events = self._engine.print_started(now, file=message.file or None,
+                                                    elapsed=message.elapsed or 0.0)
                 self._muted = False
             if message.state == "paused" and old.state != "paused":
                 self._engine.paused(now)

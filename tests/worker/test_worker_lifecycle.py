@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 import websockets
+from websockets.asyncio.client import ClientConnection
 
 from pinozcam_klipper.settings import Settings
 from pinozcam_klipper.worker.config import Listen, WorkerConfig
@@ -155,3 +157,32 @@ async def test_a_camera_change_during_a_print_keeps_the_checks_going(
             assert worker._status()["camera"]["state"] == "ok"
     finally:
         await worker.stop()
+
+
+async def _first_detection_of_a_print(ws: ClientConnection, **fields: object) -> dict:
+    """Warm-up of 600 s; a print starts (``fields`` on its print_state): its first detection."""
+    await ws.send(json.dumps({"type": "configure", "settings": {"warmup_seconds": 600}}))
+    await expect(ws, "configured")
+    await print_state(ws, "printing", **fields)
+    return await expect(ws, "detection")
+
+
+async def test_a_print_that_ran_before_the_worker_started_warms_up_only_for_what_is_left(
+        worker: Worker, camera: CameraServer) -> None:
+    """Moonraker (or the worker) restarted in the middle of a print: the adapter says how long
+    the print has run (``elapsed``), and a print already past its warm-up is watched at once,
+    not left unguarded for another ``warmup_seconds``."""
+    async with await connect(worker) as ws:
+        first = await _first_detection_of_a_print(ws, elapsed=3600.0)
+        assert first["engine_state"] == "watching"
+        camera.set_frames([FAILING])
+        opened = await expect(ws, "incident", lambda m: m["event"] == "opened")
+        assert opened["action"] == "pause"
+
+
+@pytest.mark.parametrize("fields", [{"elapsed": 300.0}, {}], ids=["warm-up not over", "older adapter"])
+async def test_a_print_warms_up_for_what_is_left_or_all_of_it_when_its_age_is_unknown(
+        worker: Worker, fields: dict) -> None:
+    async with await connect(worker) as ws:
+        first = await _first_detection_of_a_print(ws, **fields)
+        assert first["engine_state"] == "warming_up"
