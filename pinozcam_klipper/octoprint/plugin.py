@@ -224,10 +224,11 @@ class PinozcamPlugin(octoprint.plugin.StartupPlugin,
 
     def _on_link_connect(self) -> list[dict[str, Any]]:
         job = (self._printer.get_current_job() or {}).get("file") or {}
+        progress = (self._printer.get_current_data() or {}).get("progress") or {}
         with self._tracker_lock:
             state = self._tracker.current(printing=self._printer.is_printing(),
                                           paused=self._printer.is_paused() or self._printer.is_pausing(),
-                                          file=str(job.get("path") or ""))
+                                          file=str(job.get("path") or ""), elapsed=progress.get("printTime"))
             again = self._tracker.after_connect()
         # The settings file may be newer than the worker (saved while it was unreachable).
         configure = {"type": "configure", "settings": self._worker_settings}

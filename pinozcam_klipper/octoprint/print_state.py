@@ -108,8 +108,12 @@ class PrintTracker:
             self.file = str(path)[:1024]
         return self.message()
 
-    def current(self, *, printing: bool, paused: bool, file: str = "") -> dict[str, Any]:
-        """Re-read the printer's flags (after a reconnect) and return the message to send."""
+    def current(self, *, printing: bool, paused: bool, file: str = "",
+                elapsed: float | None = None) -> dict[str, Any]:
+        """Re-read the printer's flags (after a reconnect) and return the message to send.
+
+        ``elapsed``: how long the print has run (OctoPrint's ``printTime``), sent while one runs,
+        so that a worker restarted mid-print warms up only for what is left of its warm-up."""
         state = state_from_flags(printing=printing, paused=paused)
         if state != self.state or (file and file != self.file):
             self.state = state
@@ -117,4 +121,8 @@ class PrintTracker:
             if state not in _RUNNING:
                 self.progress = None
                 self.muted = False
-        return self.message()
+        message = self.message()
+        if state in _RUNNING and isinstance(elapsed, (int, float)) and not isinstance(elapsed, bool) \
+                and elapsed >= 0:
+            message["elapsed"] = round(float(elapsed), 1)
+        return message

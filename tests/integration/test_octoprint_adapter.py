@@ -69,6 +69,14 @@ def test_a_reconnecting_worker_hears_the_printers_current_state() -> None:
         "type": "print_state", "state": "standby", "file": "", "progress": None}
 
 
+def test_a_worker_restarted_mid_print_hears_how_long_the_print_has_run() -> None:
+    """So that it warms up only for what is left, instead of going blind for warmup_seconds."""
+    tracker = PrintTracker()
+    assert tracker.current(printing=True, paused=False, file="b.gcode", elapsed=312.04)["elapsed"] == 312.0
+    assert "elapsed" not in tracker.current(printing=True, paused=False, file="b.gcode", elapsed=None)
+    assert "elapsed" not in tracker.current(printing=False, paused=False, elapsed=312.0)
+
+
 def test_a_mute_of_the_running_print_is_repeated_to_a_reconnected_worker() -> None:
     tracker = PrintTracker()
     tracker.note_muted(True)
