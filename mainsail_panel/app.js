@@ -3,9 +3,11 @@
 import { Moonraker, saveApiKey, storageKey, takeOverLegacyEntry } from "./api.js";
 import { browserStorage } from "./dom.js";
 import { FrameView } from "./frame.js";
-import { DEFAULT_THRESHOLDS, drawGauge, drawTimeline, historyPoints, PrinterClock, TimelineStore } from "./charts.js";
+import { bandOf, DEFAULT_THRESHOLDS, drawGauge, drawTimeline, historyPoints, PrinterClock, TimelineStore } from "./charts.js";
 import { IncidentList } from "./incidents.js";
+import { healthRows } from "./health.js";
 import { SettingsForm } from "./settings.js";
+import { blockedReason, cameraProblem, describeKlipper, klipperHasMessage, overdue } from "./watching.js";
 
 const ACTIVE = new Set(["printing", "paused"]);
 const $ = (selector) => document.querySelector(selector);
@@ -19,6 +21,17 @@ class Panel {
     // answered while it is down); until it does, nothing shown is current.
     this.reachable = false;
     this.openIncidentId = null;   // the status's open incident, as last seen
+    // The latest check (notify_pinozcam_detection) while it is current, and when it came
+    // (Date.now()); the status's own time, for the camera health it carries.
+    this.lastDetection = null;
+    this.lastDetectionAt = 0;
+    this.statusAt = 0;
+    // Since when checks are due (a print runs and nothing else stops them), Date.now(); null
+    // while none are.
+    this.checksDueSince = null;
+    this.klipper = { asked: false, text: "" };   // Klipper's state while it is not ready
+    this.pictureProblem = "";   // why the picture could not be had ("" : it was)
+    this.watchProblem = "";     // why nothing is watched now ("" : it is)
     this.clock = new PrinterClock();
     this.frame = new FrameView($("#frame"));
     // Per Moonraker: two printers behind one address share this browser's storage.
@@ -56,6 +69,13 @@ class Panel {
     this.api.on("notify_pinozcam_detection", (d) => this.onDetection(d));
     this.api.on("notify_pinozcam_incident", (i) => this.onIncident(i));
     this.api.on("notify_status_update", () => {});
+    // Klipper shut down, went away or is back: the component's status says so (klippy_ready).
+    for (const event of ["notify_klippy_ready", "notify_klippy_shutdown", "notify_klippy_disconnected"]) {
+      this.api.on(event, () => {
+        this.klipper.asked = false;
+        this.api.get("status").then((s) => this.onStatus(s)).catch(() => {});
+      });
+    }
     this.api.onConnection = (state, detail) => this.onConnection(state, detail);
     this.api.onServerTime = (ms, receivedAt) => this.clock.observe(ms, receivedAt, { coarse: true });
     try {
@@ -115,7 +135,11 @@ class Panel {
   showTab(name) {
     for (const tab of document.querySelectorAll("[data-tab]")) tab.setAttribute("aria-selected", String(tab.dataset.tab === name));
     for (const panel of document.querySelectorAll("[data-tab-panel]")) panel.hidden = panel.dataset.tabPanel !== name;
-    if (name === "live") this.drawTimeline();
+    if (name === "live") {
+      // Drawn while hidden, the box labels could not be sized for the screen.
+      this.frame.render();
+      this.drawTimeline();
+    }
     if (name === "incidents") this.incidents.load();
   }
 
@@ -185,6 +209,7 @@ class Panel {
   onStatus(status) {
     const wasConnected = !!(this.status && this.status.worker && this.status.worker.connected);
     this.status = status;
+    this.statusAt = Date.now();
     const connected = !!(status.worker && status.worker.connected);
     if (!wasConnected && connected && document.body.dataset.ready) {
       // The detector is (back): what needed it can be fetched now, and the settings it
@@ -207,7 +232,11 @@ class Panel {
       if (document.body.dataset.ready) this.loadHistory();
     }
     if (state !== this.printState && this.printState !== null) this.incidents.render();  // resume/cancel buttons follow the print
+    const ended = ACTIVE.has(this.printState) && !ACTIVE.has(state);
     this.printState = state;
+    if (ended) this.printEnded();
+    if (status.klippy_ready !== false) this.klipper = { asked: false, text: "" };
+    else if (!this.klipper.asked) this.loadKlipperState();
     this.renderHealth(status);
     this.renderMute(ACTIVE.has(state), !!detector.muted);
     this.renderWatching();
@@ -227,39 +256,109 @@ class Panel {
   }
 
   /**
+   * Why nothing is watched now, or "" (watching.js): nothing can be (no connection, no
+   * detector, Klipper not ready, detection off, the camera not ok), or a running print has
+   * had no check for too long (a hung worker). Checks are due from when nothing stops them.
+   */
+  notWatchingReason() {
+    const blocked = blockedReason(this.status, { reachable: this.reachable, klipper: this.klipper.text,
+                                                 lastDetectionAt: this.lastDetectionAt, statusAt: this.statusAt });
+    if (blocked || !ACTIVE.has(this.printState)) {
+      this.checksDueSince = null;
+      return blocked;
+    }
+    const now = Date.now();
+    if (this.checksDueSince === null) this.checksDueSince = now;
+    const { reason, wait } = overdue({
+      printState: this.printState, now, lastDetectionAt: this.lastDetectionAt, dueSince: this.checksDueSince,
+      checkInterval: ((this.settings.data || {}).settings || {}).check_interval ?? null });
+    // Looked at again when the next check is overdue (and at every tick).
+    clearTimeout(this.overdueTimer);
+    if (Number.isFinite(wait)) this.overdueTimer = setTimeout(() => this.renderWatching(), wait + 50);
+    return reason;
+  }
+
+  /**
    * The gauge, the band dot, the picture and the health list say whether what they show is
-   * current: not while the detector is down (nothing is watched), nor while this page has no
-   * connection to Moonraker (a print may be failing unseen): no green "OK" from before.
+   * current: not while nothing is watched (no green "OK" from before): the gauge says NO DATA
+   * with the reason, the dot is grey and the picture dimmed.
    */
   renderWatching() {
-    const status = this.status || {};
-    const detector = status.detector || {};
-    const connected = !!(status.worker && status.worker.connected);
-    const why = !this.reachable ? "no connection to Moonraker: reconnecting…"
-      : !connected ? "not watching: the detector is not connected" : "";
+    const why = this.notWatchingReason();
+    const gauge = $("#gauge"), dot = $("#band-dot"), engine = $("#engine-state");
     if (why) {
-      this.lastDetectionAt = 0;
-      drawGauge($("#gauge"), null, this.history.thresholds);
-      $("#band-dot").className = "dot";
-      $("#engine-state").textContent = why;
-    } else if (!this.lastDetectionAt && typeof detector.severity === "number") {
-      // Watching again, no check seen yet: the detector's last word until one comes.
-      drawGauge($("#gauge"), detector.severity, this.history.thresholds);
-      $("#engine-state").textContent = detector.engine_state || "";
+      this.lastDetection = null;
+      drawGauge(gauge, null, this.history.thresholds);
+      dot.className = "dot";
+      engine.textContent = why;
+    } else if (this.lastDetection) {
+      const d = this.lastDetection;
+      drawGauge(gauge, d.severity, this.history.thresholds);
+      dot.className = `dot ${d.band || bandOf(d.severity, this.history.thresholds)}`;
+      engine.textContent = `${d.engine_state || ""} · ${d.failures_in_window ?? 0} failure frame(s) in the window`;
+    } else {
+      // Watching, no check seen yet: the detector's last word, unless it is about another
+      // print state than Klipper's (a print that just ended: its last severity is over).
+      const detector = (this.status || {}).detector || {};
+      const same = ACTIVE.has((detector.print || {}).state) === ACTIVE.has(this.printState);
+      const severity = same && typeof detector.severity === "number" ? detector.severity : null;
+      drawGauge(gauge, severity, this.history.thresholds);
+      dot.className = severity === null ? "dot" : `dot ${bandOf(severity, this.history.thresholds)}`;
+      engine.textContent = same ? detector.engine_state || "" : "";
     }
+    this.watchProblem = why;
     $("#frame").classList.toggle("stale", !!why);
     $("#health").classList.toggle("stale", !this.reachable);
+    this.renderPlaceholder();
+  }
+
+  /** Over the picture: why there is none, or why it is not watched (readable over it). */
+  renderPlaceholder() {
+    const box = $("#frame-placeholder");
+    const hasPicture = $("#frame").classList.contains("has-picture");
+    const text = this.pictureProblem ? `no picture: ${this.pictureProblem}`
+      : this.watchProblem || (hasPicture ? "" : "waiting for a picture…");
+    box.textContent = text;
+    box.hidden = !text;
+  }
+
+  /**
+   * The print has ended (printing or paused before): its last check (a failure, say) is over.
+   * The gauge, the dot and the boxes go back to the idle look, and one check shows the bed
+   * as it is now, as when the panel is opened between prints.
+   */
+  printEnded() {
+    this.lastDetection = null;
+    this.frame.clearDetection();
+    if (this.status && this.status.worker && this.status.worker.connected) {
+      this.api.send("server.pinozcam.detect_now", "detect_now").catch(() => {});
+    }
+  }
+
+  /** Klipper is not ready: ask Moonraker what it is (shut down, with Klipper's message, or gone). */
+  async loadKlipperState() {
+    const asked = { asked: true, text: "" };
+    this.klipper = asked;
+    try {
+      const server = await this.api.get("/server/info");
+      // Klipper's own info only while it is connected: without it the endpoint answers 404.
+      const info = klipperHasMessage(server) ? await this.api.get("/printer/info").catch(() => ({})) : {};
+      asked.text = describeKlipper(server, info);
+    } catch {
+      asked.text = "";   // Moonraker did not say: "not ready"
+    }
+    if (this.klipper !== asked || !this.status || this.status.klippy_ready !== false) return;
+    this.renderHealth(this.status);
+    this.renderWatching();
   }
 
   onDetection(detection) {
+    this.lastDetection = detection;
     this.lastDetectionAt = Date.now();
     // Checks carry the printer's time: the timeline's "now" follows it.
     if (typeof detection.time === "number") this.clock.observe(detection.time * 1000);
-    $("#frame").classList.remove("stale");
     this.frame.detection(detection);
-    drawGauge($("#gauge"), detection.severity, this.history.thresholds);
-    $("#band-dot").className = `dot ${detection.band}`;
-    $("#engine-state").textContent = `${detection.engine_state || ""} · ${detection.failures_in_window ?? 0} failure frame(s) in the window`;
+    this.renderWatching();
     if (ACTIVE.has(this.printState)) {
       this.timeline.add((detection.time ? detection.time * 1000 : this.clock.now()), detection.severity);
       this.drawTimelineSoon();
@@ -293,44 +392,7 @@ class Panel {
 
   // -- views ------------------------------------------------------------------------------
   renderHealth(status) {
-    const d = status.detector || {};
-    const worker = status.worker || {};
-    const camera = d.camera || {};
-    const print = d.print || {};
-    const model = d.model || status.model || {};
-    const num = (v, digits = 0) => (typeof v === "number" ? v.toFixed(digits) : "–");
-    const rows = [
-      ["Detection", status.enabled ? (d.muted ? "on, muted this print" : "on") : "off", status.enabled ? (d.muted ? "warn" : "ok") : "warn"],
-      ["Worker", `${worker.state || "?"}${worker.restarts ? `, ${worker.restarts} restart(s)` : ""}${worker.problem ? `: ${worker.problem}` : ""}`,
-       worker.state === "connected" ? "ok" : worker.state === "error" ? "error" : "warn"],
-      ["Camera", `${camera.state || "unknown"}${camera.message && camera.message !== camera.state ? `: ${camera.message}` : ""}`, camera.state === "ok" ? "ok" : "warn"],
-      ["Inference", `${num(d.inference_ms, 1)} ms`, ""],
-      ["Checks", `${num(d.checks_per_minute)} / min${d.dropped_frames ? `, ${d.dropped_frames} dropped` : ""}`, ""],
-      ["Print", `${status.print_state || "?"}${print.file ? ` · ${print.file}` : ""}${typeof print.progress === "number" ? ` · ${Math.round(print.progress * 100)}%` : ""}`, ""],
-      ["Model", model.name ? `${model.name} ${model.version || ""}` : "–", ""],
-    ];
-    const buttons = d.telegram_buttons || {};
-    if (buttons.state && buttons.state !== "off") {
-      rows.push(["Telegram buttons", buttons.state === "ok" ? "ok" : `${buttons.state}: ${buttons.message || ""}`,
-                 buttons.state === "ok" ? "ok" : "error"]);
-    }
-    // A deleted webhook or a bot removed from its group: alerts fail in silence otherwise.
-    // A sent alert with an error went out, but not where asked (a Telegram topic that is gone).
-    for (const [channel, last] of Object.entries(d.notifications || {})) {
-      if (!last || (last.ok !== false && !(last.ok && last.error))) continue;
-      const name = channel === "telegram" ? "Telegram" : channel === "discord" ? "Discord" : channel;
-      rows.push([name, `last ${last.kind || "alert"} ${last.status || "failed"}: ${last.error || ""}`,
-                 last.ok ? "warn" : "error"]);
-    }
-    const storage = d.incident_storage || {};
-    if (storage.state === "error") {
-      // Pauses and alerts still work; only the incident pictures and records are not saved.
-      rows.push(["Incident folder", `not writable: ${storage.message || ""}`, "error"]);
-    }
-    if (status.last_action) {
-      const a = status.last_action;
-      rows.push(["Last action", `${a.action} ${a.result}${a.reason ? `: ${a.reason}` : ""}`, a.result === "done" ? "ok" : "error"]);
-    }
+    const rows = healthRows(status, { klipper: this.klipper.text });
     const list = $("#health");
     list.replaceChildren();
     for (const [name, value, kind] of rows) {
@@ -396,7 +458,9 @@ class Panel {
   showTimelineFile() {
     const active = ACTIVE.has(this.printState);
     const file = this.timeline.file;
-    $("#timeline-file").textContent = active ? file : file && this.timeline.points.length ? `last print: ${file}` : "no print running";
+    const label = $("#timeline-file");
+    label.textContent = active ? file : file && this.timeline.points.length ? `last print: ${file}` : "no print running";
+    label.title = label.textContent;   // a long name is cut short on screen (style.css)
   }
 
   drawTimeline() {
@@ -437,17 +501,16 @@ class Panel {
     const worker = status.worker || {};
     if (!this.reachable) return "no connection to Moonraker";
     if (!worker.connected) return `detector ${worker.state || "not connected"}${worker.problem ? `: ${worker.problem}` : ""}`;
-    const camera = (status.detector || {}).camera || {};
-    if (camera.state && camera.state !== "ok" && camera.message !== "no frame yet") return `camera ${camera.state}: ${camera.message || ""}`;
-    return "";
+    const camera = cameraProblem(status, { lastDetectionAt: this.lastDetectionAt, statusAt: this.statusAt });
+    return camera ? `camera ${camera}` : "";
   }
 
   async refreshSnapshot({ afterCheck = false } = {}) {
     if (this.snapshot.busy || document.visibilityState === "hidden") return;
     const reason = afterCheck ? "" : this.noPictureReason();
     if (reason) {
-      $("#frame-placeholder").hidden = false;
-      $("#frame-placeholder").textContent = `no picture: ${reason}`;
+      this.pictureProblem = reason;
+      this.renderPlaceholder();
       return;
     }
     this.snapshot.busy = true;
@@ -455,11 +518,11 @@ class Panel {
       // The raw picture: the boxes are drawn over it here, filtered by the display threshold.
       const raw = this.history.available === false ? undefined : 1;
       this.frame.showPicture(await this.api.picture("snapshot", { raw, t: Date.now() }));
-      $("#frame-placeholder").hidden = true;
+      this.pictureProblem = "";
     } catch (exc) {
-      $("#frame-placeholder").hidden = false;
-      $("#frame-placeholder").textContent = `no picture: ${exc.message}`;
+      this.pictureProblem = exc.message;
     } finally {
+      this.renderPlaceholder();
       this.snapshot.busy = false;
       this.snapshot.last = Date.now();
     }
@@ -476,6 +539,7 @@ class Panel {
       });
     }
     if (!this.settings.data) this.loadSettings();   // refused at start (Moonraker starting)
+    this.renderWatching();   // a running print whose checks stopped coming
     this.drawTimeline();
   }
 

@@ -126,12 +126,18 @@ export function drawTimeline(svg, points, incidents, { now = Date.now(), live = 
   const stepMin = [1, 2, 5, 10, 15, 30, 60, 120, 240].find((m) => minutes / m <= 6) || 480;
   // The left end says when the print started; ticks count back from now (or its end).
   const clock = new Date(start).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  el("text", { x: left, y: height - 4, class: "axis x first" }, svg, points.length ? clock : "");
+  const first = el("text", { x: left, y: height - 4, class: "axis x first" }, svg, points.length ? clock : "");
+  // Ticks stay clear of the start label, as wide as the locale makes it ("01:43 AM", "13:43").
+  const startEnds = left + textWidth(first) + 4;
   for (let m = 0; m <= minutes; m += stepMin) {
     const t = now - m * 60000;
-    if (x(t) - left < 44) continue;  // the start label is there
+    const label = el("text", { x: x(t), y: height - 4, class: "axis x" }, svg,
+                     m === 0 ? (live ? "now" : "end") : `-${m >= 60 ? (m / 60) + "h" : m + "m"}`);
+    if (x(t) - textWidth(label) / 2 < startEnds) {  // centred on its tick
+      label.remove();
+      continue;
+    }
     el("line", { x1: x(t), x2: x(t), y1: y(0), y2: y(0) + 4, class: "tick" }, svg);
-    el("text", { x: x(t), y: height - 4, class: "axis x" }, svg, m === 0 ? (live ? "now" : "end") : `-${m >= 60 ? (m / 60) + "h" : m + "m"}`);
   }
   let drawnIncidents = 0;
   for (const incident of incidents) {
@@ -153,6 +159,12 @@ export function drawTimeline(svg, points, incidents, { now = Date.now(), live = 
   }
   svg.dataset.points = String(points.length);
   svg.dataset.incidents = String(drawnIncidents);
+}
+
+/** The drawn width of an SVG text in its svg's units (an estimate where it is not rendered). */
+function textWidth(text) {
+  const measured = text.textContent ? text.getComputedTextLength() : 0;
+  return measured || text.textContent.length * 6;  // the axis font is 10 px
 }
 
 /** A worker history message's points ([[unix_time, severity, band], ...]) as timeline points. */

@@ -54,6 +54,8 @@ export class FrameView {
     this.img.addEventListener("load", () => {
       if (this.img.naturalWidth) this.setSize(this.img.naturalWidth, this.img.naturalHeight);
     });
+    // Shown again (its tab, a dashboard tile) or resized: the labels are sized for the screen.
+    new ResizeObserver(() => this.render()).observe(root);
   }
 
   setSize(width, height) {
@@ -86,6 +88,13 @@ export class FrameView {
       const left = this.holdMs - (now - this.state.held.at);
       if (left > 0) this.expiry = setTimeout(() => this.render(), left + 20);
     }
+  }
+
+  /** Forget the latest detection and the held failure boxes (the print they belong to ended). */
+  clearDetection() {
+    this.state = { latest: null, held: null };
+    clearTimeout(this.expiry);
+    this.render();
   }
 
   /** The threshold the shown boxes are filtered with: the latest detection's (null: none yet). */
@@ -186,7 +195,9 @@ export class FrameView {
     this.svg.dataset.frameId = this.state.latest ? String(this.state.latest.frame_id ?? "") : "";
     this.svg.dataset.threshold = threshold === null ? "" : String(threshold);
     this.svg.dataset.boxes = this.drawBoxes ? String(boxes.length) : "off";
-    const shown = this.svg.clientHeight || height;
+    // Hidden (another tab): the labels cannot be sized; drawn when shown (the ResizeObserver).
+    const shown = this.svg.clientHeight;
+    if (!shown) return;
     const fontSize = Math.round(12 * (height / shown) * 10) / 10;  // about 12 CSS px on screen
     const labels = [];  // [x, y, width] of the labels drawn: overlapping boxes share one label
     for (const box of boxes) {

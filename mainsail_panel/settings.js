@@ -44,7 +44,8 @@ export function parseField(field, raw) {
   const text = String(raw ?? "").trim();
   if (field.kind === "number") {
     if (text === "") return field.optional ? { value: null } : { error: "a number is needed" };
-    const value = Number(text);
+    // A decimal comma, as typed in most of Europe (and offered by a phone's decimal keypad).
+    const value = Number(/^[-+]?\d*,\d+$/.test(text) ? text.replace(",", ".") : text);
     if (!Number.isFinite(value)) return { error: `'${text}' is not a number` };
     if (field.integer && !Number.isInteger(value)) return { error: "a whole number is needed" };
     return { value };

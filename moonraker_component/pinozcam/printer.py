@@ -95,6 +95,7 @@ class PrinterMixin:
         self.prompt_open = False  # a restarted Klipper shows no dialog
         self._print_ended()  # Klipper shut down or went away: whatever printed has ended
         self._send_print_state()
+        self._notify_status()  # the panel shows Klipper's state: tell it now, not at the next status
 
     def _on_printer_update(self, status: dict[str, Any], eventtime: float) -> None:
         changed = False

@@ -49,9 +49,9 @@ DEFAULTS = {"preset": "webcam", "masks": []}
 class PanelPage:
     """One browser page on the panel; records console errors and uncaught exceptions."""
 
-    def __init__(self, browser: Any, stack: Stack, viewport: dict[str, int]) -> None:
+    def __init__(self, browser: Any, stack: Stack, viewport: dict[str, int], **context: Any) -> None:
         self.stack = stack
-        self.context = browser.new_context(viewport=viewport)
+        self.context = browser.new_context(viewport=viewport, **context)
         self.context.set_default_timeout(TIMEOUT_MS)
         self.page = self.context.new_page()
         self.errors: list[str] = []
@@ -120,8 +120,8 @@ def panel(browser: Any, stack: Stack) -> Iterator[Any]:
     """A factory of panel pages; every page must end with no console errors."""
     pages: list[PanelPage] = []
 
-    def make(viewport: dict[str, int] = DESKTOP) -> PanelPage:
-        pages.append(PanelPage(browser, stack, viewport))
+    def make(viewport: dict[str, int] = DESKTOP, **context: Any) -> PanelPage:
+        pages.append(PanelPage(browser, stack, viewport, **context))
         return pages[-1]
 
     try:
@@ -238,6 +238,12 @@ def test_settings_change_survives_a_reload_and_errors_show_at_the_field(stack: S
     # The worker's own message, naming the option, next to the field.
     expect(page.locator("#setting-score_threshold-error")).to_contain_text("score_threshold")
     view.screenshot("desktop-settings-error")
+    # A decimal comma (most of Europe; a phone's decimal keypad may offer nothing else).
+    page.fill("#setting-score_threshold", "0,5")
+    detection.locator("[data-save]").click()
+    expect(detection.locator(".group-message")).to_have_text("saved")
+    expect(page.locator("#setting-score_threshold-error")).to_be_empty()
+    assert stack.moonraker.get("/server/pinozcam/settings")["settings"]["score_threshold"] == 0.5
 
     page.fill("#setting-score_threshold", "")
     page.select_option("#setting-preset", "strict")
