@@ -137,12 +137,8 @@ def test_a_moonraker_git_checkout_stays_clean_for_its_updater(tmp_path: Path) ->
     old_link.symlink_to(tmp_path / "old-pinozcam.py")
     (checkout / ".git" / "info").mkdir(exist_ok=True)
     (checkout / ".git" / "info" / "exclude").write_text("moonraker/components/pinozcam.py\n")
-    env = {**os.environ, "HOME": str(tmp_path)}
-    command = ["bash", str(ROOT / "install.sh"), "--home", str(tmp_path), "--worker-python", sys.executable,
-               "--no-restart", "--allow-root"]
 
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
-    assert result.returncode == 0, result.stdout + result.stderr
+    _install_beside_checkout(tmp_path)
     link = checkout / "moonraker" / "components" / "pinozcam"
     assert link.resolve() == ROOT / "moonraker_component" / "pinozcam"
     assert not old_link.is_symlink()  # replaced by the package link
@@ -150,8 +146,7 @@ def test_a_moonraker_git_checkout_stays_clean_for_its_updater(tmp_path: Path) ->
                             text=True, check=True)
     assert status.stdout == ""  # the link is excluded, so Moonraker's updater sees no local change
 
-    result = subprocess.run(command + ["--uninstall"], capture_output=True, text=True, timeout=60, env=env)
-    assert result.returncode == 0, result.stdout + result.stderr
+    _install_beside_checkout(tmp_path, "--uninstall")
     assert not link.is_symlink() and not old_link.is_symlink()
     assert "pinozcam" not in (checkout / ".git" / "info" / "exclude").read_text()
 
@@ -163,6 +158,17 @@ def _checkout_home(home: Path, conf: str = "[server]\n") -> Path:
     config.mkdir(parents=True)
     (config / "moonraker.conf").write_text(conf)
     return config / "moonraker.conf"
+
+
+def _install_beside_checkout(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """install.sh ARGS for a home of :func:`_checkout_home` (its Moonraker found as a git
+    checkout), with this python as the worker's; it must succeed."""
+    command = ["bash", str(ROOT / "install.sh"), "--home", str(home), "--worker-python", sys.executable,
+               "--no-restart", "--allow-root", *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "HOME": str(home)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
 
 
 def _fake_command(folder: Path, name: str, script: str) -> dict[str, str]:
@@ -215,19 +221,14 @@ def test_uninstall_removes_the_pinozcam_webcams_and_keeps_the_users_comments(tmp
     original = ("[server]\nhost: 0.0.0.0\n\n# my own camera: keep this note\n[webcam printer_cam]\n"
                 "stream_url: /webcam/?action=stream\n")
     conf = _checkout_home(tmp_path, original)
-    command = ["bash", str(ROOT / "install.sh"), "--home", str(tmp_path), "--worker-python", sys.executable,
-               "--no-restart", "--allow-root"]
-    env = {**os.environ, "HOME": str(tmp_path)}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
-    assert result.returncode == 0, result.stdout + result.stderr
+    _install_beside_checkout(tmp_path)
     # What the README says to do next: append the example's webcams. Then the user goes on
     # editing: a note of their own above a section of their own.
     example = (ROOT / "moonraker_component" / "webcams.conf.example").read_text()
     users_own = "\n# my timelapse settings: keep this note too\n[timelapse]\noutput_path: ~/timelapse/\n"
     conf.write_text(conf.read_text() + "\n" + example + users_own)
 
-    result = subprocess.run(command + ["--uninstall"], capture_output=True, text=True, timeout=60, env=env)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = _install_beside_checkout(tmp_path, "--uninstall")
     assert conf.read_text() == original + users_own
     # ([update_manager pinozcam] too where the checkout has an 'origin' remote, as a clone has.)
     removed = next(line for line in result.stdout.splitlines() if line.endswith("from moonraker.conf"))
@@ -281,16 +282,11 @@ def test_uninstall_removes_an_include_that_carries_a_comment(tmp_path: Path, com
     _checkout_home(tmp_path)
     printer_cfg = tmp_path / "printer_data" / "config" / "printer.cfg"
     printer_cfg.write_text(f"[include pinozcam.cfg]{comment}\n" + PRINTER_CFG)
-    command = ["bash", str(ROOT / "install.sh"), "--home", str(tmp_path), "--worker-python", sys.executable,
-               "--no-restart", "--allow-root"]
-    env = {**os.environ, "HOME": str(tmp_path)}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = _install_beside_checkout(tmp_path)
     assert "printer.cfg already includes pinozcam.cfg" in result.stdout
     assert _klipper_error(printer_cfg) is None  # the commented include loads the macros
 
-    result = subprocess.run(command + ["--uninstall"], capture_output=True, text=True, timeout=60, env=env)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = _install_beside_checkout(tmp_path, "--uninstall")
     assert "removed [include pinozcam.cfg] from printer.cfg" in result.stdout
     assert not (printer_cfg.parent / "pinozcam.cfg").exists()
     assert _klipper_error(printer_cfg) is None  # not "Include file ... does not exist": Klipper starts
@@ -302,19 +298,14 @@ def test_a_section_with_a_comment_is_not_added_again(tmp_path: Path) -> None:
             "[update_manager pinozcam]  ; mine too\ntype: git_repo\npath: ~/pinozcam-klipper\n"
             "origin: https://example.invalid/pinozcam-klipper.git\n")
     conf = _checkout_home(tmp_path, mine)
-    command = ["bash", str(ROOT / "install.sh"), "--home", str(tmp_path), "--worker-python", sys.executable,
-               "--no-restart", "--allow-root"]
-    env = {**os.environ, "HOME": str(tmp_path)}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = _install_beside_checkout(tmp_path)
     read = _moonraker_reads(conf)
     assert "error" not in read, read["error"]  # not "Duplicate section [pinozcam]": Moonraker starts
     assert read["sections"] == ["server", "pinozcam", "update_manager pinozcam"]
     assert conf.read_text() == mine
     assert "moonraker.conf already has the PiNozCam sections" in result.stdout
 
-    result = subprocess.run(command + ["--uninstall"], capture_output=True, text=True, timeout=60, env=env)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = _install_beside_checkout(tmp_path, "--uninstall")
     assert _moonraker_reads(conf) == {"sections": ["server"]}
 
 
@@ -424,11 +415,7 @@ def test_uninstall_names_only_what_it_really_left_in_place(tmp_path: Path) -> No
     # An install with --worker-python made no virtualenv, and nothing was saved yet.
     _checkout_home(tmp_path)
     config = tmp_path / "printer_data" / "config"
-    command = ["bash", str(ROOT / "install.sh"), "--home", str(tmp_path), "--worker-python", sys.executable,
-               "--no-restart", "--allow-root"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "HOME": str(tmp_path)})
-    assert result.returncode == 0, result.stdout + result.stderr
+    _install_beside_checkout(tmp_path)
 
     said = _uninstalled_says(tmp_path)
     assert said.splitlines()[0] == (f"pinozcam: uninstalled. Left in place: {_backups_named(config)} "

@@ -41,6 +41,15 @@ async def _answer_count(bot: BotServer, count: int) -> list[str]:
     return _answers(bot)
 
 
+async def _no_action_requested(ws: ClientConnection) -> None:
+    """Nothing was asked of the printer up to a fresh status (which comes after whatever the
+    worker did with the messages before it)."""
+    await ws.send(json.dumps({"type": "status"}))
+    seen: list = []
+    await expect(ws, "status", seen=seen)
+    assert not [m for m in seen if m["type"] == "action_request"]
+
+
 async def test_pause_on_an_alert_from_an_earlier_print_does_nothing(
         worker: Worker, camera: CameraServer, bot: BotServer) -> None:
     async with await connect(worker) as ws:
@@ -74,10 +83,7 @@ async def test_pause_on_a_closed_incident_of_this_print_does_nothing(
         bot.press(f"pz:pause:{incident['incident_id']}", chat_id=CHAT_ID)
         [answer] = await _answer_count(bot, 1)
         assert "closed" in answer
-        await ws.send(json.dumps({"type": "status"}))
-        seen: list = []
-        await expect(ws, "status", seen=seen)
-        assert not [m for m in seen if m["type"] == "action_request"]
+        await _no_action_requested(ws)
 
 
 async def test_each_pause_press_is_a_new_request(worker: Worker, camera: CameraServer, bot: BotServer) -> None:
@@ -202,10 +208,7 @@ async def test_resume_on_an_alert_whose_pause_was_resumed_leaves_another_pause_a
         bot.press(f"pz:resume:{incident['incident_id']}", chat_id=CHAT_ID)
         [answer] = await _answer_count(bot, 1)
         assert "already resumed" in answer
-        await ws.send(json.dumps({"type": "status"}))
-        seen: list = []
-        await expect(ws, "status", seen=seen)
-        assert not [m for m in seen if m["type"] == "action_request"]
+        await _no_action_requested(ws)
 
         await print_state(ws, "printing")  # resumed from Mainsail; the user then pauses from the alert
         bot.press(f"pz:pause:{incident['incident_id']}", chat_id=CHAT_ID)
